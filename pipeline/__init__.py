@@ -1,0 +1,1 @@
+"""ThriveCart customer-lifetime-value pipeline: sidecar, ingestion, dbt marts."""

@@ -1,0 +1,37 @@
+"""Prepare the dbt manifest that dagster-dbt reads when the code location loads.
+
+`DbtProject.prepare_if_dev()` only parses under `dagster dev`; the webserver, the daemon,
+pytest and CI need `target/manifest.json` to exist already, so set-up runs this module.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pipeline.settings import DBT_PROJECT_DIR, load_settings
+
+
+def prepare_manifest() -> None:
+    """Run `dbt parse` against the project with the live settings; raise if it fails."""
+    from dbt.cli.main import dbtRunner
+
+    settings = load_settings()
+    os.environ.update(settings.dbt_env())
+    result = dbtRunner().invoke(
+        [
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--quiet",
+        ]
+    )
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception}")
+
+
+if __name__ == "__main__":
+    prepare_manifest()
+    sys.exit(0)

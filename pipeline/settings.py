@@ -1,0 +1,142 @@
+"""The one place that reads configuration.
+
+Every entry point (the CLI, the sidecar, Dagster, the dbt profile, tests) gets its paths and
+options from :func:`load_settings`, so Dagster and dbt always open the same absolute warehouse
+file whatever their working directory is. Values come from the environment, then from a `.env`
+file at the project root, then from defaults that work out of the box.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+DEFAULT_DAY_N = (0, 7, 30, 60, 90, 180, 365)
+
+
+class SettingsError(ValueError):
+    """A setting is present but unusable; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Paths are absolute."""
+
+    landing_dir: Path
+    warehouse: Path
+    marts_snapshot: Path
+    dagster_home: Path
+    timezone: str = "UTC"
+    csv_timezone: str = "UTC"
+    # account subdomain -> secret word; key "*" is a secret accepted for any account.
+    secrets: dict[str, str] = field(default_factory=dict)
+    match_tolerance_minutes: int = 1440
+    day_n: tuple[int, ...] = DEFAULT_DAY_N
+    archive_dir: Path | None = None
+
+    @property
+    def webhooks_dir(self) -> Path:
+        """Where the sidecar appends its JSONL segments."""
+        return self.landing_dir / "webhooks"
+
+    @property
+    def rejected_dir(self) -> Path:
+        """Where files that cannot be loaded are moved, each with an `.error.txt` beside it."""
+        return self.landing_dir / "rejected"
+
+    def dbt_vars(self) -> dict[str, object]:
+        """The settings dbt models read through `var()`."""
+        return {
+            "ltv_timezone": self.timezone,
+            "csv_timezone": self.csv_timezone,
+            "match_tolerance_minutes": self.match_tolerance_minutes,
+            "day_n": list(self.day_n),
+        }
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for a dbt subprocess: the profile reads the warehouse path from it."""
+        return {"LTV_WAREHOUSE": str(self.warehouse)}
+
+
+def parse_secrets(raw: str) -> dict[str, str]:
+    """Parse `THRIVECART_SECRET`.
+
+    Either one secret word (accepted for any account) or a comma-separated list of
+    `account:secret` pairs for sellers with several ThriveCart accounts.
+    """
+    raw = raw.strip()
+    if not raw:
+        return {}
+    if ":" not in raw:
+        return {"*": raw}
+    secrets: dict[str, str] = {}
+    for part in raw.split(","):
+        account, sep, secret = part.strip().partition(":")
+        if not sep or not account.strip() or not secret.strip():
+            raise SettingsError(
+                f"THRIVECART_SECRET: {part.strip()!r} is not 'account:secret'. Use one secret "
+                "word, or 'account1:secret1,account2:secret2'."
+            )
+        secrets[account.strip().lower()] = secret.strip()
+    return secrets
+
+
+def _parse_int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a whole number.") from exc
+
+
+def _check_timezone(name: str, value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(
+            f"{name}={value!r} is not an IANA time zone; use e.g. 'UTC' or 'Europe/Berlin'."
+        ) from exc
+    return value
+
+
+def _path(value: str) -> Path:
+    path = Path(value).expanduser()
+    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Resolve settings from `env` (default: the process environment) over `.env` over defaults."""
+    source: dict[str, str] = {
+        k: v for k, v in dotenv_values(PROJECT_ROOT / ".env").items() if v is not None
+    }
+    source.update(os.environ if env is None else env)
+
+    def get(name: str, default: str) -> str:
+        value = source.get(name, "")
+        return value if value.strip() else default
+
+    day_n = tuple(
+        sorted({_parse_int("LTV_DAY_N", d) for d in get("LTV_DAY_N", "").split(",") if d.strip()})
+    )
+    archive = get("LTV_ARCHIVE_DIR", "")
+    return Settings(
+        landing_dir=_path(get("LTV_LANDING_DIR", "landing")),
+        warehouse=_path(get("LTV_WAREHOUSE", "warehouse/ltv.duckdb")),
+        marts_snapshot=_path(get("LTV_MARTS_SNAPSHOT", "warehouse/marts.duckdb")),
+        dagster_home=_path(get("DAGSTER_HOME", ".dagster")),
+        timezone=_check_timezone("LTV_TIMEZONE", get("LTV_TIMEZONE", "UTC")),
+        csv_timezone=_check_timezone("LTV_CSV_TIMEZONE", get("LTV_CSV_TIMEZONE", "UTC")),
+        secrets=parse_secrets(get("THRIVECART_SECRET", "")),
+        match_tolerance_minutes=_parse_int(
+            "LTV_MATCH_TOLERANCE_MINUTES", get("LTV_MATCH_TOLERANCE_MINUTES", "1440")
+        ),
+        day_n=day_n or DEFAULT_DAY_N,
+        archive_dir=_path(archive) if archive else None,
+    )
