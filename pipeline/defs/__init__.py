@@ -1,0 +1,6 @@
+"""Dagster objects by area: ingest (landing files, webhook log), dbt, publish, resources."""
+
+# Every asset that writes the DuckDB warehouse runs in this pool. Its limit of 1 (set in the
+# dagster.yaml installed into DAGSTER_HOME) serialises writers: DuckDB allows one writing
+# process per file, and two overlapping runs would otherwise fail with a lock error.
+WAREHOUSE_POOL = "duckdb_warehouse"

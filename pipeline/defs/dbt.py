@@ -1,0 +1,82 @@
+"""The dbt project as Dagster assets: one `@dbt_assets`, dbt data tests as asset checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from pipeline.defs import WAREHOUSE_POOL
+from pipeline.settings import DBT_PROJECT_DIR, load_settings
+
+# dagster-dbt writes a fresh target folder per invocation; keep only the newest few.
+KEEP_TARGET_RUNS = 5
+
+
+class LtvDbtTranslator(DagsterDbtTranslator):
+    """Maps dbt nodes onto our asset graph.
+
+    dbt sources are the raw tables the ingest assets write, so a source `thrivecart.<table>`
+    becomes the asset `raw/<table>` and the lineage runs from landing files to marts. Models are
+    grouped by layer (staging, intermediate, marts) so the UI shows the flow.
+    """
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest["sources"].get(unique_id) or manifest["nodes"].get(unique_id, {})
+        if node.get("resource_type") == "source":
+            return spec.replace_attributes(key=dg.AssetKey(["raw", node["name"]]))
+        layer = node.get("fqn", ["", "other"])[1]
+        return spec.replace_attributes(group_name=layer)
+
+
+@cache
+def dbt_project() -> DbtProject:
+    """The dbt project, built once on first use (never at import time)."""
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_resource() -> DbtCliResource:
+    """The dbt CLI resource; the dbt subprocess inherits the warehouse path from settings."""
+    os.environ.update(load_settings().dbt_env())
+    return DbtCliResource(project_dir=dbt_project())
+
+
+def prune_target_runs(op_name: str, keep: int = KEEP_TARGET_RUNS) -> None:
+    """Delete all but the newest `keep` per-invocation target folders dagster-dbt leaves.
+
+    dagster-dbt names them `<op name>-<run id>-<uuid>` under `target/`; nothing else matches.
+    """
+    runs = sorted(
+        (DBT_PROJECT_DIR / "target").glob(f"{op_name}-*"), key=lambda p: p.stat().st_mtime
+    )
+    for old in runs[: max(len(runs) - keep, 0)]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_defs() -> dg.Definitions:
+    """dbt assets over the prepared manifest (see pipeline/dbt_manifest.py)."""
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=LtvDbtTranslator(),
+        pool=WAREHOUSE_POOL,
+    )
+    def ltv_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        """Build every model and run its data tests; unit tests run in CI, not here."""
+        prune_target_runs(context.op_execution_context.op.name)
+        args = ["build", "--exclude", "resource_type:unit_test"]
+        args += ["--vars", json.dumps(load_settings().dbt_vars())]
+        yield from dbt.cli(args, context=context).stream()
+
+    return dg.Definitions(assets=[ltv_dbt_models], resources={"dbt": dbt_resource()})
