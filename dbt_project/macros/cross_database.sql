@@ -1,0 +1,81 @@
+{#-
+    The warehouse-specific functions the models need and dbt does not ship, behind
+    adapter.dispatch: JSON access and time zone conversion. Another warehouse adds its own
+    `<adapter>__` implementation here; the models stay unchanged.
+-#}
+
+{#- A JSON path of literal keys, 'order.charges' -> the scalar at that path as text. -#}
+{% macro json_text(json_expr, path) -%}
+    {{ return(adapter.dispatch('json_text')(json_expr, path)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_text(json_expr, path) -%}
+    json_extract_string({{ json_expr }}, '{{ _json_path(path) }}')
+{%- endmacro %}
+
+{#- The value under a key computed per row (e.g. 'product-12') of the object at `path`. -#}
+{% macro json_text_at_key(json_expr, path, key_expr) -%}
+    {{ return(adapter.dispatch('json_text_at_key')(json_expr, path, key_expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_text_at_key(json_expr, path, key_expr) -%}
+    json_extract_string({{ json_expr }}, '{{ _json_path(path) }}."' || {{ key_expr }} || '"')
+{%- endmacro %}
+
+{#-
+    A lateral relation with one row per element of the JSON array at `path`: columns
+    `element_index` (0-based position) and `element` (JSON). Use as
+    `cross join {{ json_array_elements('e.payload', 'order.charges') }} as charge`.
+-#}
+{% macro json_array_elements(json_expr, path) -%}
+    {{ return(adapter.dispatch('json_array_elements')(json_expr, path)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_array_elements(json_expr, path) -%}
+    (
+        select cast(key as integer) as element_index, value as element
+        from json_each({{ json_expr }}, '{{ _json_path(path) }}')
+    )
+{%- endmacro %}
+
+{#- Every key is quoted, so ids with dashes ('product-12') are safe path steps. -#}
+{% macro _json_path(path) -%}
+    ${% for key in path.split('.') %}."{{ key }}"{% endfor %}
+{%- endmacro %}
+
+{#- A naive local TIMESTAMP on the `from_tz` clock -> the naive TIMESTAMP on the `to_tz` clock. -#}
+{% macro convert_timezone(expr, from_tz, to_tz) -%}
+    {{ return(adapter.dispatch('convert_timezone')(expr, from_tz, to_tz)) }}
+{%- endmacro %}
+
+{#-
+    With ICU, `timestamp at time zone` gives a TIMESTAMPTZ and `timestamptz at time zone` a
+    naive TIMESTAMP again, so the session time zone never leaks into the result. Postgres has
+    the same semantics.
+-#}
+{% macro default__convert_timezone(expr, from_tz, to_tz) -%}
+    (({{ expr }}) at time zone '{{ from_tz }}') at time zone '{{ to_tz }}'
+{%- endmacro %}
+
+{#-
+    Money divided by a count, rounded half away from zero to the cent, exactly. Null when the
+    count is 0. Postgres divides numerics exactly; DuckDB turns decimal division into DOUBLE,
+    where 2.01 / 2 rounds to 1.00, so it divides whole cents as integers instead.
+-#}
+{% macro money_per(amount, count) -%}
+    {{ return(adapter.dispatch('money_per')(amount, count)) }}
+{%- endmacro %}
+
+{% macro default__money_per(amount, count) -%}
+    cast(round(({{ amount }}) / nullif({{ count }}, 0), 2) as decimal(18, 2))
+{%- endmacro %}
+
+{% macro duckdb__money_per(amount, count) -%}
+    cast(
+        (case when ({{ amount }}) < 0 then -1 else 1 end)
+        * ((abs(cast(({{ amount }}) * 100 as hugeint)) * 2 + ({{ count }}))
+            // nullif(2 * ({{ count }}), 0))
+        * 0.01
+        as decimal(18, 2)
+    )
+{%- endmacro %}

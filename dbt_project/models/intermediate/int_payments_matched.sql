@@ -1,0 +1,326 @@
+{%- set tolerance_seconds = var('match_tolerance_minutes') | int * 60 -%}
+-- Dedupe rule 3: the same payment seen in a CSV row and in a webhook becomes one row.
+-- Exact ids first (the export's transaction_id equal to the webhook's processor charge id,
+-- event_id or webhook_id), then, among what is left, the natural key: order, item, kind,
+-- currency and amount, dated within `match_tolerance_minutes`. Refund rows in an export carry
+-- the order's date, so refunds match on the key alone, the k-th CSV refund of an item and
+-- amount with the k-th webhook refund of it. `matched_by` records the rule.
+with csv_payments as (
+
+    select * from {{ ref('int_csv_payments_deduplicated') }}
+
+),
+
+webhook_payments as (
+
+    select * from {{ ref('int_webhook_payments_deduplicated') }}
+
+),
+
+exact_candidates as (
+
+    select
+        csv_payments.movement_id as csv_movement_id,
+        webhook_payments.movement_id as webhook_movement_id,
+        'transaction_id' as matched_by,
+        1 as rule_priority
+    from csv_payments
+    inner join webhook_payments
+        on csv_payments.processor_charge_id = webhook_payments.processor_charge_id
+        and csv_payments.payment_type = webhook_payments.payment_type
+
+    union all
+
+    select
+        csv_payments.movement_id,
+        webhook_payments.movement_id,
+        'event_id',
+        2
+    from csv_payments
+    inner join webhook_payments
+        on csv_payments.processor_charge_id = webhook_payments.event_id
+        and csv_payments.payment_type = webhook_payments.payment_type
+
+    union all
+
+    select
+        csv_payments.movement_id,
+        webhook_payments.movement_id,
+        'webhook_id',
+        3
+    from csv_payments
+    inner join webhook_payments
+        on csv_payments.processor_charge_id = webhook_payments.webhook_id
+        and csv_payments.payment_type = webhook_payments.payment_type
+
+),
+
+exact_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by csv_movement_id order by rule_priority, webhook_movement_id
+        ) as csv_choice,
+        row_number() over (
+            partition by webhook_movement_id order by rule_priority, csv_movement_id
+        ) as webhook_choice
+    from exact_candidates
+
+),
+
+exact_pairs as (
+
+    select csv_movement_id, webhook_movement_id, matched_by
+    from exact_ranked
+    where csv_choice = 1 and webhook_choice = 1
+
+),
+
+csv_unmatched as (
+
+    select *
+    from csv_payments
+    where movement_id not in (select csv_movement_id from exact_pairs)
+
+),
+
+webhook_unmatched as (
+
+    select *
+    from webhook_payments
+    where movement_id not in (select webhook_movement_id from exact_pairs)
+
+),
+
+timed_candidates as (
+
+    -- Charges and rebills: each CSV row pairs with its nearest webhook in time and vice versa.
+    select
+        csv_unmatched.movement_id as csv_movement_id,
+        webhook_unmatched.movement_id as webhook_movement_id,
+        abs({{ dbt.datediff('csv_unmatched.paid_at', 'webhook_unmatched.paid_at', 'second') }})
+            as seconds_apart
+    from csv_unmatched
+    inner join webhook_unmatched
+        on csv_unmatched.order_id = webhook_unmatched.order_id
+        and csv_unmatched.item_type = webhook_unmatched.item_type
+        and csv_unmatched.item_id = webhook_unmatched.item_id
+        and csv_unmatched.payment_type = webhook_unmatched.payment_type
+        and csv_unmatched.currency = webhook_unmatched.currency
+        and csv_unmatched.amount = webhook_unmatched.amount
+    where csv_unmatched.payment_type in ('charge', 'rebill')
+        and abs({{ dbt.datediff('csv_unmatched.paid_at', 'webhook_unmatched.paid_at', 'second') }})
+        <= {{ tolerance_seconds }}
+
+),
+
+timed_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by csv_movement_id order by seconds_apart, webhook_movement_id
+        ) as csv_choice,
+        row_number() over (
+            partition by webhook_movement_id order by seconds_apart, csv_movement_id
+        ) as webhook_choice
+    from timed_candidates
+
+),
+
+csv_refunds_ordered as (
+
+    select
+        *,
+        row_number() over (
+            partition by order_id, item_type, item_id, currency, amount
+            order by paid_at, csv_key
+        ) as refund_ordinal
+    from csv_unmatched
+    where payment_type = 'refund'
+
+),
+
+webhook_refunds_ordered as (
+
+    select
+        *,
+        row_number() over (
+            partition by order_id, item_type, item_id, currency, amount
+            order by paid_at, natural_key
+        ) as refund_ordinal
+    from webhook_unmatched
+    where payment_type = 'refund'
+
+),
+
+natural_pairs as (
+
+    select csv_movement_id, webhook_movement_id, 'natural_key' as matched_by
+    from timed_ranked
+    where csv_choice = 1 and webhook_choice = 1
+
+    union all
+
+    select
+        csv_refunds_ordered.movement_id,
+        webhook_refunds_ordered.movement_id,
+        'natural_key'
+    from csv_refunds_ordered
+    inner join webhook_refunds_ordered
+        on csv_refunds_ordered.order_id = webhook_refunds_ordered.order_id
+        and csv_refunds_ordered.item_type = webhook_refunds_ordered.item_type
+        and csv_refunds_ordered.item_id = webhook_refunds_ordered.item_id
+        and csv_refunds_ordered.currency = webhook_refunds_ordered.currency
+        and csv_refunds_ordered.amount = webhook_refunds_ordered.amount
+        and csv_refunds_ordered.refund_ordinal = webhook_refunds_ordered.refund_ordinal
+
+),
+
+pairs as (
+
+    select * from exact_pairs
+    union all
+    select * from natural_pairs
+
+),
+
+matched as (
+
+    -- The webhook knows the exact amount (integer cents) and the real time of the event;
+    -- only the export knows the campaign, affiliate and coupon.
+    select
+        webhook_payments.natural_key as payment_key,
+        'csv+webhook' as source,
+        pairs.matched_by,
+        webhook_payments.payment_type,
+        webhook_payments.is_test,
+        webhook_payments.account,
+        webhook_payments.order_id,
+        webhook_payments.item_type,
+        webhook_payments.item_id,
+        coalesce(webhook_payments.item_name, csv_payments.item_name) as item_name,
+        coalesce(webhook_payments.subscription_id, csv_payments.subscription_id)
+            as subscription_id,
+        webhook_payments.processor_subscription_id,
+        webhook_payments.amount,
+        coalesce(webhook_payments.tax_amount, csv_payments.tax_amount) as tax_amount,
+        webhook_payments.currency,
+        webhook_payments.paid_at,
+        false as is_dated_by_order,
+        coalesce(webhook_payments.processor_charge_id, csv_payments.processor_charge_id)
+            as processor_charge_id,
+        webhook_payments.invoice_id,
+        coalesce(webhook_payments.email, csv_payments.email) as email,
+        coalesce(webhook_payments.first_name, csv_payments.first_name) as first_name,
+        coalesce(webhook_payments.last_name, csv_payments.last_name) as last_name,
+        coalesce(webhook_payments.country, csv_payments.country) as country,
+        webhook_payments.thrivecart_customer_id,
+        csv_payments.campaign_id,
+        csv_payments.affiliate_id,
+        csv_payments.coupon,
+        coalesce(webhook_payments.processor, csv_payments.processor) as processor,
+        csv_payments.movement_id as csv_movement_id,
+        webhook_payments.movement_id as webhook_movement_id,
+        csv_payments.amount as csv_amount,
+        webhook_payments.amount as webhook_amount,
+        csv_payments.paid_at as csv_paid_at,
+        webhook_payments.paid_at as webhook_paid_at
+    from pairs
+    inner join csv_payments
+        on pairs.csv_movement_id = csv_payments.movement_id
+    inner join webhook_payments
+        on pairs.webhook_movement_id = webhook_payments.movement_id
+
+),
+
+csv_only as (
+
+    select
+        csv_key as payment_key,
+        'csv' as source,
+        cast(null as {{ dbt.type_string() }}) as matched_by,
+        payment_type,
+        false as is_test,
+        cast(null as {{ dbt.type_string() }}) as account,
+        order_id,
+        item_type,
+        item_id,
+        item_name,
+        subscription_id,
+        cast(null as {{ dbt.type_string() }}) as processor_subscription_id,
+        amount,
+        tax_amount,
+        currency,
+        paid_at,
+        is_dated_by_order,
+        processor_charge_id,
+        cast(null as {{ dbt.type_string() }}) as invoice_id,
+        email,
+        first_name,
+        last_name,
+        country,
+        cast(null as {{ dbt.type_string() }}) as thrivecart_customer_id,
+        campaign_id,
+        affiliate_id,
+        coupon,
+        processor,
+        movement_id as csv_movement_id,
+        cast(null as {{ dbt.type_string() }}) as webhook_movement_id,
+        amount as csv_amount,
+        cast(null as decimal(18, 2)) as webhook_amount,
+        paid_at as csv_paid_at,
+        cast(null as {{ dbt.type_timestamp() }}) as webhook_paid_at
+    from csv_payments
+    where movement_id not in (select csv_movement_id from pairs)
+
+),
+
+webhook_only as (
+
+    select
+        natural_key as payment_key,
+        'webhook' as source,
+        cast(null as {{ dbt.type_string() }}) as matched_by,
+        payment_type,
+        is_test,
+        account,
+        order_id,
+        item_type,
+        item_id,
+        item_name,
+        subscription_id,
+        processor_subscription_id,
+        amount,
+        tax_amount,
+        currency,
+        paid_at,
+        false as is_dated_by_order,
+        processor_charge_id,
+        invoice_id,
+        email,
+        first_name,
+        last_name,
+        country,
+        thrivecart_customer_id,
+        cast(null as {{ dbt.type_string() }}) as campaign_id,
+        cast(null as {{ dbt.type_string() }}) as affiliate_id,
+        cast(null as {{ dbt.type_string() }}) as coupon,
+        processor,
+        cast(null as {{ dbt.type_string() }}) as csv_movement_id,
+        movement_id as webhook_movement_id,
+        cast(null as decimal(18, 2)) as csv_amount,
+        amount as webhook_amount,
+        cast(null as {{ dbt.type_timestamp() }}) as csv_paid_at,
+        paid_at as webhook_paid_at
+    from webhook_payments
+    where movement_id not in (select webhook_movement_id from pairs)
+
+)
+
+select * from matched
+union all
+select * from csv_only
+union all
+select * from webhook_only

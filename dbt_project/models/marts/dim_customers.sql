@@ -1,0 +1,105 @@
+-- One row per (customer, currency): what each customer paid, and how they were acquired.
+-- Amounts of different currencies are never added, so a customer paying in two currencies has
+-- two rows. Acquisition is the first payment with amount > 0; a customer without one (only
+-- free orders) is kept here with a null cohort and stays out of the LTV marts.
+with payments as (
+
+    select * from {{ ref('fct_payments') }}
+
+),
+
+acquisitions_ranked as (
+
+    -- Items of one checkout share a time: the front-end product is the acquiring item.
+    select
+        customer_id,
+        currency,
+        paid_at,
+        paid_date,
+        order_id,
+        product_id,
+        product_name,
+        campaign_id,
+        affiliate_id,
+        row_number() over (
+            partition by customer_id, currency
+            order by
+                paid_at,
+                case item_type
+                    when 'product' then 0 when 'bump' then 1 when 'upsell' then 2 else 3
+                end,
+                payment_id
+        ) as payment_order
+    from payments
+    where amount > 0
+
+),
+
+acquisitions as (
+
+    select * from acquisitions_ranked where payment_order = 1
+
+),
+
+revenue as (
+
+    select
+        customer_id,
+        currency,
+        max(email) as email,
+        count(distinct case when payment_type = 'charge' then order_id end) as orders_count,
+        sum(case when payment_type = 'rebill' then 1 else 0 end) as rebills_count,
+        sum(case when payment_type in ('charge', 'rebill') then amount else 0 end)
+            as gross_revenue,
+        -sum(case when payment_type = 'refund' then amount else 0 end) as refunded_amount,
+        sum(amount) as net_revenue,
+        max(case when payment_type in ('charge', 'rebill') and amount > 0 then paid_at end)
+            as last_paid_at
+    from payments
+    group by customer_id, currency
+
+),
+
+active_subscriptions as (
+
+    select customer_id, currency, count(*) as active_subscriptions
+    from {{ ref('dim_subscriptions') }}
+    where status = 'active'
+    group by customer_id, currency
+
+)
+
+select
+    revenue.customer_id,
+    revenue.email,
+    revenue.currency,
+    customers.first_name,
+    customers.last_name,
+    customers.country,
+    customers.thrivecart_customer_ids,
+    acquisitions.paid_at as first_paid_at,
+    acquisitions.paid_date as first_paid_date,
+    cast({{ dbt.date_trunc('month', 'acquisitions.paid_date') }} as date) as cohort_month,
+    acquisitions.order_id as first_order_id,
+    acquisitions.product_id as first_product_id,
+    acquisitions.product_name as first_product_name,
+    acquisitions.campaign_id as acquisition_campaign_id,
+    acquisitions.affiliate_id as acquisition_affiliate_id,
+    cast(revenue.orders_count as integer) as orders_count,
+    cast(revenue.rebills_count as integer) as rebills_count,
+    cast(revenue.gross_revenue as decimal(18, 2)) as gross_revenue,
+    cast(revenue.refunded_amount as decimal(18, 2)) as refunded_amount,
+    cast(revenue.net_revenue as decimal(18, 2)) as net_revenue,
+    revenue.last_paid_at,
+    cast(coalesce(active_subscriptions.active_subscriptions, 0) as integer)
+        as active_subscriptions
+
+from revenue
+inner join {{ ref('int_customers_identified') }} as customers
+    on revenue.customer_id = customers.customer_id
+left join acquisitions
+    on revenue.customer_id = acquisitions.customer_id
+    and revenue.currency = acquisitions.currency
+left join active_subscriptions
+    on revenue.customer_id = active_subscriptions.customer_id
+    and revenue.currency = active_subscriptions.currency

@@ -1,0 +1,23 @@
+-- One row per subscription (test mode excluded): what it is, its state, what it collected.
+select
+    subscription_id,
+    customer_id,
+    email,
+    order_id,
+    product_id,
+    product_name,
+    kind,
+    status,
+    started_at,
+    frequency,
+    amount,
+    currency,
+    cast(payments_collected as integer) as payments_collected,
+    cast(collected_amount as decimal(18, 2)) as collected_amount,
+    cast(refunded_amount as decimal(18, 2)) as refunded_amount,
+    last_payment_at,
+    cancelled_at,
+    processor_subscription_id
+
+from {{ ref('int_subscriptions_merged') }}
+where not is_test

@@ -1,0 +1,135 @@
+-- One row per (currency, cohort month, months since acquisition), from month 0 up to the
+-- month of as_of, including months in which nobody paid (the cumulative value carries on).
+with customers as (
+
+    select customer_id, currency, cohort_month
+    from {{ ref('dim_customers') }}
+    where cohort_month is not null
+
+),
+
+as_of as (
+
+    select
+        as_of_date,
+        cast({{ dbt.date_trunc('month', 'as_of_date') }} as date) as as_of_month
+    from {{ ref('int_as_of_computed') }}
+
+),
+
+cohorts as (
+
+    select currency, cohort_month, count(*) as cohort_customers
+    from customers
+    group by currency, cohort_month
+
+),
+
+month_numbers as (
+
+    -- A century of months is more history than any seller has.
+    select generated_number - 1 as months_since_acquisition
+    from ({{ dbt.generate_series(1200) }}) as series
+
+),
+
+cohort_months as (
+
+    select
+        cohorts.currency,
+        cohorts.cohort_month,
+        cohorts.cohort_customers,
+        month_numbers.months_since_acquisition,
+        cast({{ dbt.dateadd('month', 'month_numbers.months_since_acquisition', 'cohorts.cohort_month') }} as date)
+            as activity_month,
+        as_of.as_of_date
+    from cohorts
+    cross join as_of
+    inner join month_numbers
+        on month_numbers.months_since_acquisition
+        <= {{ dbt.datediff('cohorts.cohort_month', 'as_of.as_of_month', 'month') }}
+
+),
+
+cohort_payments as (
+
+    -- A payment dated before acquisition (a free order, so amount 0) counts in month 0.
+    select
+        customers.currency,
+        customers.cohort_month,
+        customers.customer_id,
+        payments.amount,
+        payments.payment_type,
+        greatest(
+            {{ dbt.datediff('customers.cohort_month', 'payments.paid_date', 'month') }}, 0
+        ) as months_since_acquisition
+    from {{ ref('fct_payments') }} as payments
+    inner join customers
+        on payments.customer_id = customers.customer_id
+        and payments.currency = customers.currency
+
+),
+
+monthly as (
+
+    select
+        currency,
+        cohort_month,
+        months_since_acquisition,
+        count(distinct case
+            when payment_type in ('charge', 'rebill') and amount > 0 then customer_id
+        end) as paying_customers,
+        sum(amount) as net_revenue
+    from cohort_payments
+    group by currency, cohort_month, months_since_acquisition
+
+),
+
+filled as (
+
+    select
+        cohort_months.currency,
+        cohort_months.cohort_month,
+        cohort_months.months_since_acquisition,
+        cohort_months.activity_month,
+        cohort_months.cohort_customers,
+        coalesce(monthly.paying_customers, 0) as paying_customers,
+        coalesce(monthly.net_revenue, 0) as net_revenue,
+        -- The month has fully elapsed once as_of reaches the first day of the next one.
+        cohort_months.as_of_date
+        >= cast({{ dbt.dateadd('month', 1, 'cohort_months.activity_month') }} as date)
+            as is_complete
+    from cohort_months
+    left join monthly
+        on cohort_months.currency = monthly.currency
+        and cohort_months.cohort_month = monthly.cohort_month
+        and cohort_months.months_since_acquisition = monthly.months_since_acquisition
+
+),
+
+cumulative as (
+
+    select
+        *,
+        sum(net_revenue) over (
+            partition by currency, cohort_month
+            order by months_since_acquisition
+            rows between unbounded preceding and current row
+        ) as cumulative_net_revenue
+    from filled
+
+)
+
+select
+    currency,
+    cohort_month,
+    cast(months_since_acquisition as integer) as months_since_acquisition,
+    activity_month,
+    cast(cohort_customers as integer) as cohort_customers,
+    cast(paying_customers as integer) as paying_customers,
+    cast(net_revenue as decimal(18, 2)) as net_revenue,
+    cast(cumulative_net_revenue as decimal(18, 2)) as cumulative_net_revenue,
+    {{ money_per('cumulative_net_revenue', 'cohort_customers') }} as ltv_per_customer,
+    is_complete
+
+from cumulative

@@ -1,0 +1,111 @@
+-- LTV at day N, one row per (currency, segment_type, segment_value, day_n). A customer counts
+-- once acquired at least N days before as_of (eligible); their revenue counts for payments
+-- dated at most N local days after the first payment's local date (day 0 is that day).
+{%- set day_ns = var('day_n') %}
+with customers as (
+
+    select *
+    from {{ ref('dim_customers') }}
+    where first_paid_date is not null
+
+),
+
+as_of as (
+
+    select as_of_date from {{ ref('int_as_of_computed') }}
+
+),
+
+customer_windows as (
+
+    -- One pass over the payments: each day-N window is a conditional sum.
+    select
+        customers.customer_id,
+        customers.currency,
+        {% for n in day_ns -%}
+        sum(case
+            when payments.paid_date
+                <= cast({{ dbt.dateadd('day', n, 'customers.first_paid_date') }} as date)
+                then payments.amount
+            else 0
+        end) as net_revenue_{{ n }}{{ ',' if not loop.last }}
+        {% endfor %}
+    from customers
+    inner join {{ ref('fct_payments') }} as payments
+        on customers.customer_id = payments.customer_id
+        and customers.currency = payments.currency
+    group by customers.customer_id, customers.currency
+
+),
+
+customer_day_n as (
+
+    {% for n in day_ns -%}
+    select
+        customers.customer_id,
+        customers.currency,
+        {{ n }} as day_n,
+        cast({{ dbt.dateadd('day', n, 'customers.first_paid_date') }} as date)
+        <= as_of.as_of_date as is_eligible,
+        customer_windows.net_revenue_{{ n }} as net_revenue
+    from customers
+    cross join as_of
+    inner join customer_windows
+        on customers.customer_id = customer_windows.customer_id
+        and customers.currency = customer_windows.currency
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+segments as (
+
+    -- Every customer belongs to one value of each segment type; a missing campaign or
+    -- affiliate is its own segment, '(none)'.
+    select customer_id, currency, 'all' as segment_type, 'all' as segment_value
+    from customers
+    union all
+    select customer_id, currency, 'cohort_month', cast(cohort_month as {{ dbt.type_string() }})
+    from customers
+    union all
+    select customer_id, currency, 'first_product', coalesce(first_product_id, '(none)')
+    from customers
+    union all
+    select customer_id, currency, 'campaign', coalesce(acquisition_campaign_id, '(none)')
+    from customers
+    union all
+    select customer_id, currency, 'affiliate', coalesce(acquisition_affiliate_id, '(none)')
+    from customers
+
+),
+
+aggregated as (
+
+    select
+        segments.currency,
+        segments.segment_type,
+        segments.segment_value,
+        customer_day_n.day_n,
+        count(*) as customers,
+        sum(case when customer_day_n.is_eligible then 1 else 0 end) as eligible_customers,
+        sum(case when customer_day_n.is_eligible then customer_day_n.net_revenue else 0 end)
+            as net_revenue
+    from segments
+    inner join customer_day_n
+        on segments.customer_id = customer_day_n.customer_id
+        and segments.currency = customer_day_n.currency
+    group by segments.currency, segments.segment_type, segments.segment_value, customer_day_n.day_n
+
+)
+
+select
+    currency,
+    segment_type,
+    segment_value,
+    cast(day_n as integer) as day_n,
+    cast(customers as integer) as customers,
+    cast(eligible_customers as integer) as eligible_customers,
+    cast(net_revenue as decimal(18, 2)) as net_revenue,
+    {{ money_per('net_revenue', 'eligible_customers') }} as ltv
+
+from aggregated

@@ -1,0 +1,59 @@
+-- One row describing the marts: the as_of they are computed at, the settings they were built
+-- with, and how much of the input was set aside (unknown export events, test mode), so a
+-- report can say "data as of …" and an analyst can see what was not counted.
+with as_of as (
+
+    select * from {{ ref('int_as_of_computed') }}
+
+),
+
+export_rows as (
+
+    select
+        cast(count(*) as integer) as csv_rows,
+        cast(coalesce(sum(case when event_type = 'unknown' then 1 else 0 end), 0) as integer)
+            as csv_unknown_event_rows
+    from {{ ref('stg_thrivecart__transactions') }}
+
+),
+
+deliveries as (
+
+    select
+        cast(count(*) as integer) as webhook_deliveries,
+        cast(coalesce(sum(case when is_test then 1 else 0 end), 0) as integer)
+            as webhook_test_deliveries,
+        cast(coalesce(sum(case when event_family = 'other' then 1 else 0 end), 0) as integer)
+            as webhook_other_deliveries
+    from {{ ref('stg_thrivecart__webhook_events') }}
+
+),
+
+payments as (
+
+    select
+        cast(count(*) as integer) as payments,
+        cast(count(distinct customer_id) as integer) as customers
+    from {{ ref('fct_payments') }}
+
+)
+
+select
+    as_of.as_of,
+    as_of.as_of_date,
+    '{{ var("ltv_timezone") }}' as reporting_timezone,
+    '{{ var("csv_timezone") }}' as csv_timezone,
+    {{ var('match_tolerance_minutes') | int }} as match_tolerance_minutes,
+    '{{ var("day_n") | join(",") }}' as day_n,
+    payments.payments,
+    payments.customers,
+    export_rows.csv_rows,
+    export_rows.csv_unknown_event_rows,
+    deliveries.webhook_deliveries,
+    deliveries.webhook_test_deliveries,
+    deliveries.webhook_other_deliveries
+
+from as_of
+cross join export_rows
+cross join deliveries
+cross join payments
