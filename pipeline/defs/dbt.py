@@ -24,7 +24,7 @@ class LtvDbtTranslator(DagsterDbtTranslator):
 
     dbt sources are the raw tables the ingest assets write, so a source `thrivecart.<table>`
     becomes the asset `raw/<table>` and the lineage runs from landing files to marts. Models are
-    grouped by layer (staging, intermediate, marts) so the UI shows the flow.
+    keyed and grouped by their schema (staging, intermediate, marts), as SQL users name them.
     """
 
     def get_asset_spec(
@@ -34,8 +34,9 @@ class LtvDbtTranslator(DagsterDbtTranslator):
         node = manifest["sources"].get(unique_id) or manifest["nodes"].get(unique_id, {})
         if node.get("resource_type") == "source":
             return spec.replace_attributes(key=dg.AssetKey(["raw", node["name"]]))
-        layer = node.get("fqn", ["", "other"])[1]
-        return spec.replace_attributes(group_name=layer)
+        # Models are keyed by schema, e.g. marts/fct_payments, and grouped by layer.
+        schema = node.get("schema", "dbt")
+        return spec.replace_attributes(key=dg.AssetKey([schema, node["name"]]), group_name=schema)
 
 
 @cache
