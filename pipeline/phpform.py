@@ -2,8 +2,10 @@
 
 `customer[email]=a%40b.c&order[charges][0][amount]=1499` decodes to
 `{"customer": {"email": "a@b.c"}, "order": {"charges": [{"amount": "1499"}]}}`.
-Numeric bracket keys become lists in index order; every value stays a string, exactly as
-ThriveCart's JSON option sends it, so both encodings give the same stored payload.
+Every value stays a string, exactly as ThriveCart's JSON option sends it, so both encodings give
+the same stored payload. A group becomes a list when its keys are exactly the indexes 0..n-1
+(in any order); any other group, sparse indexes included, stays an object keyed by strings,
+which is what PHP's `json_encode` does with the same array, so no index is ever renumbered.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from urllib.parse import parse_qsl, quote_plus
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+_INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
+# PHP's own default (max_input_nesting_level); also keeps recursion far from Python's limit.
+MAX_DEPTH = 64
 
 
 class FormDecodeError(ValueError):
@@ -24,16 +29,24 @@ def _split_key(key: str) -> list[str]:
     match = _KEY.match(key)
     if match is None:
         raise FormDecodeError(f"malformed field name {key!r}: unbalanced or misplaced brackets")
-    return [match.group(1), *_SEGMENT.findall(match.group(2))]
+    path = [match.group(1), *_SEGMENT.findall(match.group(2))]
+    if len(path) > MAX_DEPTH:
+        raise FormDecodeError(f"field {key[:80]!r}... nests deeper than {MAX_DEPTH} levels")
+    return path
+
+
+def _next_index(node: dict[str, Any]) -> str:
+    """`a[]=x` appends like PHP: one past the largest integer key so far, else 0."""
+    indexes = [int(k) for k in node if _INDEX.match(k)]
+    return str(max(indexes) + 1 if indexes else 0)
 
 
 def _insert(root: dict[str, Any], path: list[str], value: str, key: str) -> None:
     node = root
     for depth, segment in enumerate(path):
-        last = depth == len(path) - 1
-        if segment == "":  # `a[]=x`: PHP appends at the next free index
-            segment = str(len(node))
-        if last:
+        if segment == "":
+            segment = _next_index(node)
+        if depth == len(path) - 1:
             if isinstance(node.get(segment), dict):
                 raise FormDecodeError(f"field {key!r} sets a value where a nested group exists")
             node[segment] = value
@@ -45,12 +58,14 @@ def _insert(root: dict[str, Any], path: list[str], value: str, key: str) -> None
 
 
 def _listify(node: Any) -> Any:
-    """Turn dicts whose keys are all non-negative integers into lists ordered by index."""
+    """Turn groups keyed exactly by 0..n-1 into lists in index order, depth first."""
     if not isinstance(node, dict):
         return node
     converted = {k: _listify(v) for k, v in node.items()}
-    if converted and all(k.isdigit() and (k == "0" or not k.startswith("0")) for k in converted):
-        return [converted[k] for k in sorted(converted, key=int)]
+    if converted and all(_INDEX.match(k) for k in converted):
+        indexes = sorted(int(k) for k in converted)
+        if indexes == list(range(len(indexes))):
+            return [converted[str(i)] for i in indexes]
     return converted
 
 
@@ -87,7 +102,10 @@ def _flatten(prefix: str, node: Any) -> list[tuple[str, str]]:
 
 
 def encode_php_form(payload: dict[str, Any]) -> str:
-    """Encode a nested payload the way ThriveCart (PHP `http_build_query`) does."""
+    """Encode a nested payload the way ThriveCart (PHP `http_build_query`) does.
+
+    Like PHP, an empty list or object produces no field at all.
+    """
     return "&".join(
         f"{quote_plus(k, safe='')}={quote_plus(v, safe='')}" for k, v in _flatten("", payload)
     )

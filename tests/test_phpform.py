@@ -1,0 +1,121 @@
+"""The PHP bracket form codec: real samples, PHP's own semantics, and property-based checks."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.phpform import MAX_DEPTH, FormDecodeError, decode_php_form, encode_php_form
+
+SAMPLES = Path("/work/shared/samples/webhooks")
+SAMPLE_NAMES = ["order.success", "order.subscription_payment"]
+_INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
+
+
+@pytest.mark.parametrize("name", SAMPLE_NAMES)
+def test_samples_decode_to_their_json_and_encode_back_byte_for_byte(name: str) -> None:
+    form = (SAMPLES / f"{name}.form").read_text()
+    as_json = json.loads((SAMPLES / f"{name}.json").read_text())
+    assert decode_php_form(form) == as_json
+    assert decode_php_form(form.encode("ascii")) == as_json
+    assert encode_php_form(as_json) == form
+
+
+def test_nesting_lists_plus_and_percent_escapes() -> None:
+    body = "customer%5Bname%5D=Ana+Example&order[charges][0][amount]=1499&t[product-12]=a%26b"
+    assert decode_php_form(body) == {
+        "customer": {"name": "Ana Example"},
+        "order": {"charges": [{"amount": "1499"}]},
+        "t": {"product-12": "a&b"},
+    }
+
+
+def test_complete_indexes_in_any_order_become_a_list_in_index_order() -> None:
+    assert decode_php_form("a[1]=second&a[0]=first") == {"a": ["first", "second"]}
+
+
+def test_sparse_indexes_stay_an_object_so_no_index_is_renumbered() -> None:
+    assert decode_php_form("a[0]=x&a[2]=y") == {"a": {"0": "x", "2": "y"}}
+    assert decode_php_form("a[00]=x") == {"a": {"00": "x"}}
+
+
+def test_empty_brackets_append_after_the_largest_index_like_php() -> None:
+    assert decode_php_form("a[]=x&a[]=y") == {"a": ["x", "y"]}
+    assert decode_php_form("a[5]=x&a[]=y") == {"a": {"5": "x", "6": "y"}}
+    assert decode_php_form("a[k]=x&a[]=y") == {"a": {"k": "x", "0": "y"}}
+
+
+def test_blank_values_are_kept_as_empty_strings() -> None:
+    assert decode_php_form("a=&b[c]=") == {"a": "", "b": {"c": ""}}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("a[b=1", "malformed field name"),
+        ("a]=1", "malformed field name"),
+        ("[a]=1", "malformed field name"),
+        ("a=1&a[b]=2", "which holds a value"),
+        ("a[b]=2&a=1", "nested group exists"),
+        ("a=%ff", "cannot be decoded"),
+    ],
+)
+def test_malformed_bodies_name_the_problem(body: str, message: str) -> None:
+    with pytest.raises(FormDecodeError, match=re.escape(message)):
+        decode_php_form(body)
+
+
+def test_raw_non_ascii_bytes_are_refused() -> None:
+    with pytest.raises(FormDecodeError, match="non-ASCII byte at 2"):
+        decode_php_form("a=é".encode())
+
+
+def test_nesting_is_capped_at_phps_default_depth() -> None:
+    allowed = "a" + "[b]" * (MAX_DEPTH - 1) + "=1"
+    assert decode_php_form(allowed)
+    with pytest.raises(FormDecodeError, match="deeper than"):
+        decode_php_form("a" + "[b]" * MAX_DEPTH + "=1")
+
+
+# Characters: all of Latin-1 and a little beyond (separators, `%`, `+`, NUL, newlines) plus
+# multi-byte UTF-8; a bounded range keeps Hypothesis from building its whole Unicode table.
+_MULTIBYTE = "€—\u2028😀"
+_chars = st.characters(max_codepoint=0x2FF) | st.sampled_from(_MULTIBYTE)
+# Keys: no brackets, and never a list index (an object keyed 0..n-1 is a list by definition).
+# Groups are never empty: PHP sends no field at all for an empty array.
+_key_chars = st.characters(max_codepoint=0x2FF, exclude_characters="[]") | st.sampled_from(
+    _MULTIBYTE
+)
+_keys = st.text(alphabet=_key_chars, min_size=1, max_size=8).filter(
+    lambda key: not _INDEX.match(key)
+)
+_trees = st.recursive(
+    st.text(alphabet=_chars, max_size=12),
+    lambda children: (
+        st.lists(children, min_size=1, max_size=4)
+        | st.dictionaries(_keys, children, min_size=1, max_size=4)
+    ),
+    max_leaves=12,
+)
+_payloads = st.dictionaries(_keys, _trees, max_size=6)
+
+
+@given(_payloads)
+def test_decoding_inverts_encoding(payload: dict[str, object]) -> None:
+    body = encode_php_form(payload)
+    assert body.isascii()
+    assert decode_php_form(body) == payload
+
+
+@given(st.text(alphabet=_chars | st.sampled_from("[]=&"), max_size=60) | st.binary(max_size=60))
+def test_any_input_decodes_or_raises_form_decode_error(body: str | bytes) -> None:
+    try:
+        result = decode_php_form(body)
+    except FormDecodeError:
+        return
+    assert isinstance(result, dict)
