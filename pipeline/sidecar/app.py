@@ -1,0 +1,221 @@
+"""The sidecar's ASGI app: ThriveCart's webhook URL, `/healthz` and `/metrics`.
+
+The handler does as little as possible between ThriveCart and the disk: read the body (capped),
+let :func:`~pipeline.sidecar.records.process_delivery` decide, await the group-committed
+append, answer. A 2xx is only ever sent after the line is fsync'd; an I/O error answers 503
+so ThriveCart retries, and the next request tries the disk again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pipeline.sidecar.metrics import CONTENT_TYPE, SidecarMetrics
+from pipeline.sidecar.records import (
+    MAX_BODY_BYTES,
+    Accepted,
+    Outcome,
+    Ping,
+    Refused,
+    process_delivery,
+)
+
+WEBHOOK_PATH = "/webhooks/thrivecart"
+NO_SECRET_MESSAGE = (
+    "No ThriveCart secret word is configured, so every delivery would be refused. Set "
+    "THRIVECART_SECRET in the environment or in .env: the secret word from ThriveCart's "
+    "Settings > API & Webhooks, or account1:secret1,account2:secret2 for several accounts."
+)
+logger = logging.getLogger("pipeline.sidecar")
+
+
+class WebhookLog(Protocol):
+    """Where accepted lines go: :class:`pipeline.webhook_log.GroupCommitLog` in production."""
+
+    async def __aenter__(self) -> Any: ...
+    async def __aexit__(self, *exc_info: object) -> None: ...
+    async def append(self, day: date, line: bytes) -> None: ...
+    async def check(self, day: date) -> None: ...
+    def stats(self) -> dict[str, int]: ...
+
+
+@dataclass
+class Sidecar:
+    """Everything the handlers need, kept on `app.state.sidecar`."""
+
+    secrets: Mapping[str, str]
+    log: WebhookLog
+    max_body_bytes: int = MAX_BODY_BYTES
+    metrics: SidecarMetrics = field(default_factory=SidecarMetrics)
+
+
+class BodyTooLarge(Exception):
+    """The body went over the cap; reading stopped there."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing early (by Content-Length) or as soon as it passes `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def webhook(request: Request) -> Response:
+    """`/webhooks/thrivecart`: HEAD and GET are URL checks, POST is a delivery."""
+    sidecar: Sidecar = request.app.state.sidecar
+    if request.method != "POST":
+        return _answer(request, sidecar, Ping())
+    received_at = datetime.now(UTC)
+    try:
+        body = await read_body(request, sidecar.max_body_bytes)
+    except BodyTooLarge:
+        limit = sidecar.max_body_bytes
+        outcome: Outcome = Refused(413, "body_too_large", f"body is larger than {limit} bytes")
+    else:
+        outcome = process_delivery(
+            body,
+            request.headers.get("content-type"),
+            sidecar.secrets,
+            received_at=received_at,
+            remote_addr=request.client.host if request.client else None,
+            max_body_bytes=sidecar.max_body_bytes,
+        )
+    if isinstance(outcome, Accepted):
+        outcome = await _store(sidecar, outcome)
+    return _answer(request, sidecar, outcome)
+
+
+async def _store(sidecar: Sidecar, accepted: Accepted) -> Accepted | Refused:
+    try:
+        await sidecar.log.append(accepted.day, accepted.line)
+    except OSError as exc:
+        logger.error("webhook log write failed, answering 503 so ThriveCart retries: %s", exc)
+        return Refused(503, "write_failed", "the event could not be written to disk; retry")
+    return accepted
+
+
+def _answer(request: Request, sidecar: Sidecar, outcome: Outcome) -> Response:
+    """Count the outcome, note it for the request log line, and build the response."""
+    metrics = sidecar.metrics
+    if isinstance(outcome, Ping):
+        request.state.outcome = "ping"
+        metrics.pings.inc(request.method)
+        return JSONResponse({"status": "ok", "receiver": "ThriveCart webhooks"})
+    if isinstance(outcome, Accepted):
+        record = outcome.record
+        request.state.outcome = "accepted"
+        request.state.event = record["event"]
+        metrics.accepted.inc(record["event"] if record["known_event"] else "unknown")
+        return JSONResponse({"status": "accepted", "delivery_id": record["delivery_id"]})
+    request.state.outcome = outcome.reason
+    metrics.refused.inc(outcome.reason)
+    return JSONResponse(
+        {"status": "refused", "reason": outcome.reason, "error": outcome.message},
+        status_code=outcome.status,
+        headers={"Retry-After": "5"} if outcome.status == 503 else None,
+    )
+
+
+async def healthz(request: Request) -> Response:
+    """200 while today's segment can be opened for writing, else 503 with the error."""
+    sidecar: Sidecar = request.app.state.sidecar
+    try:
+        await sidecar.log.check(datetime.now(UTC).date())
+    except OSError as exc:
+        return JSONResponse({"status": "failing", "error": f"log not writable: {exc}"}, 503)
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    sidecar: Sidecar = request.app.state.sidecar
+    text = sidecar.metrics.render(sidecar.log.stats())
+    return PlainTextResponse(text, media_type=CONTENT_TYPE)
+
+
+def _printable(text: object, limit: int = 120) -> str:
+    """Keep log lines one line each, whatever a client put in a path or an event name."""
+    return str(text)[:limit].encode("unicode_escape").decode("ascii")
+
+
+class RequestLog:
+    """One log line per request: method, path, status, latency, event and outcome.
+
+    No client address, query string, header or body: those can hold personal data or secrets.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            state = scope.get("state", {})
+            logger.info(
+                "%s %s %d %.1fms event=%s outcome=%s",
+                scope["method"],
+                _printable(scope["path"]),
+                status,
+                (time.perf_counter() - started) * 1000,
+                _printable(state.get("event") or "-", 64),
+                state.get("outcome", "-"),
+            )
+
+
+def create_app(
+    secrets: Mapping[str, str], log: WebhookLog, *, max_body_bytes: int = MAX_BODY_BYTES
+) -> Starlette:
+    """The sidecar app; it opens and closes `log` with its lifespan. No secret: ValueError."""
+    if not secrets:
+        raise ValueError(NO_SECRET_MESSAGE)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with log:
+            yield
+
+    app = Starlette(
+        routes=[
+            Route(WEBHOOK_PATH, webhook, methods=["GET", "HEAD", "POST"]),
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        middleware=[Middleware(RequestLog)],
+        lifespan=lifespan,
+    )
+    app.state.sidecar = Sidecar(dict(secrets), log, max_body_bytes)
+    return app

@@ -1,0 +1,289 @@
+"""From one HTTP delivery to one webhook log record: decode, authenticate, strip, build.
+
+Pure (no I/O, no clock): the server and the offline replay both call
+:func:`process_delivery`, so a replayed history is byte-for-byte what the live sidecar would
+have stored. The record schema is fixed in docs/interfaces.md ("Webhook log record").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pipeline.phpform import MAX_DEPTH, FormDecodeError, decode_php_form
+
+SCHEMA_VERSION = 1
+MAX_BODY_BYTES = 1024 * 1024  # real deliveries are a few KB; this leaves room for big carts
+FORM_TYPE = "application/x-www-form-urlencoded"
+SECRET_FIELD = "thrivecart_secret"
+
+# The account webhook ("Settings > API & Webhooks"), thrivecart-sources.md §1.
+ACCOUNT_EVENTS = frozenset(
+    {
+        "order.success",
+        "order.subscription_payment",
+        "order.refund",
+        "order.subscription_cancelled",
+        "order.rebill_failed",
+        "order.subscription_paused",
+        "order.subscription_resumed",
+        "cart.abandoned",
+        "affiliate.commission_earned",
+        "affiliate.commission_payout",
+        "affiliate.commission_refund",
+        "customer_updated",
+    }
+)
+# The Event Subscription API's event keys (ThriveCart developer docs, event_subscription).
+EVENT_API_EVENTS = frozenset(
+    {
+        "order_created",
+        "order_payment_product",
+        "order_payment_bump",
+        "order_payment_upsell",
+        "order_payment_downsell",
+        "order_rebill",
+        "order_rebill_failed",
+        "order_rebill_completed",
+        "order_rebill_cancelled",
+        "order_refund_product",
+        "order_refund_bump",
+        "order_refund_upsell",
+        "order_refund_downsell",
+        "subscription_paused",
+        "subscription_resumed",
+        "cart_abandoned",
+        "affiliate_approved",
+        "affiliate_rejected",
+        "affiliate_commission_earned",
+        "affiliate_commission_payout",
+        "affiliate_commission_refund",
+    }
+)
+KNOWN_EVENTS = ACCOUNT_EVENTS | EVENT_API_EVENTS
+_MODES = {"1": "test", "2": "live"}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A delivery to store: `line` (no newline) goes into the segment of UTC `day`."""
+
+    record: dict[str, Any]
+    line: bytes
+    day: date
+
+
+@dataclass(frozen=True)
+class Ping:
+    """ThriveCart checking the URL (no event): answer 2xx, store nothing."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A delivery not stored: HTTP `status`, a metrics `reason` and a message for the sender."""
+
+    status: int
+    reason: str
+    message: str
+
+
+Outcome = Accepted | Ping | Refused
+
+
+class BodyError(ValueError):
+    """The body cannot be decoded; the message says why (safe to send back)."""
+
+
+class UnsupportedMediaType(BodyError):
+    """The content type is neither a form nor JSON."""
+
+
+def process_delivery(
+    body: bytes,
+    content_type: str | None,
+    secrets: Mapping[str, str],
+    *,
+    received_at: datetime,
+    remote_addr: str | None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Outcome:
+    """Decide what one POSTed delivery becomes, exactly as the sidecar answers it."""
+    if len(body) > max_body_bytes:
+        return Refused(413, "body_too_large", f"body is larger than {max_body_bytes} bytes")
+    if not body.strip():
+        return Ping()
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    try:
+        payload, fmt = decode_body(body, media_type)
+    except UnsupportedMediaType as exc:
+        return Refused(415, "unsupported_media_type", str(exc))
+    except BodyError as exc:
+        return Refused(400, "malformed_body", str(exc))
+    if not payload.get("event") and "webhook_id" not in payload:
+        return Ping()
+    if not isinstance(payload.get("event", ""), str):
+        return Refused(400, "malformed_body", "`event` must be a string")
+    refusal = authenticate(payload, secrets)
+    if refusal is not None:
+        return refusal
+    try:
+        record = build_record(
+            strip_secret(payload),
+            fmt=fmt,
+            content_type=media_type,
+            received_at=received_at,
+            remote_addr=remote_addr,
+        )
+        line = encode_line(record)
+    except UnicodeEncodeError:
+        return Refused(400, "malformed_body", "body contains an unpaired UTF-16 surrogate")
+    return Accepted(record=record, line=line, day=received_at.astimezone(UTC).date())
+
+
+def decode_body(body: bytes, media_type: str) -> tuple[dict[str, Any], str]:
+    """Decode a form or JSON body into a payload whose every scalar is a string.
+
+    Returns `(payload, format)`, format being `form`, `json`, or `event_api` (JSON carrying
+    a `webhook_id`, the Event Subscription API).
+    """
+    if media_type == FORM_TYPE:
+        try:
+            return decode_php_form(body), "form"
+        except FormDecodeError as exc:
+            raise BodyError(str(exc)) from exc
+    if media_type == "application/json" or media_type.endswith("+json"):
+        payload = decode_json(body)
+        return payload, "event_api" if "webhook_id" in payload else "json"
+    raise UnsupportedMediaType(
+        f"unsupported content type {media_type or '(none)'!r}: send {FORM_TYPE} or application/json"
+    )
+
+
+def decode_json(body: bytes) -> dict[str, Any]:
+    """Parse a JSON object keeping numbers' exact text, and turn every scalar into a string.
+
+    ThriveCart's own JSON sends strings; the Event Subscription API may send numbers, booleans
+    and nulls, which become the same text ThriveCart would send ("2", "true", "null").
+    """
+    try:
+        data = json.loads(body, parse_int=str, parse_float=str, parse_constant=_no_constant)
+    except RecursionError:
+        raise BodyError(f"JSON body nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise BodyError(f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BodyError("JSON body must be an object")
+    return _stringify(data, 1)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _stringify(node: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise BodyError(f"JSON body nests deeper than {MAX_DEPTH} levels")
+    if isinstance(node, dict):
+        return {k: _stringify(v, depth + 1) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_stringify(v, depth + 1) for v in node]
+    if node is None:
+        return "null"
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    return node  # str: parse_int/parse_float already kept numbers as their text
+
+
+def account_of(payload: Mapping[str, Any]) -> str | None:
+    """The ThriveCart account (subdomain), lower-cased as in the settings, or None."""
+    account = payload.get("thrivecart_account")
+    if not isinstance(account, str):
+        return None
+    return account.strip().lower() or None
+
+
+def authenticate(payload: Mapping[str, Any], secrets: Mapping[str, str]) -> Refused | None:
+    """Check `thrivecart_secret` against the account's secret word (or the `*` one).
+
+    Constant-time comparison; the messages never say which accounts are configured.
+    """
+    given = payload.get(SECRET_FIELD)
+    if not isinstance(given, str) or not given:
+        return Refused(401, "missing_secret", f"{SECRET_FIELD} is missing")
+    account = account_of(payload)
+    expected = secrets.get(account) if account else None
+    if expected is None:
+        expected = secrets.get("*")
+    if expected is None:
+        return Refused(401, "unknown_account", "no secret word is configured for this account")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return Refused(401, "wrong_secret", f"{SECRET_FIELD} does not match the secret word")
+    return None
+
+
+def strip_secret(node: Any) -> Any:
+    """A copy of `node` without any `thrivecart_secret` field, at any depth."""
+    if isinstance(node, dict):
+        return {k: strip_secret(v) for k, v in node.items() if k != SECRET_FIELD}
+    if isinstance(node, list):
+        return [strip_secret(v) for v in node]
+    return node
+
+
+def canonical_json(payload: Any) -> bytes:
+    """The bytes `delivery_id` hashes: keys sorted, no spaces, UTF-8."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def delivery_id(payload: Any) -> str:
+    """sha256 of the canonical payload: identical deliveries (retries, form or JSON) share it."""
+    return hashlib.sha256(canonical_json(payload)).hexdigest()
+
+
+def format_received_at(moment: datetime) -> str:
+    """`2026-11-28T02:42:11.123456Z`: UTC, always with microseconds."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build_record(
+    payload: dict[str, Any],
+    *,
+    fmt: str,
+    content_type: str,
+    received_at: datetime,
+    remote_addr: str | None,
+) -> dict[str, Any]:
+    """The stored record for an authenticated payload (already without its secret)."""
+    event = payload.get("event") or None
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "delivery_id": delivery_id(payload),
+        "received_at": format_received_at(received_at),
+        "account": account_of(payload),
+        "event": event,
+        "mode": _mode(payload),
+        "content_type": content_type,
+        "format": fmt,
+        "remote_addr": remote_addr,
+        "known_event": event in KNOWN_EVENTS,
+        "payload": payload,
+    }
+
+
+def _mode(payload: Mapping[str, Any]) -> str | None:
+    mode = payload.get("mode")
+    if isinstance(mode, str) and mode:
+        return mode
+    mode_int = payload.get("mode_int")
+    return _MODES.get(mode_int) if isinstance(mode_int, str) else None
+
+
+def encode_line(record: Mapping[str, Any]) -> bytes:
+    """One log line, without its newline (json.dumps escapes every newline inside)."""
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
