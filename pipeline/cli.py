@@ -14,6 +14,7 @@ import click
 COMMANDS: dict[str, str] = {
     "demo-data": "pipeline.demo.cli:demo_data",
     "webhooks": "pipeline.sidecar.cli:webhooks",
+    "report": "pipeline.report.cli:report",
     "run": "pipeline.run_cli:run",
     "up": "pipeline.up:up",
 }

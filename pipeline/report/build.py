@@ -1,0 +1,63 @@
+"""Build the report: read the published snapshot, render the page, write it in one piece."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.report.contents import collect
+from pipeline.report.marts import open_marts
+from pipeline.report.page import render_page
+from pipeline.settings import Settings
+
+REPORT_NAME = "ltv_report.html"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """The written report and what it covers."""
+
+    path: Path
+    currencies: list[str]
+    latest_payment_at: datetime | None
+    size_bytes: int
+
+
+def default_report_path(settings: Settings) -> Path:
+    """Where the report goes unless told otherwise: beside the snapshot it is built from."""
+    return settings.marts_snapshot.with_name(REPORT_NAME)
+
+
+def write_report(settings: Settings, out: Path | None = None) -> ReportResult:
+    """Write the HTML report of the published snapshot to `out` (default: beside it).
+
+    Reads the snapshot, never the warehouse, so it needs no lock and may run while the pipeline
+    works. Raises ReportError when the snapshot is missing or lacks a mart the report reads.
+    """
+    out = out or default_report_path(settings)
+    snapshot = settings.marts_snapshot
+    with open_marts(snapshot) as con:
+        published_at = datetime.fromtimestamp(snapshot.stat().st_mtime, UTC).replace(tzinfo=None)
+        contents = collect(con, published_at)
+    data = render_page(contents).encode("utf-8")
+    _write_atomically(out, data)
+    return ReportResult(
+        path=out,
+        currencies=[c.currency for c in contents.currencies],
+        latest_payment_at=contents.latest_payment_at,
+        size_bytes=len(data),
+    )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write aside, then rename: a browser or a copy never sees half a report."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -1,0 +1,186 @@
+"""The report's plotly figures, one function per chart, built from the rows of `queries`.
+
+Figures are embedded without plotly.js (`figure_html`); the page includes the library once
+(`plotly_js`), so the file works offline and stays one copy of the library however many charts
+it has.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+from pipeline.report.formatting import count, money
+from pipeline.report.queries import Row
+
+LAYOUT = {
+    "template": "plotly_white",
+    "height": 420,
+    "margin": {"l": 60, "r": 20, "t": 30, "b": 50},
+    "legend": {"orientation": "h", "y": -0.2},
+}
+# Matched, CSV-only, webhook-only: the reconciliation's sources, with their colours.
+SOURCES = (
+    ("matched", "In both", "#2a9d8f"),
+    ("csv_only", "CSV export only", "#e9c46a"),
+    ("webhook_only", "Webhook only", "#e76f51"),
+)
+
+
+def plotly_js() -> str:
+    """The plotly.js library as inline script tags, for the page head, once."""
+    return (
+        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
+        f'<script charset="utf-8">{get_plotlyjs()}</script>'
+    )
+
+
+def figure_html(fig: go.Figure, div_id: str) -> str:
+    """A figure as a `<div>` and its drawing script, relying on `plotly_js` in the page."""
+    config = {"displaylogo": False, "responsive": True}
+    return pio.to_html(fig, include_plotlyjs=False, full_html=False, div_id=div_id, config=config)
+
+
+def cohort_heatmap(cells: list[Row], currency: str) -> go.Figure:
+    """Cohorts (rows, oldest on top) by months since acquisition, coloured by LTV."""
+    cohorts = sorted({cell["cohort_month"] for cell in cells})
+    months = list(range(max(cell["months_since_acquisition"] for cell in cells) + 1))
+    z = [[None] * len(months) for _ in cohorts]
+    hover = [[""] * len(months) for _ in cohorts]
+    for cell in cells:
+        i, j = cohorts.index(cell["cohort_month"]), cell["months_since_acquisition"]
+        z[i][j] = cell["ltv_per_customer"]
+        running = "" if cell["is_complete"] else " (month still running)"
+        hover[i][j] = (
+            f"{count(cell['cohort_customers'])} customers, "
+            f"{money(cell['cumulative_net_revenue'])} {currency} so far{running}"
+        )
+    fig = go.Figure(
+        go.Heatmap(
+            x=months,
+            y=[f"{month:%Y-%m}" for month in cohorts],
+            z=z,
+            customdata=hover,
+            colorscale="Blues",
+            colorbar={"title": {"text": f"LTV ({currency})"}},
+            texttemplate="%{z:,.0f}",
+            hovertemplate="Cohort %{y}, month %{x}: LTV %{z:,.2f}<br>%{customdata}<extra></extra>",
+        )
+    )
+    fig.update_layout(**LAYOUT)
+    fig.update_xaxes(title_text="Months since acquisition", dtick=1)
+    fig.update_yaxes(
+        title_text="Cohort (month of first payment)", autorange="reversed", type="category"
+    )
+    return fig
+
+
+def day_n_curves(overall: list[Row], cohorts: list[Row], currency: str) -> go.Figure:
+    """LTV by day N: one line for all customers, one thinner line per acquisition cohort."""
+    fig = go.Figure()
+    for cohort, points in groupby(cohorts, key=lambda row: row["segment_value"]):
+        fig.add_trace(_curve(list(points), f"Cohort {str(cohort)[:7]}", width=1))
+    fig.add_trace(_curve(overall, "All customers", width=4, colour="#1d2d35"))
+    fig.update_layout(**LAYOUT)
+    fig.update_xaxes(title_text="Days since first payment")
+    fig.update_yaxes(title_text=f"LTV ({currency})")
+    return fig
+
+
+def _curve(points: list[Row], name: str, width: int, colour: str | None = None) -> go.Scatter:
+    eligible = [p for p in points if p["ltv"] is not None]
+    return go.Scatter(
+        x=[p["day_n"] for p in eligible],
+        y=[p["ltv"] for p in eligible],
+        customdata=[p["eligible_customers"] for p in eligible],
+        name=name,
+        mode="lines+markers",
+        line={"width": width, "color": colour},
+        hovertemplate=f"{name}, day %{{x}}: LTV %{{y:,.2f}} (%{{customdata:,}} customers)"
+        "<extra></extra>",
+    )
+
+
+def segment_bars(segments: list[Row], currency: str) -> go.Figure:
+    """Horizontal bars of LTV per segment, highest on top, labelled with customers counted."""
+    fig = go.Figure(
+        go.Bar(
+            x=[s["ltv"] for s in segments],
+            y=[s["label"] for s in segments],
+            orientation="h",
+            text=[f"{money(s['ltv'])} (n={count(s['eligible_customers'])})" for s in segments],
+            textposition="auto",
+            hovertemplate="%{y}: LTV %{x:,.2f}<extra></extra>",
+            marker_color="#264653",
+        )
+    )
+    fig.update_layout(**{**LAYOUT, "height": max(240, 60 + 32 * len(segments))})
+    fig.update_xaxes(title_text=f"LTV ({currency})")
+    fig.update_yaxes(autorange="reversed", type="category")
+    return fig
+
+
+def revenue_chart(buckets: list[Row], grain: str, currency: str) -> go.Figure:
+    """Gross revenue up, refunds down, net revenue as a line, per week or month."""
+    x = bucket_labels(buckets, grain)
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=x,
+                y=[b["gross_revenue"] for b in buckets],
+                name="Gross revenue",
+                marker_color="#2a9d8f",
+            ),
+            go.Bar(x=x, y=[-b["refunds"] for b in buckets], name="Refunds", marker_color="#e76f51"),
+            go.Scatter(
+                x=x,
+                y=[b["net_revenue"] for b in buckets],
+                name="Net revenue",
+                line={"color": "#1d2d35"},
+            ),
+        ]
+    )
+    fig.update_layout(**LAYOUT, barmode="relative", hovermode="x unified")
+    fig.update_xaxes(title_text=_bucket_title(grain), type="category")
+    fig.update_yaxes(title_text=currency)
+    return fig
+
+
+def reconciliation_chart(buckets: list[Row], grain: str, currency: str) -> go.Figure:
+    """Payments per source, stacked: counts on top, amounts below, per week or month."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    x = bucket_labels(buckets, grain)
+    for source, name, colour in SOURCES:
+        for row, measure in ((1, "count"), (2, "amount")):
+            fig.add_trace(
+                go.Bar(
+                    x=x,
+                    y=[b[f"{source}_{measure}"] for b in buckets],
+                    name=name,
+                    legendgroup=source,
+                    showlegend=row == 1,
+                    marker_color=colour,
+                ),
+                row=row,
+                col=1,
+            )
+    fig.update_layout(**{**LAYOUT, "height": 520}, barmode="relative", hovermode="x unified")
+    fig.update_xaxes(type="category")
+    fig.update_xaxes(title_text=_bucket_title(grain), row=2, col=1)
+    fig.update_yaxes(title_text="Payments", row=1, col=1)
+    fig.update_yaxes(title_text=currency, row=2, col=1)
+    return fig
+
+
+def bucket_labels(buckets: list[Row], grain: str) -> list[str]:
+    """Axis labels: `2025-01` for months, the Monday `2025-01-06` for weeks."""
+    fmt = "%Y-%m" if grain == "month" else "%Y-%m-%d"
+    return [f"{b['bucket']:{fmt}}" for b in buckets]
+
+
+def _bucket_title(grain: str) -> str:
+    return "Month" if grain == "month" else "Week starting (Monday)"

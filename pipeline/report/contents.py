@@ -1,0 +1,71 @@
+"""What the report shows: the numbers of every currency, read from the marts in one go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from pipeline.report import queries
+from pipeline.report.queries import Headline, Row
+
+
+@dataclass(frozen=True)
+class CurrencyContents:
+    """Everything one currency's section shows."""
+
+    headline: Headline
+    cohort_cells: list[Row]
+    cohort_curves: list[Row]
+    segment_day: int | None
+    products: list[Row]
+    campaigns: list[Row]
+    grain: str
+    revenue: list[Row]
+    reconciliation: list[Row]
+    reconciliation_totals: list[Row]
+
+    @property
+    def currency(self) -> str:
+        return self.headline.currency
+
+
+@dataclass(frozen=True)
+class ReportContents:
+    """The whole report: when the data is from, and one entry per currency."""
+
+    latest_payment_at: datetime | None
+    published_at: datetime
+    currencies: list[CurrencyContents]
+
+
+def collect(con: duckdb.DuckDBPyConnection, published_at: datetime) -> ReportContents:
+    """Read every number the report shows from the marts on `con`."""
+    return ReportContents(
+        latest_payment_at=queries.latest_payment_at(con),
+        published_at=published_at,
+        currencies=[_currency(con, c) for c in queries.currencies(con)],
+    )
+
+
+def _currency(con: duckdb.DuckDBPyConnection, currency: str) -> CurrencyContents:
+    headline = queries.headline(con, currency)
+    day = queries.segment_day(list(headline.day_n.values()))
+    grain = queries.time_grain(con, currency)
+
+    def segments(segment_type: str) -> list[Row]:
+        return [] if day is None else queries.segment_ltv(con, currency, segment_type, day)
+
+    return CurrencyContents(
+        headline=headline,
+        cohort_cells=queries.cohort_cells(con, currency),
+        cohort_curves=queries.day_n_curves(con, currency, "cohort_month"),
+        segment_day=day,
+        products=segments("first_product"),
+        campaigns=segments("campaign"),
+        grain=grain,
+        revenue=queries.revenue_buckets(con, currency, grain),
+        reconciliation=queries.reconciliation_buckets(con, currency, grain),
+        reconciliation_totals=queries.reconciliation_totals(con, currency),
+    )

@@ -1,0 +1,23 @@
+"""How numbers and times read in the report and the summary, in one place so they agree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+Number = Decimal | float | int
+
+
+def money(value: Number | None) -> str:
+    """An amount in major units with thousands separators, e.g. `1,234.50`; `n/a` when null."""
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def count(value: int | None) -> str:
+    """A whole number with thousands separators, e.g. `1,234`."""
+    return "n/a" if value is None else f"{value:,}"
+
+
+def when(value: datetime | None) -> str:
+    """A UTC time to the minute; the marts store naive UTC timestamps."""
+    return "no payments yet" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"

@@ -1,0 +1,210 @@
+"""The report page: headline numbers on top, then one section per currency.
+
+Plain HTML tables carry the key numbers, so the page reads without JavaScript; charts add the
+detail. Everything that comes from the data is escaped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from html import escape
+
+from plotly.graph_objects import Figure
+
+from pipeline.report import charts
+from pipeline.report.contents import CurrencyContents, ReportContents
+from pipeline.report.formatting import count, money, when
+from pipeline.report.queries import HEADLINE_DAYS, SEGMENT_LIMIT, Headline, Row
+
+TITLE = "Customer lifetime value"
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
+       padding: 0 1rem; color: #1d2d35; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
+th, td { padding: 0.3rem 0.7rem; border-bottom: 1px solid #dde3e6; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f3f6f7; }
+p.explain { color: #4a5a62; margin: 0.2rem 0 0.5rem; }
+section.currency { border-top: 3px solid #264653; margin-top: 2.5rem; }
+.meta { color: #4a5a62; }
+"""
+LTV_NOTE = (
+    "LTV at day N: net revenue within N days of each customer's first payment, per customer "
+    "acquired at least N days before the latest payment. Amounts are in the row's currency; "
+    "currencies are never added together."
+)
+
+
+def render_page(contents: ReportContents) -> str:
+    """The complete, self-contained HTML document."""
+    nav = " · ".join(
+        f'<a href="#{_slug(c.currency)}">{escape(c.currency)}</a>' for c in contents.currencies
+    )
+    body = (
+        "".join(_currency_section(c) for c in contents.currencies)
+        or "<p>The marts hold no payments yet.</p>"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{TITLE}</title>
+<style>{STYLE}</style>
+{charts.plotly_js()}
+</head>
+<body>
+<h1>{TITLE}</h1>
+<p class="meta">Numbers through the latest payment, {when(contents.latest_payment_at)}.
+Snapshot published {when(contents.published_at)}; report generated {when(datetime.now(UTC))}.</p>
+<noscript><p>The charts need JavaScript; the tables work without it.</p></noscript>
+<h2>Headline numbers</h2>
+{_headline_table([c.headline for c in contents.currencies])}
+<p class="explain">{LTV_NOTE}</p>
+<p>Currencies: {nav}</p>
+{body}
+</body>
+</html>
+"""
+
+
+def _headline_table(headlines: list[Headline]) -> str:
+    headers = ["Currency", "Customers", "Gross revenue", "Refunds", "Net revenue"]
+    headers += [f"LTV {day} days" for day in HEADLINE_DAYS]
+    rows = [
+        [
+            escape(h.currency),
+            count(h.customers),
+            money(h.gross_revenue),
+            money(h.refunds),
+            money(h.net_revenue),
+            *(_ltv_cell(h, day) for day in HEADLINE_DAYS),
+        ]
+        for h in headlines
+    ]
+    return _table(headers, rows, "headline")
+
+
+def _ltv_cell(headline: Headline, day: int) -> str:
+    """LTV at `day`, with why it is missing or how many customers it counts on hover."""
+    point = headline.day_n.get(day)
+    if point is None:
+        return f'<span title="day {day} is not in LTV_DAY_N">not computed</span>'
+    if point["ltv"] is None:
+        return f'<span title="no customer was acquired {day} days before the data ends">n/a</span>'
+    eligible = count(point["eligible_customers"])
+    return f'<span title="{eligible} customers eligible">{money(point["ltv"])}</span>'
+
+
+def _currency_section(c: CurrencyContents) -> str:
+    cur, slug = c.currency, _slug(c.currency)
+    day = c.segment_day
+    at_day = f" at day {day}" if day is not None else ""
+    parts = [
+        _cohorts(c),
+        _day_n(c),
+        _segments(c, c.products, f"LTV by first product{at_day}", "the product they first bought"),
+        _segments(c, c.campaigns, f"LTV by campaign{at_day}", "the campaign that acquired them"),
+        _chart(
+            f"Revenue and refunds by {c.grain}",
+            f"Gross revenue (charges and rebills) above the line, refunds below it on the date "
+            f"they happened, and net revenue as a line, per {c.grain}, in {escape(cur)}.",
+            charts.revenue_chart(c.revenue, c.grain, cur) if c.revenue else None,
+            f"{slug}-revenue",
+        ),
+        _reconciliation(c),
+    ]
+    return f'<section class="currency" id="{slug}"><h2>{escape(cur)}</h2>{"".join(parts)}</section>'
+
+
+def _cohorts(c: CurrencyContents) -> str:
+    return _chart(
+        "Cohort LTV heat map",
+        "Cumulative net revenue per customer of each month's new customers (rows), by months "
+        "since their first payment (columns); the latest month of each row may still be running.",
+        charts.cohort_heatmap(c.cohort_cells, c.currency) if c.cohort_cells else None,
+        f"{_slug(c.currency)}-cohorts",
+    )
+
+
+def _day_n(c: CurrencyContents) -> str:
+    overall = list(c.headline.day_n.values())
+    table = _table(
+        ["Day N", "Customers", "Eligible customers", "Net revenue", "LTV"],
+        [
+            [
+                str(p["day_n"]),
+                count(p["customers"]),
+                count(p["eligible_customers"]),
+                money(p["net_revenue"]),
+                money(p["ltv"]),
+            ]
+            for p in overall
+        ],
+        f"{_slug(c.currency)}-day-n",
+    )
+    figure = charts.day_n_curves(overall, c.cohort_curves, c.currency) if overall else None
+    return _chart(
+        "LTV curves by day N",
+        "Average net revenue per customer within N days of their first payment, counting only "
+        "customers acquired at least N days ago: all customers (thick line) and each monthly "
+        "cohort. The table below is the thick line.",
+        figure,
+        f"{_slug(c.currency)}-curves",
+    ) + (table if overall else "")
+
+
+def _segments(c: CurrencyContents, segments: list[Row], title: str, grouping: str) -> str:
+    explanation = (
+        f"LTV at day {c.segment_day} of customers grouped by {grouping}; n counts the customers "
+        f"acquired at least {c.segment_day} days ago (at most the {SEGMENT_LIMIT} largest groups)."
+        if c.segment_day is not None
+        else "No customer was acquired long enough ago to compare groups yet."
+    )
+    figure = charts.segment_bars(segments, c.currency) if segments else None
+    return _chart(title, explanation, figure, f"{_slug(c.currency)}-{_slug(title)}")
+
+
+def _reconciliation(c: CurrencyContents) -> str:
+    headers = ["Payment type", "In both", "Amount", "CSV only", "Amount", "Webhook only", "Amount"]
+    rows = [
+        [
+            escape(str(r["payment_type"])),
+            *(
+                cell
+                for source, _, _ in charts.SOURCES
+                for cell in (count(r[f"{source}_count"]), money(r[f"{source}_amount"]))
+            ),
+        ]
+        for r in c.reconciliation_totals
+    ]
+    chart = _chart(
+        "Source reconciliation",
+        f"Payments seen in both the CSV exports and the webhook feed, in the exports only, or in "
+        f"the webhooks only, per {c.grain}: CSV-only payments after the webhooks were set up "
+        "point to missed webhooks, recent webhook-only payments to an out-of-date export.",
+        charts.reconciliation_chart(c.reconciliation, c.grain, c.currency)
+        if c.reconciliation
+        else None,
+        f"{_slug(c.currency)}-reconciliation",
+    )
+    return chart + _table(headers, rows, f"{_slug(c.currency)}-reconciliation-totals")
+
+
+def _chart(title: str, explanation: str, figure: Figure | None, div_id: str) -> str:
+    body = charts.figure_html(figure, div_id) if figure is not None else "<p>No data yet.</p>"
+    return f'<h3>{escape(title)}</h3>\n<p class="explain">{explanation}</p>\n{body}\n'
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], table_id: str) -> str:
+    """An HTML table; cells are trusted HTML (callers escape data)."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n'
+
+
+def _slug(text: str) -> str:
+    """An HTML id from data or a title: letters, digits and dashes only."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()

@@ -1,0 +1,251 @@
+"""The HTML LTV report: one offline file whose numbers are the marts' numbers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from plotly.offline import get_plotlyjs
+from test_report_fixture import build_fixture_marts
+
+from pipeline.cli import main
+from pipeline.report import charts, queries
+from pipeline.report.build import write_report
+from pipeline.report.contents import CurrencyContents, collect
+from pipeline.report.marts import ReportError, open_marts
+from pipeline.settings import Settings
+
+SECTIONS = [
+    "Cohort LTV heat map",
+    "LTV curves by day N",
+    "LTV by first product at day 90",
+    "LTV by campaign at day 90",
+    "Revenue and refunds by {grain}",
+    "Source reconciliation",
+]
+
+
+class Page(HTMLParser):
+    """What the tests read from the report: external references, headings, tables by id."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.external: list[str] = []
+        self.headings: list[tuple[str, str]] = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self._heading: str | None = None
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self._text = ""
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        for name in ("src", "href"):
+            if tag in ("script", "link", "img", "iframe") and values.get(name):
+                self.external.append(f"{tag} {name}={values[name]}")
+        if tag in ("h2", "h3"):
+            self._heading, self._text = tag, ""
+        elif tag == "table":
+            self._table = values.get("id") or ""
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table is not None:
+            self._cell = []
+        elif tag == "td":
+            self._text = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._heading:
+            self.headings.append((tag, self._text.strip()))
+            self._heading = None
+        elif tag == "td" and self._cell is not None:
+            self._cell.append(self._text.strip())
+        elif tag == "tr" and self._cell:
+            self.tables[self._table].append(self._cell)
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data: str) -> None:
+        self._text += data
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A published snapshot of the fixture marts (marts in schema main, as publish writes)."""
+    root = tmp_path_factory.mktemp("report")
+    return Settings(
+        landing_dir=root / "landing",
+        warehouse=root / "ltv.duckdb",
+        marts_snapshot=build_fixture_marts(root / "warehouse" / "marts.duckdb", "main"),
+        dagster_home=root / "dagster",
+    )
+
+
+@pytest.fixture(scope="module")
+def html(settings: Settings) -> str:
+    result = write_report(settings)
+    assert result.path == settings.marts_snapshot.parent / "ltv_report.html"
+    assert result.currencies == ["EUR", "USD"]
+    assert result.size_bytes == result.path.stat().st_size
+    return result.path.read_text(encoding="utf-8")
+
+
+def test_report_is_one_offline_file_with_every_section(html: str) -> None:
+    page = Page(html)
+    assert page.external == []  # no script, stylesheet or image is fetched from anywhere
+    assert html.count(get_plotlyjs()) == 1
+    h2 = [text for tag, text in page.headings if tag == "h2"]
+    assert h2 == ["Headline numbers", "EUR", "USD"]
+    h3 = [text for tag, text in page.headings if tag == "h3"]
+    eur = [s.format(grain="week") for s in SECTIONS]
+    usd = [s.format(grain="month") for s in SECTIONS]
+    assert h3 == eur + usd
+    assert html.count('class="explain"') == len(h3) + 1  # one line per chart, one for LTV
+    assert html.count("Plotly.newPlot(") == len(h3)
+
+
+def test_headline_numbers_are_the_marts_numbers(html: str) -> None:
+    page = Page(html)
+    assert page.tables["headline"] == [
+        ["EUR", "1", "300.00", "0.00", "300.00", "300.00", "300.00", "n/a"],
+        ["USD", "3", "470.00", "20.00", "450.00", "150.00", "165.00", "n/a"],
+    ]
+    assert "Numbers through the latest payment, 2025-06-30 10:00 UTC." in html
+    assert page.tables["usd-day-n"] == [
+        ["0", "3", "3", "380.00", "126.67"],
+        ["7", "3", "3", "380.00", "126.67"],
+        ["30", "3", "2", "300.00", "150.00"],
+        ["60", "3", "2", "330.00", "165.00"],
+        ["90", "3", "2", "330.00", "165.00"],
+        ["180", "3", "0", "0.00", "n/a"],
+        ["365", "3", "0", "0.00", "n/a"],
+    ]
+    assert page.tables["usd-reconciliation-totals"] == [
+        ["charge", "2", "180.00", "1", "200.00", "0", "0.00"],
+        ["rebill", "0", "0.00", "0", "0.00", "2", "90.00"],
+        ["refund", "0", "0.00", "1", "-20.00", "0", "0.00"],
+    ]
+
+
+@pytest.fixture(scope="module")
+def usd(settings: Settings) -> CurrencyContents:
+    with open_marts(settings.marts_snapshot) as con:
+        contents = collect(con, datetime(2025, 7, 1))
+    return next(c for c in contents.currencies if c.currency == "USD")
+
+
+def test_charts_plot_the_mart_rows(usd: CurrencyContents) -> None:
+    heatmap = charts.cohort_heatmap(usd.cohort_cells, "USD").data[0]
+    assert list(heatmap.y) == ["2025-01", "2025-06"]
+    assert [list(map(float_or_none, row)) for row in heatmap.z] == [
+        [150, 165, 165, 165, 165, 165],
+        [120, None, None, None, None, None],
+    ]
+    curves = charts.day_n_curves(list(usd.headline.day_n.values()), usd.cohort_curves, "USD")
+    overall = next(trace for trace in curves.data if trace.name == "All customers")
+    assert list(overall.x) == [0, 7, 30, 60, 90]  # days nobody is eligible at are left out
+    assert list(map(float, overall.y)) == [126.67, 126.67, 150, 165, 165]
+    assert sorted(trace.name for trace in curves.data) == [
+        "All customers",
+        "Cohort 2025-01",
+        "Cohort 2025-06",
+    ]
+    bars = charts.segment_bars(usd.products, "USD").data[0]
+    assert list(bars.y) == ["Mentoring (P2)", "Course (P1)"]  # highest LTV first
+    assert list(map(float, bars.x)) == [200, 130]
+    assert [s["label"] for s in usd.campaigns] == ["(none)", "spring"]
+
+
+def test_time_series_are_bucketed_with_quiet_months_as_zero(usd: CurrencyContents) -> None:
+    revenue = charts.revenue_chart(usd.revenue, usd.grain, "USD").data
+    months = ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05", "2025-06"]
+    assert [list(trace.x) for trace in revenue] == [months] * 3
+    assert [list(map(float, trace.y)) for trace in revenue] == [
+        [300, 50, 0, 0, 0, 120],
+        [0, -20, 0, 0, 0, 0],
+        [300, 30, 0, 0, 0, 120],
+    ]
+    reconciliation = charts.reconciliation_chart(usd.reconciliation, usd.grain, "USD").data
+    counts = {t.name: list(map(int, t.y)) for t in reconciliation if t.yaxis == "y"}
+    assert counts == {
+        "In both": [1, 0, 0, 0, 0, 1],
+        "CSV export only": [1, 1, 0, 0, 0, 0],
+        "Webhook only": [0, 1, 0, 0, 0, 1],
+    }
+
+
+def float_or_none(value: object) -> float | None:
+    return None if value is None else float(value)
+
+
+@pytest.mark.parametrize(
+    ("eligible_by_day", "expected"),
+    [
+        ({0: 5, 30: 4, 90: 2, 180: 0}, 90),
+        ({0: 5, 30: 4, 60: 1, 90: 0}, 60),
+        ({0: 0, 30: 0}, None),
+    ],
+)
+def test_segments_compare_at_day_90_else_the_latest_day_with_customers(
+    eligible_by_day: dict[int, int], expected: int | None
+) -> None:
+    curve = [{"day_n": d, "eligible_customers": n} for d, n in eligible_by_day.items()]
+    assert queries.segment_day(curve) == expected
+
+
+def test_data_from_the_marts_is_escaped(tmp_path: Path, settings: Settings) -> None:
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    evil = "<img src=x onerror=alert(1)>"
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute("UPDATE ltv_day_n SET segment_value = ? WHERE segment_value = 'spring'", [evil])
+        con.execute(
+            "UPDATE source_reconciliation SET payment_type = ? WHERE currency = 'EUR'", [evil]
+        )
+    result = write_report(replace(settings, marts_snapshot=snapshot))
+    html = result.path.read_text(encoding="utf-8")
+    assert evil not in html
+    assert Page(html).external == []
+
+
+def test_empty_marts_give_a_page_that_says_so(tmp_path: Path, settings: Settings) -> None:
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    with duckdb.connect(str(snapshot)) as con:
+        for table in ("fct_payments", "dim_customers", "ltv_day_n", "revenue_daily"):
+            con.execute(f"DELETE FROM {table}")
+    result = write_report(replace(settings, marts_snapshot=snapshot))
+    html = result.path.read_text(encoding="utf-8")
+    assert result.currencies == []
+    assert "The marts hold no payments yet." in html
+    assert "Numbers through the latest payment, no payments yet." in html
+
+
+def test_a_snapshot_missing_a_mart_or_column_is_named(tmp_path: Path, settings: Settings) -> None:
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute("ALTER TABLE revenue_daily DROP COLUMN refunds; DROP TABLE ltv_day_n")
+    with pytest.raises(ReportError, match=r"lack ltv_day_n, revenue_daily\.refunds\..*ltv run"):
+        write_report(replace(settings, marts_snapshot=snapshot))
+
+
+def test_cli_writes_the_report_and_names_the_file(tmp_path: Path, settings: Settings) -> None:
+    out = tmp_path / "reports" / "ltv.html"
+    env = {"LTV_MARTS_SNAPSHOT": str(settings.marts_snapshot)}
+    result = CliRunner().invoke(main, ["report", "--out", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {out} (EUR, USD; data through 2025-06-30 10:00 UTC)." in result.output
+    assert Page(out.read_text(encoding="utf-8")).tables["headline"][1][0] == "USD"
+
+
+def test_cli_without_a_snapshot_says_to_run_the_pipeline_first(tmp_path: Path) -> None:
+    env = {"LTV_MARTS_SNAPSHOT": str(tmp_path / "missing.duckdb")}
+    result = CliRunner().invoke(main, ["report"], env=env)
+    assert result.exit_code == 1
+    assert "No marts database at" in result.output
+    assert "Run `ltv run` first" in result.output
+    assert not (tmp_path / "ltv_report.html").exists()
