@@ -1,0 +1,203 @@
+"""Renders the history as ThriveCart's CSV exports, byte for byte in PHP `fputcsv` style.
+
+Formats follow docs/interfaces.md and the spec: the Transactions header is the spec's best
+guess, the Subscriptions header the confirmed one (with its duplicate `subscription_id`), `-` for
+a missing value, a NUL byte after every zip, HTML-escaped item names, local dates and times on the
+account's clock, and refund rows dated by the original order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pipeline.demo.events import Cancel, Checkout, Event, Item, Order, Rebill, Refund, Subscription
+from pipeline.demo.money import major
+from pipeline.demo.world import World
+
+TRANSACTIONS_HEADER = (
+    "company,first_name,last_name,full_name,address_line1,address_city,address_state,address_zip,"
+    "address_country,shipping_full_name,shipping_address_line1,shipping_address_city,"
+    "shipping_address_state,shipping_address_zip,shipping_address_country,telephone,email,"
+    "checkbox_confirmation,company_vat_number,order_id,order_date,order_time,processor,"
+    "order_currency,coupon,campaign_id,affiliate_id,affiliate_name,relevant_item_name,"
+    "relevant_item,relevant_item_id,relevant_item_pricing_option,event,transaction_id,"
+    "subscription_id,product_price,sales_tax,sales_tax_rate,total,business_info,email_verify"
+)
+SUBSCRIPTIONS_HEADER = (
+    "company,first_name,last_name,full_name,address_line1,address_city,address_state,address_zip,"
+    "address_country,shipping_full_name,shipping_address_line1,shipping_address_city,"
+    "shipping_address_state,shipping_address_zip,shipping_address_country,telephone,email,"
+    "checkbox_confirmation,company_vat_number,subscription_id,order_date,order_time,processor,"
+    "order_currency,coupon,campaign_id,affiliate_id,affiliate_name,relevant_item_name,"
+    "relevant_item,relevant_item_id,relevant_item_pricing_option,subscription_id,frequency,amount,"
+    "subscription_status,business_info,email_verify"
+)
+_NEEDS_QUOTES = re.compile(r'[ ,"\t\r\n]')
+
+
+def php_csv_field(value: str) -> str:
+    """One field as PHP's fputcsv writes it: quoted only when it holds a space, comma, quote,
+    tab, CR or LF, with quotes doubled. (The generator never writes a backslash, the one other
+    character PHP quotes for.)"""
+    if _NEEDS_QUOTES.search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def php_csv_line(values: Iterable[str]) -> str:
+    """A row, LF-terminated; empty values become `-` as in ThriveCart's exports."""
+    return ",".join(php_csv_field(v) if v else "-" for v in values) + "\n"
+
+
+def _customer_block(order: Order) -> list[str]:
+    """The 19 leading columns both exports share."""
+    buyer, person = order.buyer, order.buyer.person
+    zip_code = (person.zip or "-") + "\0"
+    shipping = buyer.shipping
+    return [
+        buyer.company,
+        buyer.first_name,
+        buyer.last_name,
+        buyer.full_name,
+        buyer.address_line1,
+        buyer.city,
+        person.state,
+        zip_code,
+        person.country,
+        buyer.full_name if shipping else "",
+        buyer.address_line1 if shipping else "",
+        buyer.city if shipping else "",
+        person.state if shipping else "",
+        zip_code if shipping else "-\0",
+        person.country if shipping else "",
+        person.phone,
+        buyer.email,
+        "false",
+        person.vat_number,
+    ]
+
+
+def _item_block(item: Item, at: int) -> list[str]:
+    offer = item.offer
+    return [
+        offer.escaped_name_at(at),
+        offer.item_type,
+        str(offer.item_id),
+        item.plan.name.replace("&", "&amp;"),
+    ]
+
+
+class TransactionRows:
+    """Rows of the Transactions export, one per item per event, for one customer at a time."""
+
+    def __init__(self, world: World) -> None:
+        self.clock = world.clock
+        self._heads: dict[int, str] = {}
+
+    def start_customer(self) -> None:
+        """Forget the previous customer's cached customer blocks (memory stays flat)."""
+        self._heads.clear()
+
+    def _head(self, order: Order) -> str:
+        """The customer block, rendered once per order."""
+        head = self._heads.get(id(order))
+        if head is None:
+            head = self._heads[id(order)] = php_csv_line(_customer_block(order))[:-1]
+        return head
+
+    def _row(self, order: Order, dated: int, item: Item, at: int, tail: list[str]) -> str:
+        day, time = self.clock.date_time(dated)
+        fields = [
+            order.order_id,
+            day,
+            time,
+            order.processor,
+            order.currency,
+            order.coupon,
+            order.campaign_id,
+            order.affiliate_id,
+            order.affiliate_name,
+            *_item_block(item, at),
+            *tail,
+        ]
+        return f"{self._head(order)},{php_csv_line(fields)}"
+
+    def rows(self, event: Event, refund_sign: int) -> list[str]:
+        """The rows `event` adds to an export whose refunds have sign `refund_sign` (+1/-1)."""
+        if isinstance(event, Checkout):
+            order = event.order
+            return [
+                self._row(order, order.at, item, order.at, _charged(item, order))
+                for item in order.items
+            ]
+        if isinstance(event, Rebill):
+            sub = event.sub
+            tail = _amounts("rebill", event.charge_id, sub, sub.net, sub.tax, sub.order)
+            return [self._row(sub.order, event.at, sub.item, event.at, tail)]
+        if isinstance(event, Refund):
+            tail = _refunded(event, refund_sign)
+            return [self._row(event.order, event.order.at, event.item, event.at, tail)]
+        if isinstance(event, Cancel):
+            sub = event.sub
+            tail = ["cancel", "", sub.tc_id, "", "", "", "", "", ""]
+            return [self._row(sub.order, event.at, sub.item, event.at, tail)]
+        return []  # failed rebills are webhook-only
+
+
+def _amounts(
+    kind: str, transaction: str, sub: Subscription | None, net: int, tax: int, order: Order
+) -> list[str]:
+    """The columns from `event` to `email_verify` of a payment row."""
+    return [
+        kind,
+        transaction,
+        sub.tc_id if sub else "",
+        major(net),
+        major(tax),
+        str(order.tax_percent),
+        major(net + tax),
+        "",
+        "",
+    ]
+
+
+def _charged(item: Item, order: Order) -> list[str]:
+    return _amounts("charge", item.charge_id, item.subscription, item.net, item.tax, order)
+
+
+def _refunded(refund: Refund, sign: int) -> list[str]:
+    """Refund rows name the refunded charge; `product_price` is `-`, amounts carry `sign`."""
+    transaction = refund.rebill.charge_id if refund.rebill else refund.item.charge_id
+    tail = _amounts(
+        "refund", transaction, refund.item.subscription, 0, sign * refund.tax, refund.order
+    )
+    tail[3] = ""
+    tail[6] = major(sign * refund.gross)
+    return tail
+
+
+def subscription_row(world: World, sub: Subscription, at: int) -> str:
+    """The Subscriptions export row of `sub`: its state at moment `at`."""
+    order, item = sub.order, sub.item
+    day, time = world.clock.date_time(order.at)
+    fields = [
+        *_customer_block(order),
+        sub.tc_id,
+        day,
+        time,
+        order.processor,
+        order.currency,
+        order.coupon,
+        order.campaign_id,
+        order.affiliate_id,
+        order.affiliate_name,
+        *_item_block(item, at),
+        sub.processor_id,
+        item.plan.frequency,
+        major(sub.gross),
+        sub.status_at(at),
+        "",
+        "",
+    ]
+    return php_csv_line(fields)

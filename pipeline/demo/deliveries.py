@@ -1,0 +1,98 @@
+"""Which webhooks arrived, when, how encoded, and the send-ordered deliveries.jsonl.
+
+Deliveries start at the webhook setup date. About 2% never arrive (a gap in the feed: those
+payments are known from the CSV only, or not at all after the last export), about 20% come as
+JSON, about 3% arrive twice with an identical body. The fates come from a random generator of
+their own per customer, so they never change the simulated history.
+
+The file is sorted by send time with a bounded-memory external merge: each chunk of customers
+writes its deliveries as one sorted run, and runs are merged with `heapq.merge`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from random import Random
+
+from pipeline.demo.events import Delivery, Event
+from pipeline.demo.timeline import iso_z_micros
+from pipeline.demo.webhook_bodies import encode_body, payload_for
+from pipeline.demo.world import World
+
+DROP_RATE, JSON_RATE, DUPLICATE_RATE = 0.02, 0.20, 0.03
+MERGE_FAN_IN = 64  # run files merged at once
+
+
+def plan_deliveries(world: World, index: int, events: list[Event], stream: int = 0) -> None:
+    """Decide the webhook fate of each event of customer `index` (sets `event.delivery`).
+
+    `stream` 0 is the customers, 1 the seller's test-mode orders.
+    """
+    rng = Random(f"{world.plan.seed}:{index}:deliveries:{stream}")
+    setup = world.timeline.webhook_setup_at
+    for event in events:
+        if event.at < setup or rng.random() < DROP_RATE:
+            continue
+        sent = event.at * 1_000_000 + rng.randint(800_000, 20_000_000)
+        as_json = rng.random() < JSON_RATE
+        resent = sent + rng.randint(30, 1800) * 1_000_000 if rng.random() < DUPLICATE_RATE else None
+        event.delivery = Delivery(sent, as_json, resent)
+
+
+def _record(sent_at_us: int, content_type: str, body: str) -> str:
+    record = {"sent_at": iso_z_micros(sent_at_us), "content_type": content_type, "body": body}
+    return json.dumps(record)
+
+
+def delivery_lines(world: World, index: int, events: list[Event], stream: int = 0) -> list[str]:
+    """Sort-keyed lines (`<key>\\t<record>`) for the delivered events of one customer.
+
+    The key is the send time, then (stream, customer, event number), so ties break the same way
+    however the customers were chunked.
+    """
+    lines = []
+    for number, event in enumerate(events):
+        delivery = event.delivery
+        if delivery is None:
+            continue
+        content_type, body = encode_body(payload_for(world, event), delivery.as_json)
+        for copy, sent in enumerate((delivery.sent_at_us, delivery.resent_at_us)):
+            if sent is not None:
+                key = f"{sent:017d}{stream}{index:010d}{number:05d}{copy}"
+                lines.append(f"{key}\t{_record(sent, content_type, body)}\n")
+    return lines
+
+
+def write_run(lines: list[str], path: Path) -> None:
+    """Write one sorted run file."""
+    lines.sort()
+    with path.open("w", encoding="utf-8", newline="") as run:
+        run.writelines(lines)
+
+
+def _merged(paths: list[Path], stack: ExitStack) -> Iterator[str]:
+    files = [stack.enter_context(p.open(encoding="utf-8", newline="")) for p in paths]
+    return heapq.merge(*files)
+
+
+def merge_runs(runs: list[Path], out: Path) -> int:
+    """Merge sorted runs into the final deliveries file, dropping the keys; returns lines."""
+    runs = list(runs)
+    while len(runs) > MERGE_FAN_IN:
+        batch, runs = runs[:MERGE_FAN_IN], runs[MERGE_FAN_IN:]
+        merged = batch[0].with_name(batch[0].name + ".merged")
+        with ExitStack() as stack, merged.open("w", encoding="utf-8", newline="") as target:
+            target.writelines(_merged(batch, stack))
+        for path in batch:
+            path.unlink()
+        runs.append(merged)
+    count = 0
+    with ExitStack() as stack, out.open("w", encoding="utf-8", newline="") as target:
+        for line in _merged(runs, stack):
+            target.write(line.partition("\t")[2])
+            count += 1
+    return count

@@ -1,0 +1,126 @@
+"""The demo seller's calendar, and how each source writes a moment.
+
+History runs ~18 months up to `end`. The webhook URL was set up ~4 months before the end, an
+"All time" Transactions export was downloaded ~100 days before the end and the latest one 3 days
+before it, so a consumer sees every overlap a real seller produces: CSV-only history, CSV plus
+webhook, and webhook-only days. All moments are whole seconds since the epoch (UTC).
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
+HISTORY = timedelta(days=548)
+SETUP_BEFORE_END = timedelta(days=122, hours=9, minutes=36, seconds=55)
+OLDER_EXPORT_BEFORE_END = timedelta(days=100, hours=14, minutes=47, seconds=16)
+LATEST_EXPORT_BEFORE_END = timedelta(days=3, hours=7, minutes=41, seconds=13)
+RENAME_AFTER_START = timedelta(days=263, hours=10)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Fixed points of the simulated history, in epoch seconds."""
+
+    start: int
+    end: int
+    webhook_setup_at: int
+    older_export_at: int
+    latest_export_at: int
+    rename_at: int
+
+    @classmethod
+    def ending_at(cls, end: datetime) -> Timeline:
+        """The calendar of a seller whose data ends at `end` (timezone-aware)."""
+        if end.tzinfo is None:
+            raise ValueError("the end of the history must be timezone-aware (UTC)")
+        start = end - HISTORY
+
+        def ts(moment: datetime) -> int:
+            return int(moment.timestamp())
+
+        return cls(
+            start=ts(start),
+            end=ts(end),
+            webhook_setup_at=ts(end - SETUP_BEFORE_END),
+            older_export_at=ts(end - OLDER_EXPORT_BEFORE_END),
+            latest_export_at=ts(end - LATEST_EXPORT_BEFORE_END),
+            rename_at=ts(start + RENAME_AFTER_START),
+        )
+
+
+def utc_text(t: int) -> str:
+    """ThriveCart's webhook timestamp: `YYYY-MM-DD HH:MM:SS` in UTC."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def utc_iso8601(t: int) -> str:
+    """The `*_iso8601` twin of a webhook timestamp."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def iso_z(t: int) -> str:
+    """ISO 8601 UTC with a `Z`, as truth.json writes times."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_z_micros(t_us: int) -> str:
+    """ISO 8601 UTC with microseconds, as the sidecar writes `received_at`."""
+    seconds, micros = divmod(t_us, 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{micros:06d}Z"
+
+
+def utc_date(t: int) -> str:
+    """The UTC calendar date, `YYYY-MM-DD` (truth.json reports in UTC)."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+
+
+def add_months(t: int, months: int) -> int:
+    """The same wall-clock moment `months` calendar months later (day clamped to month end).
+
+    ThriveCart bills monthly plans on the calendar day of the purchase, not every 30 days.
+    """
+    moment = datetime.fromtimestamp(t, UTC)
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return int(moment.replace(year=year, month=month, day=day).timestamp())
+
+
+class CsvClock:
+    """Writes moments on the exports' clock (the account's time zone) and keeps them readable.
+
+    A local time inside a DST fall-back hour names two instants, so a consumer could not tell
+    which one a CSV row means; `settle` moves such a moment past the repeated hour, and every
+    event time goes through it, so each CSV time converts back to exactly one UTC instant.
+    """
+
+    def __init__(self, timezone: str) -> None:
+        self.name = timezone
+        self._zone = ZoneInfo(timezone)
+        self._fixed = timezone == "UTC"
+
+    def settle(self, t: int) -> int:
+        """`t`, or the first moment after it whose local time is unambiguous."""
+        if self._fixed:
+            return t
+        while True:
+            local = datetime.fromtimestamp(t, self._zone)
+            if local.replace(fold=1 - local.fold).utcoffset() == local.utcoffset():
+                return t
+            t += 900
+
+    def date_time(self, t: int) -> tuple[str, str]:
+        """`(YYYY-MM-DD, HH:MM:SS)` local: the exports' `order_date` and `order_time`."""
+        d = datetime.fromtimestamp(t, self._zone)
+        return (
+            f"{d.year:04d}-{d.month:02d}-{d.day:02d}",
+            f"{d.hour:02d}:{d.minute:02d}:{d.second:02d}",
+        )
+
+    def file_stamp(self, t: int) -> str:
+        """The `YYYY-MM-DD HH_MM_SS` in an export's file name (local, like the download)."""
+        return datetime.fromtimestamp(t, self._zone).strftime("%Y-%m-%d %H_%M_%S")

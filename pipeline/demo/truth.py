@@ -1,0 +1,299 @@
+"""truth.json: what the pipeline must compute, derived from the generator's own events.
+
+It never reads the generated files back. It counts what the pipeline can know: live payments in
+the latest export (events up to its download) or in a delivered webhook. Everything follows the
+"Semantics" section of docs/interfaces.md: amounts include tax, refunds are dated by the refund
+webhook when one arrived and by the original order otherwise, acquisition is the first payment
+above zero, day-N windows and `as_of` in UTC. Arithmetic is in integer cents.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from pipeline.demo.events import Cancel, Checkout, Event, Order, Rebill, RebillFailed, Refund
+from pipeline.demo.money import major
+from pipeline.demo.timeline import Timeline, iso_z, utc_date
+from pipeline.demo.world import World
+from pipeline.settings import DEFAULT_DAY_N
+
+CustomerKey = tuple[str, str]  # (lower(trim(email)), currency)
+
+
+@dataclass(slots=True)
+class Payment:
+    kind: str  # charge | rebill | refund
+    amount: int  # signed cents
+    paid_at: int
+    order_id: str
+    product_id: str
+    recurring: bool  # belongs to a subscription or split pay
+
+
+def _order_of(event: Event) -> Order:
+    if isinstance(event, Checkout | Refund):
+        return event.order
+    assert isinstance(event, Rebill | RebillFailed | Cancel)
+    return event.sub.order
+
+
+def _key(order: Order) -> CustomerKey:
+    return order.buyer.email.strip().lower(), order.currency
+
+
+def _csv_dated(event: Event, timeline: Timeline) -> int | None:
+    """When the latest export shows `event`: its row's date, or None if it has no row."""
+    if event.at > timeline.latest_export_at or isinstance(event, RebillFailed):
+        return None
+    return event.order.at if isinstance(event, Refund) else event.at
+
+
+def _payments(event: Event, in_csv: bool) -> list[Payment]:
+    delivered = event.delivery is not None
+    if not (in_csv or delivered):
+        return []
+    if isinstance(event, Checkout):
+        order = event.order
+        return [
+            Payment(
+                "charge",
+                item.gross,
+                order.at,
+                order.order_id,
+                str(item.offer.item_id),
+                item.subscription is not None,
+            )
+            for item in order.items
+        ]
+    if isinstance(event, Rebill):
+        sub = event.sub
+        return [
+            Payment(
+                "rebill", sub.gross, event.at, sub.order.order_id, str(sub.item.offer.item_id), True
+            )
+        ]
+    if isinstance(event, Refund):
+        paid_at = event.at if delivered else event.order.at
+        item = event.item
+        recurring = item.subscription is not None
+        return [
+            Payment(
+                "refund",
+                -event.gross,
+                paid_at,
+                event.order.order_id,
+                str(item.offer.item_id),
+                recurring,
+            )
+        ]
+    return []
+
+
+@dataclass
+class Observed:
+    """What the sources reveal about one customer (all currencies)."""
+
+    payments: dict[CustomerKey, list[Payment]] = field(default_factory=dict)
+    customer_ids: dict[CustomerKey, set[str]] = field(default_factory=dict)
+    as_of: int = 0
+
+
+def observe(events: list[Event], timeline: Timeline) -> Observed:
+    """The live payments, ThriveCart customer ids and latest event time the sources show."""
+    seen = Observed()
+    for event in events:
+        order = _order_of(event)
+        if not order.live:
+            continue
+        key = _key(order)
+        dated = _csv_dated(event, timeline)
+        if event.delivery is not None:
+            seen.as_of = max(seen.as_of, event.at)
+            seen.customer_ids.setdefault(key, set()).add(order.buyer.customer_id)
+        if dated is not None:
+            seen.as_of = max(seen.as_of, dated)
+        payments = _payments(event, dated is not None)
+        if payments:
+            seen.payments.setdefault(key, []).extend(payments)
+    return seen
+
+
+def _day_offset(first_day: str, day: str) -> int:
+    return (date.fromisoformat(day) - date.fromisoformat(first_day)).days
+
+
+@dataclass
+class TruthTotals:
+    """Aggregates over customers; small, mergeable across chunks."""
+
+    totals: dict[str, list[int]] = field(default_factory=dict)  # charges, rebills, refunds, n
+    cohorts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # customers, net
+    day_n: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # customers, net per N
+    as_of: int = 0
+
+    def add_payments(self, currency: str, payments: list[Payment]) -> None:
+        row = self.totals.setdefault(currency, [0, 0, 0, 0])
+        for payment in payments:
+            slot = ("charge", "rebill", "refund").index(payment.kind)
+            row[slot] += -payment.amount if payment.kind == "refund" else payment.amount
+            row[3] += 1
+
+    def add_acquired(self, currency: str, first_paid_at: int, payments: list[Payment]) -> None:
+        first_day = utc_date(first_paid_at)
+        net = sum(p.amount for p in payments)
+        cohort = self.cohorts.setdefault((currency, first_day[:8] + "01"), [0, 0])
+        cohort[0] += 1
+        cohort[1] += net
+        offsets = [_day_offset(first_day, utc_date(p.paid_at)) for p in payments]
+        row = self.day_n.setdefault((currency, first_day), [0] * (1 + len(DEFAULT_DAY_N)))
+        row[0] += 1
+        for slot, n in enumerate(DEFAULT_DAY_N, start=1):
+            row[slot] += sum(p.amount for p, off in zip(payments, offsets, strict=True) if off <= n)
+
+    def merge(self, other: TruthTotals) -> None:
+        for mine, theirs in (
+            (self.totals, other.totals),
+            (self.cohorts, other.cohorts),
+            (self.day_n, other.day_n),
+        ):
+            for key, values in theirs.items():
+                row = mine.setdefault(key, [0] * len(values))
+                for slot, value in enumerate(values):
+                    row[slot] += value
+        self.as_of = max(self.as_of, other.as_of)
+
+
+def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]]:
+    """truth.json `customers` entries of one simulated person; adds them to `totals`."""
+    entries = []
+    for (email, currency), payments in seen.payments.items():
+        totals.add_payments(currency, payments)
+        paid = [p for p in payments if p.amount > 0 and p.kind != "refund"]
+        first = min(paid, key=lambda p: p.paid_at) if paid else None
+        if first is not None:
+            totals.add_acquired(currency, first.paid_at, payments)
+        gross = sum(p.amount for p in payments if p.kind != "refund")
+        refunds = -sum(p.amount for p in payments if p.kind == "refund")
+        entries.append(
+            {
+                "email": email,
+                "currency": currency,
+                "gross": major(gross),
+                "refunds": major(refunds),
+                "net": major(gross - refunds),
+                "first_paid_at": iso_z(first.paid_at) if first else None,
+                "cohort_month": utc_date(first.paid_at)[:8] + "01" if first else None,
+                "first_order_id": first.order_id if first else None,
+                "first_product_id": first.product_id if first else None,
+                "orders_count": len({p.order_id for p in payments if p.kind == "charge"}),
+                "rebills_count": sum(p.kind == "rebill" for p in payments),
+                "one_time_only": not any(p.recurring for p in payments),
+                "thrivecart_customer_ids": sorted(seen.customer_ids.get((email, currency), ())),
+            }
+        )
+    totals.as_of = max(totals.as_of, seen.as_of)
+    return entries
+
+
+def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
+    as_of_day = date.fromisoformat(utc_date(totals.as_of))
+    rows = [(date.fromisoformat(d), v) for (c, d), v in totals.day_n.items() if c == currency]
+    for slot, n in enumerate(DEFAULT_DAY_N, start=1):
+        eligible = [v for day, v in rows if day + timedelta(days=n) <= as_of_day]
+        yield {
+            "currency": currency,
+            "day_n": n,
+            "customers": sum(v[0] for _, v in rows),
+            "eligible_customers": sum(v[0] for v in eligible),
+            "net_revenue": major(sum(v[slot] for v in eligible)),
+        }
+
+
+def _aggregates(totals: TruthTotals, currencies: list[str]) -> dict[str, list[dict[str, Any]]]:
+    cohorts = [
+        {"currency": c, "cohort_month": month, "customers": v[0], "net": major(v[1])}
+        for c in currencies
+        for (cur, month), v in sorted(totals.cohorts.items())
+        if cur == c
+    ]
+    day_n = [row for c in currencies for row in _day_n_rows(totals, c)]
+    sums = [
+        {
+            "currency": c,
+            "charges": major(v[0]),
+            "rebills": major(v[1]),
+            "refunds": major(v[2]),
+            "net": major(v[0] + v[1] - v[2]),
+            "payments": v[3],
+        }
+        for c, v in ((c, totals.totals[c]) for c in currencies)
+    ]
+    return {"cohorts": cohorts, "day_n": day_n, "totals": sums}
+
+
+def _write_list(out: TextIO, name: str, lines: Iterator[str], last: bool) -> None:
+    out.write(f'"{name}": [')
+    for number, line in enumerate(lines):
+        out.write(("\n" if number == 0 else ",\n") + line)
+    out.write("]" + ("}\n" if last else ",\n"))
+
+
+def write_truth(path: Path, world: World, totals: TruthTotals, customers_jsonl: Path) -> None:
+    """Write truth.json, streaming the customer entries from `customers_jsonl` (one per line)."""
+    plan = world.plan
+    currencies = [c for c in world.catalog.currencies if c in totals.totals]
+    header = {
+        "seed": plan.seed,
+        "customers_requested": plan.customers,
+        "as_of": iso_z(totals.as_of),
+        "webhook_setup_at": iso_z(world.timeline.webhook_setup_at),
+        "account": plan.account,
+        "secret": plan.secret,
+        "csv_timezone": plan.csv_timezone,
+        "currencies": currencies,
+    }
+    aggregates = _aggregates(totals, currencies)
+    with path.open("w", encoding="utf-8", newline="") as out, customers_jsonl.open() as source:
+        out.write("{" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in header.items()))
+        out.write(",\n")
+        _write_list(out, "customers", (line.rstrip("\n") for line in source), last=False)
+        for number, (name, rows) in enumerate(aggregates.items()):
+            lines = (json.dumps(row) for row in rows)
+            _write_list(out, name, lines, last=number == len(aggregates) - 1)
+
+
+class TruthError(ValueError):
+    """truth.json is missing or malformed; the message names the file and the problem."""
+
+
+_MONEY = {
+    "customers": ("gross", "refunds", "net"),
+    "cohorts": ("net",),
+    "day_n": ("net_revenue",),
+    "totals": ("charges", "rebills", "refunds", "net"),
+}
+
+
+def load_truth(path: Path) -> dict[str, Any]:
+    """Read truth.json (or `<landing dir>/_demo/truth.json`) with money as `Decimal`."""
+    if path.is_dir():
+        path = path / "_demo" / "truth.json"
+    try:
+        truth = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TruthError(
+            f"{path}: cannot read the demo truth ({exc}); regenerate it with `ltv demo-data`."
+        ) from exc
+    for section, fields in _MONEY.items():
+        if section not in truth:
+            raise TruthError(f"{path}: no {section!r} section; regenerate it with `ltv demo-data`.")
+        for row in truth[section]:
+            for name in fields:
+                row[name] = Decimal(row[name])
+    return truth

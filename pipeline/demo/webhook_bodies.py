@@ -1,0 +1,301 @@
+"""The webhook payloads ThriveCart would send for the history, and their exact HTTP bodies.
+
+Payloads mirror the structure of the real samples in shared/samples/webhooks/: every scalar a
+string, cents as integer strings, `"null"` for a missing value, UTC timestamps with `_iso8601`
+and `_unix` twins, and HTML-escaped names in `order.charges[]` and `purchases[]` only. A payload
+never holds an empty list or dict, because a form body cannot carry one: the same event then
+decodes to the same payload from either encoding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pipeline.demo.catalog import FREQUENCY_DAYS, LIMITED
+from pipeline.demo.events import (
+    Cancel,
+    Checkout,
+    Event,
+    Item,
+    Order,
+    Rebill,
+    RebillFailed,
+    Refund,
+    Subscription,
+)
+from pipeline.demo.money import major
+from pipeline.demo.timeline import add_months, utc_iso8601, utc_text
+from pipeline.demo.world import World
+from pipeline.phpform import encode_php_form
+
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
+Payload = dict[str, Any]
+
+
+def _cents(prefix: str, cents: int) -> Payload:
+    """`{amount: "1499", amount_str: "14.99"}`: a price and its decimal twin."""
+    return {prefix: str(cents), f"{prefix}_str": major(cents)}
+
+
+def _dated(prefix: str, t: int) -> Payload:
+    return {prefix: utc_text(t), f"{prefix}_iso8601": utc_iso8601(t), f"{prefix}_unix": str(t)}
+
+
+def _head(world: World, event: str, order: Order) -> Payload:
+    front = order.front.offer
+    return {
+        "event": event,
+        "mode": "live" if order.live else "test",
+        "mode_int": "2" if order.live else "1",
+        "thrivecart_account": world.plan.account,
+        "thrivecart_secret": world.plan.secret,
+        "base_product": str(front.item_id),
+        "base_product_name": front.name_at(order.at),
+        "base_product_label": front.label,
+        "base_product_owner": world.owner_id,
+    }
+
+
+def _customer(order: Order, with_agent: bool) -> Payload:
+    buyer, person = order.buyer, order.buyer.person
+    address = {"country": person.country}
+    if person.zip:
+        address.update(
+            line1=buyer.address_line1, city=buyer.city, state=person.state or "null", zip=person.zip
+        )
+    customer: Payload = {"id": buyer.customer_id}
+    if with_agent:
+        customer["client_user_agent"] = person.user_agent
+    customer.update(
+        name=buyer.full_name,
+        email=buyer.email,
+        business_name=buyer.company or "null",
+        contactno=person.phone or "null",
+        ip_address=person.ip_address,
+        address=address,
+        first_name=buyer.first_name,
+        last_name=buyer.last_name,
+        checkbox_confirmation="false",
+    )
+    return customer
+
+
+def _affiliate(order: Order) -> str | Payload:
+    if not order.affiliate_id:
+        return "null"
+    return {"id": order.affiliate_id, "name": order.affiliate_name}
+
+
+def _order_block(order: Order, total: int, tax: int, with_charges: bool) -> Payload:
+    block: Payload = {"id": order.order_id, "invoice_id": order.invoice_id}
+    block["processor"] = order.processor
+    block.update(_cents("total", total))
+    block.update(_cents("total_gross", total))
+    block.update(_dated("date", order.at))
+    block["tracking_id"] = "null"
+    block["tax"] = str(tax) if tax else "null"
+    block["tax_type"] = "vat" if tax else "null"
+    block["payment_method"] = "paypal" if order.processor.startswith("paypal") else "card"
+    if with_charges:
+        block["charges"] = [_charge(item, order) for item in order.items]
+        future = [f for item in order.items for f in _future_charges(item, order)]
+        if future:
+            block["future_charges"] = future
+    return block
+
+
+def _line(item: Item, order: Order, net: int) -> Payload:
+    offer = item.offer
+    line: Payload = {
+        "name": offer.escaped_name_at(order.at),
+        "label": offer.label,
+        "reference": str(offer.item_id),
+        "item_type": offer.item_type,
+        "item_identifier": offer.identifier,
+    }
+    line.update(_cents("amount", net))
+    line.update(_cents("original_amount", item.original))
+    return line
+
+
+def _money_tail(net: int, tax: int) -> Payload:
+    tail = _cents("amount_gross", net + tax)
+    tail.update(_cents("tax_paid", tax))
+    return tail
+
+
+def _charge(item: Item, order: Order) -> Payload:
+    charge = _line(item, order, item.net)
+    charge["type"] = "single"
+    charge["quantity"] = "1"
+    charge.update(_cents("unit_price", item.net))
+    charge["defer"] = "false"
+    charge.update(_money_tail(item.net, item.tax))
+    charge["related_to_recur"] = "true" if item.subscription else "false"
+    charge["payment_plan_id"] = item.plan.plan_id
+    charge["payment_plan_name"] = item.plan.name
+    return charge
+
+
+def _future_charges(item: Item, order: Order) -> list[Payload]:
+    """Scheduled payments: the next one of a subscription, every remaining one of split pay."""
+    sub = item.subscription
+    if sub is None:
+        return []
+    plan = item.plan
+    count = plan.payments - 1 if plan.kind == LIMITED else 1
+    charges = []
+    for number in range(1, count + 1):
+        due = add_months(order.at, number * plan.months) - 1
+        charge = _line(item, order, sub.net)
+        charge.update(frequency=plan.frequency, frequency_days=FREQUENCY_DAYS[plan.frequency])
+        charge.update(type="recurring", defer="true")
+        charge.update(_money_tail(sub.net, sub.tax))
+        charge.update(due=utc_text(due), defer_date=str(due))
+        charge.update(payment_plan_id=plan.plan_id, payment_plan_name=plan.name)
+        charges.append(charge)
+    return charges
+
+
+def _by_key(order: Order, value: Callable[[Item], str | None]) -> Payload:
+    """`{"product-101": …, "bump-101": …}` over the items for which `value` is not None."""
+    keyed = {item.offer.key: value(item) for item in order.items}
+    return {key: v for key, v in keyed.items() if v is not None}
+
+
+def order_success(world: World, order: Order) -> Payload:
+    """`order.success`: one per checkout, all its items in `order.charges[]`."""
+    payload = _head(world, "order.success", order)
+    payload.update(order_id=order.order_id, invoice_id=order.invoice_id)
+    subs = _by_key(order, lambda i: i.subscription.tc_id if i.subscription else None)
+    if subs:
+        payload["subscription_ids"] = subs
+    payload.update(order_date=utc_text(order.at), order_timestamp=str(order.at))
+    payload.update(currency=order.currency, customer_id=order.buyer.customer_id)
+    payload.update(customer_identifier="null", customer=_customer(order, with_agent=True))
+    payload["affiliate"] = _affiliate(order)
+    payload["order"] = _order_block(order, order.gross, order.tax, with_charges=True)
+    payload["transactions"] = _by_key(order, lambda i: i.charge_id or "false")
+    processor_subs = _by_key(
+        order, lambda i: (i.subscription.processor_id or "null") if i.subscription else None
+    )
+    if processor_subs:
+        payload["subscriptions"] = processor_subs
+    names = [item.offer.escaped_name_at(order.at) for item in order.items]
+    keys = [item.offer.key for item in order.items]
+    payload.update(purchases=names, purchase_map=keys, purchase_map_flat=",".join(keys))
+    payload.update(accessible_purchases=names, accessible_purchase_map=keys)
+    payload["accessible_purchase_map_flat"] = ",".join(keys)
+    slug = order.front.offer.slug
+    payload["fulfillment"] = {
+        "url": f"https://{world.plan.account}.thrivecart.com/{slug}/confirm/{order.invoice_id}/"
+    }
+    return payload
+
+
+def _subscription_block(sub: Subscription, at: int, index: int) -> Payload:
+    item, order = sub.item, sub.order
+    offer = item.offer
+    block: Payload = {
+        "type": offer.item_type,
+        "id": str(offer.item_id),
+        "product_id": str(offer.item_id),
+        "name": offer.name_at(at),
+        "label": offer.label,
+        "processor": order.processor,
+        "currency": order.currency,
+        "invoice_id": order.invoice_id,
+    }
+    block.update(_cents("amount", sub.net))
+    block.update(_money_tail(sub.net, sub.tax))
+    block.update(frequency=item.plan.frequency, frequency_days=FREQUENCY_DAYS[item.plan.frequency])
+    block["remaining_rebills"] = sub.remaining_after(index)
+    return block
+
+
+def _subscription_event(world: World, name: str, sub: Subscription, at: int, index: int) -> Payload:
+    """The shared shape of `order.subscription_payment`, `.rebill_failed` and `.cancelled`."""
+    order = sub.order
+    payload = _head(world, name, order)
+    payload["base_payment_plan"] = sub.item.plan.plan_id
+    payload["currency"] = order.currency
+    payload.update(customer_id=order.buyer.customer_id, customer=_customer(order, False))
+    payload["affiliate"] = _affiliate(order)
+    payload.update(_dated("date", at))
+    payload["order"] = _order_block(order, sub.gross, sub.tax, with_charges=False)
+    invoice = f"{order.invoice_id}-{index}" if index else order.invoice_id
+    payload.update(order_id=order.order_id, invoice_id=invoice, subscription_id=sub.tc_id)
+    return payload
+
+
+def _payment(world: World, event: Rebill | RebillFailed, name: str) -> Payload:
+    sub = event.sub
+    payload = _subscription_event(world, name, sub, event.at, event.index)
+    payload["recurring_payment_idx"] = str(event.index)
+    block = _subscription_block(sub, event.at, event.index)
+    invoice = payload["invoice_id"]
+    block.update(invoice_str=invoice, recurring_payment_idx=str(event.index))
+    due = event.next_due
+    block["next_payment_date"] = str(due) if due else "null"
+    block["next_payment_date_iso8601"] = utc_iso8601(due) if due else "null"
+    payload["subscription"] = block
+    return payload
+
+
+def _cancelled(world: World, event: Cancel) -> Payload:
+    sub = event.sub
+    payload = _subscription_event(world, "order.subscription_cancelled", sub, event.at, 0)
+    block = _subscription_block(sub, event.at, 0)
+    block["billing_period_end"] = utc_text(event.period_end)
+    payload["subscription"] = block
+    return payload
+
+
+def _refund(world: World, event: Refund) -> Payload:
+    order, item = event.order, event.item
+    payload = _head(world, "order.refund", order)
+    payload.update(currency=order.currency, customer_id=order.buyer.customer_id)
+    payload.update(customer=_customer(order, False), affiliate=_affiliate(order))
+    payload.update(_dated("date", event.at))
+    payload["order"] = _order_block(order, order.gross, order.tax, with_charges=False)
+    invoice = f"{order.invoice_id}-{event.rebill.index}" if event.rebill else order.invoice_id
+    payload.update(order_id=order.order_id, invoice_id=invoice)
+    payload["subscription_id"] = item.subscription.tc_id if item.subscription else "null"
+    payload.update({"event_id": event.event_id, "pro-rata": "false"})
+    offer = item.offer
+    refund: Payload = {"type": offer.item_type, "id": str(offer.item_id)}
+    refund.update(product_id=str(offer.item_id), name=offer.name_at(event.at), label=offer.label)
+    refund.update(processor=order.processor, currency=order.currency)
+    refund.update(_cents("amount", event.net))
+    refund.update(_money_tail(event.net, event.tax))
+    payload["refund"] = refund
+    return payload
+
+
+def payload_for(world: World, event: Event) -> Payload:
+    """The webhook payload ThriveCart sends for `event`."""
+    if isinstance(event, Checkout):
+        return order_success(world, event.order)
+    if isinstance(event, Rebill):
+        return _payment(world, event, "order.subscription_payment")
+    if isinstance(event, RebillFailed):
+        return _payment(world, event, "order.rebill_failed")
+    if isinstance(event, Refund):
+        return _refund(world, event)
+    if isinstance(event, Cancel):
+        return _cancelled(world, event)
+    raise TypeError(f"no webhook for {type(event).__name__}")
+
+
+def php_json(payload: Payload) -> str:
+    """The body with "Receive results as JSON": PHP json_encode style (`\\/`, `\\uXXXX`)."""
+    return json.dumps(payload, separators=(",", ":")).replace("/", "\\/")
+
+
+def encode_body(payload: Payload, as_json: bool) -> tuple[str, str]:
+    """`(content_type, body)` of one delivery."""
+    if as_json:
+        return JSON, php_json(payload)
+    return FORM, encode_php_form(payload)
