@@ -1,0 +1,72 @@
+"""Small pieces of the generator whose rules are easy to get subtly wrong."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from pipeline.demo.catalog import build_catalog
+from pipeline.demo.csv_export import php_csv_field, php_csv_line
+from pipeline.demo.money import major, percent_of
+from pipeline.demo.timeline import CsvClock, add_months
+
+
+def _ts(text: str) -> int:
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp())
+
+
+def test_fields_are_quoted_only_for_space_comma_quote_tab_cr_lf() -> None:
+    assert php_csv_field("Ana") == "Ana"
+    assert php_csv_field("10115\0") == "10115\0"
+    assert php_csv_field("Ana ") == '"Ana "'
+    assert php_csv_field("a,b") == '"a,b"'
+    assert php_csv_field('say "hi"') == '"say ""hi"""'
+    assert php_csv_field("a\tb") == '"a\tb"'
+    assert php_csv_field("a\nb") == '"a\nb"'
+    assert php_csv_field("a\rb") == '"a\rb"'
+    assert php_csv_line(["x", "", "&amp;"]) == "x,-,&amp;\n"
+
+
+def test_money_is_written_from_integer_cents() -> None:
+    assert [major(c) for c in (0, 5, -5, 123456, -3900)] == [
+        "0.00",
+        "0.05",
+        "-0.05",
+        "1234.56",
+        "-39.00",
+    ]
+    assert percent_of(3900, 19) == 741
+    assert percent_of(250, 20) == 50
+    assert percent_of(25, 10) == 3  # 2.5 cents rounds half up
+
+
+def test_monthly_billing_keeps_the_calendar_day_and_clamps_at_month_end() -> None:
+    assert add_months(_ts("2026-01-31 10:00:00"), 1) == _ts("2026-02-28 10:00:00")
+    assert add_months(_ts("2026-01-31 10:00:00"), 2) == _ts("2026-03-31 10:00:00")
+    assert add_months(_ts("2025-11-15 23:59:59"), 14) == _ts("2027-01-15 23:59:59")
+
+
+def test_csv_times_are_local_and_never_in_a_repeated_dst_hour() -> None:
+    clock = CsvClock("Europe/Berlin")
+    assert clock.date_time(_ts("2026-07-01 22:30:00")) == ("2026-07-02", "00:30:00")
+    in_repeated_hour = _ts("2026-10-25 00:30:00")  # 02:30 CEST; 02:30 CET comes an hour later
+    settled = clock.settle(in_repeated_hour)
+    assert in_repeated_hour < settled <= in_repeated_hour + 2 * 3600
+    day, time = clock.date_time(settled)
+    back = datetime.fromisoformat(f"{day} {time}").replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    assert int(back.timestamp()) == settled == int(back.replace(fold=1).timestamp())
+    ordinary = _ts("2026-10-26 00:30:00")
+    assert clock.settle(ordinary) == ordinary
+    assert CsvClock("UTC").settle(in_repeated_hour) == in_repeated_hour
+    assert clock.file_stamp(_ts("2026-01-02 03:04:05")) == "2026-01-02 04_04_05"
+
+
+def test_the_membership_is_renamed_and_names_are_escaped_for_exports() -> None:
+    catalog = build_catalog(rename_at=1000, second_currency=True)
+    assert catalog.currencies == ("USD", "EUR")
+    membership = next(f.front for f in catalog.funnels["USD"] if f.front.item_id == 105)
+    assert membership.name_at(999) == "Inner Circle"
+    assert membership.name_at(1000) == "Inner Circle Membership & Community"
+    assert membership.escaped_name_at(1000) == "Inner Circle Membership &amp; Community"
+    assert membership.key == "product-105" and membership.identifier == "product_105"
+    assert build_catalog(0, second_currency=False).currencies == ("USD",)
