@@ -4,7 +4,13 @@
 -- `natural_key` says which rows describe the same movement within one source.
 with csv_rows as (
 
-    select * from {{ ref('stg_thrivecart__transactions') }}
+    -- Exports disagree on the sign of refunds (one export negative, another positive), so the
+    -- sign is settled before anything compares rows across exports.
+    select
+        *,
+        case when event_type = 'refund' then -abs(total) else total end as signed_total,
+        case when event_type = 'refund' then -abs(sales_tax) else sales_tax end as signed_tax
+    from {{ ref('stg_thrivecart__transactions') }}
     where event_type in ('charge', 'rebill', 'refund')
 
 ),
@@ -44,8 +50,8 @@ csv_movements as (
         item_name,
         subscription_id,
         cast(null as {{ dbt.type_string() }}) as processor_subscription_id,
-        case when event_type = 'refund' then -abs(total) else total end as amount,
-        case when event_type = 'refund' then -abs(sales_tax) else sales_tax end as tax_amount,
+        signed_total as amount,
+        signed_tax as tax_amount,
         currency,
         ordered_at as paid_at,
         -- An export dates a refund by its original order, not by when it happened.
@@ -60,7 +66,7 @@ csv_movements as (
         || '|' || coalesce(item_type, '') || '|' || coalesce(item_id, '')
         || '|' || coalesce(transaction_id, '')
         || '|' || coalesce(cast(ordered_at_local as {{ dbt.type_string() }}), '')
-        || '|' || coalesce(cast(total as {{ dbt.type_string() }}), '')
+        || '|' || coalesce(cast(signed_total as {{ dbt.type_string() }}), '')
         || '|' || coalesce(currency, '') as natural_key,
         email,
         first_name,

@@ -60,6 +60,30 @@ revenue as (
 
 ),
 
+webhook_customer_ids as (
+
+    select distinct
+        {{ dbt.hash('email') }} as customer_id,
+        currency,
+        thrivecart_customer_id
+    from {{ ref('stg_thrivecart__webhook_events') }}
+    where not is_test and email is not null and thrivecart_customer_id is not null
+
+),
+
+customer_ids as (
+
+    -- Per currency, like the rest of the row: the ids of the webhooks in this currency.
+    select
+        customer_id,
+        currency,
+        array_agg(thrivecart_customer_id order by thrivecart_customer_id)
+            as thrivecart_customer_ids
+    from webhook_customer_ids
+    group by customer_id, currency
+
+),
+
 active_subscriptions as (
 
     select customer_id, currency, count(*) as active_subscriptions
@@ -76,7 +100,7 @@ select
     customers.first_name,
     customers.last_name,
     customers.country,
-    customers.thrivecart_customer_ids,
+    customer_ids.thrivecart_customer_ids,
     acquisitions.paid_at as first_paid_at,
     acquisitions.paid_date as first_paid_date,
     cast({{ dbt.date_trunc('month', 'acquisitions.paid_date') }} as date) as cohort_month,
@@ -100,6 +124,9 @@ inner join {{ ref('int_customers_identified') }} as customers
 left join acquisitions
     on revenue.customer_id = acquisitions.customer_id
     and revenue.currency = acquisitions.currency
+left join customer_ids
+    on revenue.customer_id = customer_ids.customer_id
+    and revenue.currency = customer_ids.currency
 left join active_subscriptions
     on revenue.customer_id = active_subscriptions.customer_id
     and revenue.currency = active_subscriptions.currency
