@@ -116,7 +116,7 @@ def test_headline_numbers_are_the_marts_numbers(html: str) -> None:
         ["EUR", "1", "300.00", "0.00", "300.00", "300.00", "300.00", "n/a"],
         ["USD", "3", "470.00", "20.00", "450.00", "150.00", "165.00", "n/a"],
     ]
-    assert "Numbers through the latest payment, 2025-06-30 10:00 UTC." in html
+    assert "Data as of 2025-06-30 10:00 UTC (the latest payment)." in html
     assert page.tables["usd-day-n"] == [
         ["0", "3", "3", "380.00", "126.67"],
         ["7", "3", "3", "380.00", "126.67"],
@@ -222,7 +222,7 @@ def test_empty_marts_give_a_page_that_says_so(tmp_path: Path, settings: Settings
     html = result.path.read_text(encoding="utf-8")
     assert result.currencies == []
     assert "The marts hold no payments yet." in html
-    assert "Numbers through the latest payment, no payments yet." in html
+    assert "No data yet." in html
 
 
 def test_a_snapshot_missing_a_mart_or_column_is_named(tmp_path: Path, settings: Settings) -> None:
@@ -238,7 +238,7 @@ def test_cli_writes_the_report_and_names_the_file(tmp_path: Path, settings: Sett
     env = {"LTV_MARTS_SNAPSHOT": str(settings.marts_snapshot)}
     result = CliRunner().invoke(main, ["report", "--out", str(out)], env=env)
     assert result.exit_code == 0, result.output
-    assert f"Wrote {out} (EUR, USD; data through 2025-06-30 10:00 UTC)." in result.output
+    assert f"Wrote {out} (EUR, USD; data as of 2025-06-30 10:00 UTC)." in result.output
     assert Page(out.read_text(encoding="utf-8")).tables["headline"][1][0] == "USD"
 
 

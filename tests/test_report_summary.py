@@ -12,7 +12,7 @@ from pipeline.report.marts import ReportError
 from pipeline.report.summary import summary_markdown
 
 TABLE = [
-    "Key numbers through the latest payment, 2025-06-30 10:00 UTC:",
+    "Data as of 2025-06-30 10:00 UTC (the latest payment):",
     "",
     "| currency | customers | net revenue | LTV 30d | LTV 90d | LTV 365d |",
     "|---|---:|---:|---:|---:|---:|",
@@ -28,6 +28,17 @@ def test_summary_gives_key_numbers_per_currency(tmp_path: Path, schema: str) -> 
     lines = summary_markdown(database, schema).splitlines()
     assert lines[: len(TABLE)] == TABLE
     assert lines[-1].startswith("LTV at day N: net revenue per customer within N days")
+
+
+def test_as_of_comes_from_mart_metadata_when_the_marts_have_it(tmp_path: Path) -> None:
+    database = build_fixture_marts(tmp_path / "ltv.duckdb")
+    with duckdb.connect(str(database)) as con:
+        con.execute(
+            "CREATE TABLE marts.mart_metadata AS "
+            "SELECT TIMESTAMP '2025-07-02 08:15' AS as_of, 'UTC' AS reporting_timezone"
+        )
+    first_line = summary_markdown(database).splitlines()[0]
+    assert first_line == "Data as of 2025-07-02 08:15 UTC (the latest event from any source):"
 
 
 def test_summary_of_empty_marts_says_so(tmp_path: Path) -> None:

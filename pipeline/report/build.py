@@ -22,7 +22,7 @@ class ReportResult:
 
     path: Path
     currencies: list[str]
-    latest_payment_at: datetime | None
+    as_of: datetime | None
     size_bytes: int
 
 
@@ -47,7 +47,7 @@ def write_report(settings: Settings, out: Path | None = None) -> ReportResult:
     return ReportResult(
         path=out,
         currencies=[c.currency for c in contents.currencies],
-        latest_payment_at=contents.latest_payment_at,
+        as_of=contents.as_of.at,
         size_bytes=len(data),
     )
 

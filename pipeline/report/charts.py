@@ -83,7 +83,7 @@ def day_n_curves(overall: list[Row], cohorts: list[Row], currency: str) -> go.Fi
     """LTV by day N: one line for all customers, one thinner line per acquisition cohort."""
     fig = go.Figure()
     for cohort, points in groupby(cohorts, key=lambda row: row["segment_value"]):
-        fig.add_trace(_curve(list(points), f"Cohort {str(cohort)[:7]}", width=1))
+        fig.add_trace(_curve(list(points), f"Cohort {str(cohort)[:7]}", width=1, opacity=0.6))
     fig.add_trace(_curve(overall, "All customers", width=4, colour="#1d2d35"))
     fig.update_layout(**LAYOUT)
     fig.update_xaxes(title_text="Days since first payment")
@@ -91,7 +91,9 @@ def day_n_curves(overall: list[Row], cohorts: list[Row], currency: str) -> go.Fi
     return fig
 
 
-def _curve(points: list[Row], name: str, width: int, colour: str | None = None) -> go.Scatter:
+def _curve(
+    points: list[Row], name: str, width: int, colour: str | None = None, opacity: float = 1.0
+) -> go.Scatter:
     eligible = [p for p in points if p["ltv"] is not None]
     return go.Scatter(
         x=[p["day_n"] for p in eligible],
@@ -100,6 +102,7 @@ def _curve(points: list[Row], name: str, width: int, colour: str | None = None) 
         name=name,
         mode="lines+markers",
         line={"width": width, "color": colour},
+        opacity=opacity,
         hovertemplate=f"{name}, day %{{x}}: LTV %{{y:,.2f}} (%{{customdata:,}} customers)"
         "<extra></extra>",
     )

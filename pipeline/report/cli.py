@@ -30,6 +30,4 @@ def report(out: Path | None) -> None:
     except (ReportError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
     currencies = ", ".join(result.currencies) or "no currencies yet"
-    click.echo(
-        f"Wrote {result.path} ({currencies}; data through {when(result.latest_payment_at)})."
-    )
+    click.echo(f"Wrote {result.path} ({currencies}; data as of {when(result.as_of)}).")

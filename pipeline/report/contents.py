@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 
 from pipeline.report import queries
-from pipeline.report.queries import Headline, Row
+from pipeline.report.queries import AsOf, Headline, Row
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class CurrencyContents:
 class ReportContents:
     """The whole report: when the data is from, and one entry per currency."""
 
-    latest_payment_at: datetime | None
+    as_of: AsOf
     published_at: datetime
     currencies: list[CurrencyContents]
 
@@ -43,7 +43,7 @@ class ReportContents:
 def collect(con: duckdb.DuckDBPyConnection, published_at: datetime) -> ReportContents:
     """Read every number the report shows from the marts on `con`."""
     return ReportContents(
-        latest_payment_at=queries.latest_payment_at(con),
+        as_of=queries.data_as_of(con),
         published_at=published_at,
         currencies=[_currency(con, c) for c in queries.currencies(con)],
     )

@@ -32,7 +32,7 @@ section.currency { border-top: 3px solid #264653; margin-top: 2.5rem; }
 """
 LTV_NOTE = (
     "LTV at day N: net revenue within N days of each customer's first payment, per customer "
-    "acquired at least N days before the latest payment. Amounts are in the row's currency; "
+    "acquired at least N days before the as-of time above. Amounts are in the row's currency; "
     "currencies are never added together."
 )
 
@@ -57,7 +57,7 @@ def render_page(contents: ReportContents) -> str:
 </head>
 <body>
 <h1>{TITLE}</h1>
-<p class="meta">Numbers through the latest payment, {when(contents.latest_payment_at)}.
+<p class="meta">{contents.as_of.describe()}.
 Snapshot published {when(contents.published_at)}; report generated {when(datetime.now(UTC))}.</p>
 <noscript><p>The charts need JavaScript; the tables work without it.</p></noscript>
 <h2>Headline numbers</h2>

@@ -15,6 +15,8 @@ from typing import Any
 
 import duckdb
 
+from pipeline.report.formatting import when
+
 Row = dict[str, Any]
 
 HEADLINE_DAYS = (30, 90, 365)
@@ -49,9 +51,36 @@ def currencies(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [row["currency"] for row in rows(con, sql)]
 
 
-def latest_payment_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """The latest payment in the marts (UTC): how current the numbers are."""
-    return rows(con, "SELECT max(paid_at) AS latest FROM fct_payments")[0]["latest"]
+@dataclass(frozen=True)
+class AsOf:
+    """How current the numbers are: a UTC time, and what that time is."""
+
+    at: datetime | None
+    basis: str
+
+    def describe(self) -> str:
+        """E.g. `Data as of 2025-06-30 10:00 UTC (the latest payment)`."""
+        return f"Data as of {when(self.at)} ({self.basis})" if self.at else "No data yet"
+
+
+def data_as_of(con: duckdb.DuckDBPyConnection) -> AsOf:
+    """The marts' `as_of` (latest event from any source) from dbt's `mart_metadata`.
+
+    `mart_metadata` is an addition to the marts contract, so marts without it fall back to the
+    latest payment, which is at most as late as `as_of`.
+    """
+    has_as_of = rows(
+        con,
+        """SELECT count(*) AS n FROM information_schema.columns
+           WHERE table_catalog = current_database() AND table_schema = current_schema()
+             AND table_name = 'mart_metadata' AND column_name = 'as_of'""",
+    )[0]["n"]
+    if has_as_of:
+        at = rows(con, "SELECT max(as_of) AS at FROM mart_metadata")[0]["at"]
+        return AsOf(at, "the latest event from any source")
+    return AsOf(
+        rows(con, "SELECT max(paid_at) AS at FROM fct_payments")[0]["at"], "the latest payment"
+    )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.report import queries
-from pipeline.report.formatting import count, money, when
+from pipeline.report.formatting import count, money
 from pipeline.report.marts import open_marts
 from pipeline.report.queries import HEADLINE_DAYS
 
@@ -33,7 +33,7 @@ def key_numbers_markdown(con: duckdb.DuckDBPyConnection) -> str:
         return "No payments in the marts yet."
     ltv_headers = "".join(f" LTV {day}d |" for day in HEADLINE_DAYS)
     lines = [
-        f"Key numbers through the latest payment, {when(queries.latest_payment_at(con))}:",
+        f"{queries.data_as_of(con).describe()}:",
         "",
         f"| currency | customers | net revenue |{ltv_headers}",
         "|---|---:|---:|" + "---:|" * len(HEADLINE_DAYS),
@@ -45,6 +45,6 @@ def key_numbers_markdown(con: duckdb.DuckDBPyConnection) -> str:
     lines += [
         "",
         "LTV at day N: net revenue per customer within N days of the first payment, over "
-        "customers acquired at least N days before the latest payment (n/a: none yet).",
+        "customers acquired at least N days before that time (n/a: none yet).",
     ]
     return "\n".join(lines)

@@ -1,0 +1,87 @@
+"""Dagster assets that publish the marts: the analysts' snapshot, then the HTML LTV report.
+
+Both run by themselves after a successful build (eager automation, once every mart's blocking
+checks pass), and both are part of any run that selects everything downstream of the marts.
+The logic lives in pipeline.publish and pipeline.report; these assets only call it and report
+what it wrote.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipeline.defs import WAREHOUSE_POOL
+from pipeline.publish import PublishResult, publish_snapshot
+from pipeline.report.build import write_report
+from pipeline.report.formatting import when
+from pipeline.report.marts import SNAPSHOT_SCHEMA
+from pipeline.report.summary import summary_markdown
+from pipeline.settings import load_settings
+
+# The marts of the marts contract (marts.md); the snapshot copies whatever schema `marts`
+# holds, but waits for these.
+MARTS = (
+    "fct_payments",
+    "dim_customers",
+    "dim_subscriptions",
+    "ltv_cohorts_monthly",
+    "ltv_day_n",
+    "revenue_daily",
+    "source_reconciliation",
+)
+MART_KEYS = [dg.AssetKey(["marts", name]) for name in MARTS]
+
+
+@dg.asset(
+    key=["publish", "marts_snapshot"],
+    deps=MART_KEYS,
+    # Reads the warehouse file, which DuckDB will not open while a writer holds it.
+    pool=WAREHOUSE_POOL,
+    group_name="publish",
+    kinds={"duckdb", "parquet"},
+    automation_condition=dg.AutomationCondition.eager()
+    & dg.AutomationCondition.all_deps_blocking_checks_passed(),
+    description="Read-only copy of every mart for analysts (LTV_MARTS_SNAPSHOT) and Parquet "
+    "files beside it, replaced atomically so readers never block the pipeline.",
+)
+def marts_snapshot() -> dg.MaterializeResult:
+    """Copy schema `marts` of the warehouse into the snapshot and its Parquet folder."""
+    result = publish_snapshot(load_settings())
+    return dg.MaterializeResult(metadata=snapshot_metadata(result))
+
+
+def snapshot_metadata(result: PublishResult) -> dict[str, dg.MetadataValue]:
+    """Rows per table, where the files are, and the key numbers, for the Dagster UI."""
+    rows = {f"rows/{table}": dg.MetadataValue.int(n) for table, n in result.tables.items()}
+    return {
+        "dagster/row_count": dg.MetadataValue.int(result.rows),
+        **rows,
+        "snapshot": dg.MetadataValue.path(str(result.snapshot)),
+        "parquet": dg.MetadataValue.path(str(result.parquet_dir)),
+        "key numbers": dg.MetadataValue.md(summary_markdown(result.snapshot, SNAPSHOT_SCHEMA)),
+    }
+
+
+@dg.asset(
+    key=["publish", "ltv_report"],
+    deps=[marts_snapshot],
+    group_name="publish",
+    kinds={"html"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="The HTML LTV report (one offline file beside the snapshot), built from the "
+    "snapshot, so it needs no warehouse lock.",
+)
+def ltv_report() -> dg.MaterializeResult:
+    """Write the report of the freshly published snapshot."""
+    result = write_report(load_settings())
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(result.path)),
+            "currencies": dg.MetadataValue.text(", ".join(result.currencies) or "none"),
+            "data as of": dg.MetadataValue.text(when(result.as_of)),
+            "size (bytes)": dg.MetadataValue.int(result.size_bytes),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[marts_snapshot, ltv_report])

@@ -1,0 +1,48 @@
+"""The Dagster assets `publish/marts_snapshot` and `publish/ltv_report`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from test_report_fixture import ROW_COUNTS, build_fixture_marts
+
+from pipeline.defs import WAREHOUSE_POOL
+from pipeline.defs.publish import MART_KEYS, defs, ltv_report, marts_snapshot
+
+SNAPSHOT_KEY = dg.AssetKey(["publish", "marts_snapshot"])
+REPORT_KEY = dg.AssetKey(["publish", "ltv_report"])
+
+
+def test_snapshot_follows_the_seven_marts_in_the_warehouse_pool() -> None:
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    assert graph.get(SNAPSHOT_KEY).parent_keys == set(MART_KEYS)
+    assert {key.path[1] for key in MART_KEYS} == set(ROW_COUNTS)
+    assert graph.get(REPORT_KEY).parent_keys == {SNAPSHOT_KEY}
+    assert marts_snapshot.op.pool == WAREHOUSE_POOL
+    assert ltv_report.op.pool is None  # reads only the snapshot: no warehouse lock needed
+
+
+def test_materializing_publishes_the_snapshot_then_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = tmp_path / "published" / "marts.duckdb"
+    monkeypatch.setenv("LTV_WAREHOUSE", str(build_fixture_marts(tmp_path / "ltv.duckdb")))
+    monkeypatch.setenv("LTV_MARTS_SNAPSHOT", str(snapshot))
+
+    result = dg.materialize([marts_snapshot, ltv_report])
+
+    assert result.success
+    published = result.asset_materializations_for_node("publish__marts_snapshot")[0].metadata
+    assert {k: v.value for k, v in published.items() if k.startswith("rows/")} == {
+        f"rows/{table}": n for table, n in ROW_COUNTS.items()
+    }
+    assert published["dagster/row_count"].value == sum(ROW_COUNTS.values())
+    assert published["snapshot"].value == str(snapshot)
+    assert "| USD | 3 | 450.00 | 150.00 | 165.00 | n/a |" in published["key numbers"].value
+    report = result.asset_materializations_for_node("publish__ltv_report")[0].metadata
+    assert report["path"].value == str(snapshot.with_name("ltv_report.html"))
+    assert report["currencies"].value == "EUR, USD"
+    assert report["size (bytes)"].value == snapshot.with_name("ltv_report.html").stat().st_size
