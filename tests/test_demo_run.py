@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.demo import DemoOutputError, TruthError, generate, generate_seller, load_truth
+from pipeline.demo import (
+    DELIVERIES_PER_CUSTOMER,
+    ROWS_PER_CUSTOMER,
+    DemoOutputError,
+    TruthError,
+    customers_for_rows,
+    generate,
+    generate_seller,
+    load_truth,
+)
 from pipeline.demo.cli import demo_data
 
 
@@ -116,3 +125,11 @@ def test_load_truth_names_the_file_it_cannot_use(tmp_path: Path) -> None:
     (tmp_path / "truth.json").write_text('{"customers": []}')
     with pytest.raises(TruthError, match="no 'cohorts' section"):
         load_truth(tmp_path / "truth.json")
+
+
+def test_documented_volume_per_customer_holds(tmp_path: Path) -> None:
+    """Benchmarks size their runs with these figures; keep them true within 15%."""
+    summary = generate_seller(tmp_path, 1000, 4)
+    assert summary.transaction_rows / 1000 == pytest.approx(ROWS_PER_CUSTOMER, rel=0.15)
+    assert summary.deliveries / 1000 == pytest.approx(DELIVERIES_PER_CUSTOMER, rel=0.15)
+    assert customers_for_rows(39_000) == 10_000

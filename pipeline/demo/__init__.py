@@ -5,15 +5,16 @@
 the webhook deliveries sent after the webhook setup date) plus `_demo/truth.json`, the expected
 results. See docs/interfaces.md for the layout and the truth's shape.
 
-Volume, for sizing runs: about ROWS_PER_CUSTOMER rows in the latest Transactions export and
-DELIVERIES_PER_CUSTOMER webhook deliveries per customer (measured over 20,000 customers).
+Volume, for sizing runs: about ROWS_PER_CUSTOMER (3.9) rows in the latest Transactions export,
+2.7 in the older one and DELIVERIES_PER_CUSTOMER (1.5) webhook deliveries per customer, measured
+over 20,000 customers; `customers_for_rows` turns a row target into a customer count.
 """
 
 from pipeline.demo.generate import DemoOutputError, SellerSummary, generate_seller
 from pipeline.demo.truth import TruthError, load_truth
 
-ROWS_PER_CUSTOMER = 0.0
-DELIVERIES_PER_CUSTOMER = 0.0
+ROWS_PER_CUSTOMER = 3.9
+DELIVERIES_PER_CUSTOMER = 1.5
 
 
 def customers_for_rows(rows: int) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -84,7 +84,7 @@ def demo_data(
             secret=secret,
             csv_timezone=csv_timezone,
             second_currency=second_currency,
-            end=end.replace(tzinfo=UTC),
+            end=end,
             workers=workers,
             progress=lambda line: click.echo(line, err=True),
         )

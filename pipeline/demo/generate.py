@@ -9,8 +9,8 @@ complete, so a pipeline watching the folder never loads half a file.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -53,7 +53,7 @@ class SellerSummary:
     deliveries: int  # lines of deliveries.jsonl, duplicates included
     as_of: datetime
     webhook_setup_at: datetime
-    files: dict[str, Path]  # latest_export, older_export, recurring, limited, deliveries, truth
+    files: dict[str, Path]  # latest, older, recurring, limited, deliveries, truth
     seconds: float
 
     def line(self) -> str:
@@ -166,8 +166,8 @@ def generate_seller(
     """Write a synthetic ThriveCart seller into `out` (shaped like a landing folder).
 
     Equal arguments give byte-identical files, whatever `workers` is. `end` is the simulated
-    "now": the history covers the ~18 months before it. `progress` receives a status line every
-    few seconds.
+    "now" (UTC when naive): the history covers the ~18 months before it. `progress` receives a
+    status line every few seconds.
     """
     if customers < 1:
         raise DemoOutputError(f"customers={customers}: ask for at least one customer.")
@@ -175,7 +175,7 @@ def generate_seller(
         raise DemoOutputError("account and secret must not be empty.")
     plan = SellerPlan(
         customers, seed, account, secret, _check_timezone("csv_timezone", csv_timezone),
-        second_currency, end.astimezone(UTC),
+        second_currency, end.astimezone(UTC) if end.tzinfo else end.replace(tzinfo=UTC),
     )  # fmt: skip
     started = time.monotonic()
     world = world_for(plan)
@@ -183,8 +183,7 @@ def generate_seller(
     _check_empty(out)
     for path in files.values():
         path.parent.mkdir(parents=True, exist_ok=True)
-    workdir = out / "_demo" / f".work-{os.getpid()}"
-    workdir.mkdir()
+    workdir = Path(tempfile.mkdtemp(prefix=".work-", dir=out / "_demo"))
     try:
         rows, totals, runs = _assemble(plan, workdir, files, workers, progress or (lambda _: None))
         merge_runs(runs, _partial(files["deliveries"]))
