@@ -99,6 +99,11 @@ def _check_paths(warehouse: Path, snapshot: Path, link: Path) -> None:
             f"No warehouse at {warehouse}: nothing to publish yet. Run `ltv run` to load the "
             "landing folder and build the marts first (or check LTV_WAREHOUSE)."
         )
+    if snapshot.is_dir():
+        raise PublishError(
+            f"LTV_MARTS_SNAPSHOT is a folder ({snapshot}); it must name a DuckDB file, e.g. "
+            "LTV_MARTS_SNAPSHOT=warehouse/marts.duckdb."
+        )
     if snapshot.resolve() == warehouse.resolve():
         raise PublishError(
             f"LTV_MARTS_SNAPSHOT and LTV_WAREHOUSE are the same file ({warehouse}); the snapshot "

@@ -197,6 +197,8 @@ def test_warehouse_held_by_a_writer_gives_a_clear_error(settings: Settings) -> N
         publish_snapshot(settings)
 
 
-def test_snapshot_must_not_be_the_warehouse(settings: Settings) -> None:
+def test_snapshot_must_be_a_file_of_its_own(settings: Settings) -> None:
     with pytest.raises(PublishError, match="same file"):
         publish_snapshot(replace(settings, marts_snapshot=settings.warehouse))
+    with pytest.raises(PublishError, match="is a folder"):
+        publish_snapshot(replace(settings, marts_snapshot=settings.warehouse.parent))
