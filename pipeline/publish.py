@@ -154,9 +154,15 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     try:
         con.execute(f"ATTACH {_literal(warehouse)} AS wh (READ_ONLY)")
     except duckdb.IOException as exc:
+        busy = "lock" in str(exc).lower()
+        why = (
+            "another process is writing it (a Dagster run or `ltv run`). Publish again when it "
+            "has finished."
+            if busy
+            else "check that LTV_WAREHOUSE is the pipeline's DuckDB warehouse."
+        )
         raise PublishError(
-            f"Cannot open the warehouse {warehouse} for reading: another process is writing it "
-            f"(a Dagster run or `ltv run`). Publish again when it has finished. ({exc})"
+            f"Cannot open the warehouse {warehouse} for reading: {why} ({exc})"
         ) from exc
 
 

@@ -197,6 +197,12 @@ def test_warehouse_held_by_a_writer_gives_a_clear_error(settings: Settings) -> N
         publish_snapshot(settings)
 
 
+def test_a_warehouse_that_is_not_duckdb_is_named(settings: Settings) -> None:
+    settings.warehouse.write_text("order_id,total\n1,10.00\n")
+    with pytest.raises(PublishError, match="check that LTV_WAREHOUSE"):
+        publish_snapshot(settings)
+
+
 def test_snapshot_must_be_a_file_of_its_own(settings: Settings) -> None:
     with pytest.raises(PublishError, match="same file"):
         publish_snapshot(replace(settings, marts_snapshot=settings.warehouse))
