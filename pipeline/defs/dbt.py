@@ -1,12 +1,16 @@
-"""The dbt project as Dagster assets: one `@dbt_assets`, dbt data tests as asset checks."""
+"""The dbt project as Dagster assets: one `@dbt_assets`, dbt data tests as asset checks.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: Dagster reads the context annotation at
+definition time.
+"""
 
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -48,7 +52,9 @@ def dbt_project() -> DbtProject:
 def dbt_resource() -> DbtCliResource:
     """The dbt CLI resource; the dbt subprocess inherits the warehouse path from settings."""
     os.environ.update(load_settings().dbt_env())
-    return DbtCliResource(project_dir=dbt_project())
+    # The venv's dbt, found beside this interpreter: `.venv/bin/ltv` runs without an activated venv.
+    dbt_executable = str(Path(sys.executable).with_name("dbt"))
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable)
 
 
 def prune_target_runs(op_name: str, keep: int = KEEP_TARGET_RUNS) -> None:
