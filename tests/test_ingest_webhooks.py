@@ -1,0 +1,188 @@
+"""Webhook log segments into raw.thrivecart_webhook_events, and the sensor's log cursor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.ingest.raw_checks import duplicate_delivery_ids
+from pipeline.ingest.webhook_load import load_webhook_days
+from pipeline.ingest.webhook_scan import LogPosition, new_complete_lines, pending_webhook_days
+from pipeline.warehouse import connect, ensure_raw_schema
+from pipeline.webhook_log import segment_path
+
+DAY1, DAY2, DAY3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
+LOADED_AT = datetime(2026, 3, 3, 12, 0)
+
+
+def record(n: int, day: date, event: str = "order.success") -> bytes:
+    """One log line as the sidecar writes it (docs/interfaces.md, schema_version 1)."""
+    payload = {"event": event, "order_id": str(1000 + n), "customer": {"email": f"c{n}@x.io"}}
+    return json.dumps(
+        {
+            "schema_version": 1,
+            "delivery_id": hashlib.sha256(json.dumps(payload).encode()).hexdigest(),
+            "received_at": f"{day.isoformat()}T10:00:{n:02}.123456Z",
+            "account": "demo-seller",
+            "event": event,
+            "mode": "live",
+            "content_type": "application/x-www-form-urlencoded",
+            "format": "form",
+            "remote_addr": "127.0.0.1",
+            "known_event": True,
+            "payload": payload,
+        }
+    ).encode()
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    (tmp_path / "landing" / "webhooks").mkdir(parents=True)
+    return tmp_path / "landing"
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = connect(tmp_path / "ltv.duckdb")
+    ensure_raw_schema(connection)
+    yield connection
+    connection.close()
+
+
+def append(landing: Path, day: date, *lines: bytes, torn: bytes = b"") -> Path:
+    path = segment_path(landing / "webhooks", day)
+    with path.open("ab") as f:
+        f.write(b"".join(line + b"\n" for line in lines) + torn)
+    return path
+
+
+def load(con: duckdb.DuckDBPyConnection, landing: Path, *days: date) -> list:
+    return load_webhook_days(con, landing, landing / "webhooks", days, LOADED_AT)
+
+
+def events(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return con.execute(
+        "SELECT delivery_id, _segment, _segment_day, _byte_offset, received_at, known_event, "
+        "schema_version, payload->>'$.order_id' "
+        "FROM raw.thrivecart_webhook_events ORDER BY ALL"
+    ).fetchall()
+
+
+def test_each_delivery_is_stored_once_across_rotation_and_torn_lines_wait(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    first = append(landing, DAY1, record(1, DAY1), b'{"schema_version": 1, "deli', record(2, DAY1))
+    append(landing, DAY2, record(2, DAY1), record(3, DAY2), torn=record(4, DAY2)[:30])
+    loads = load(con, landing, DAY1, DAY2)
+    assert [(s.segment, s.lines, s.events, s.duplicates, s.rejected) for s in loads] == [
+        (first.name, 3, 2, 0, 1),
+        ("thrivecart-2026-03-02.jsonl", 2, 1, 1, 0),
+    ]
+    stored = events(con)
+    assert [(row[1], row[2], row[7]) for row in stored if row[7] == "1002"] == [
+        (first.name, DAY1, "1002")
+    ]
+    assert {row[7] for row in stored} == {"1001", "1002", "1003"}
+    first_row = next(row for row in stored if row[7] == "1001")
+    assert first_row[3:7] == (0, datetime(2026, 3, 1, 10, 0, 1, 123456), True, 1)
+    (rejected,) = con.execute(
+        "SELECT source, file_sha256, line, reason, raw_line FROM raw.rejected_rows"
+    ).fetchall()
+    assert rejected[:3] == ("webhooks/thrivecart-2026-03-01.jsonl", None, 2)
+    assert rejected[3].startswith("not a JSON line (torn write or corrupted bytes)")
+    assert rejected[4] == '{"schema_version": 1, "deli'
+    assert duplicate_delivery_ids(con) == []
+
+
+def test_reloading_any_day_changes_nothing(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    append(landing, DAY1, record(1, DAY1), b"garbage", record(2, DAY1))
+    append(landing, DAY2, record(2, DAY1), record(3, DAY2))
+    tables = ["thrivecart_webhook_events", "rejected_rows", "webhook_segments"]
+
+    def state() -> list[list[tuple]]:
+        return [con.execute(f"SELECT * FROM raw.{t} ORDER BY ALL").fetchall() for t in tables]
+
+    load(con, landing, DAY1, DAY2)
+    before = state()
+    for days in [(DAY2,), (DAY1,), (DAY1, DAY2, DAY3)]:
+        load(con, landing, *days)
+        assert state() == before
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"payload": {}}', "delivery_id is missing"),
+        (json.dumps({"delivery_id": "a" * 64, "payload": {}}).encode(), "received_at is missing"),
+        (
+            json.dumps(
+                {"delivery_id": "a" * 64, "received_at": "yesterday", "payload": {}}
+            ).encode(),
+            "is not an ISO 8601 time",
+        ),
+        (
+            json.dumps({"delivery_id": "a" * 64, "received_at": "2026-03-01T00:00:00Z"}).encode(),
+            "payload is missing",
+        ),
+        (b"\xff\xfe{}", "not a JSON line"),
+    ],
+)
+def test_lines_that_are_not_records_are_rejected_with_the_reason(
+    con: duckdb.DuckDBPyConnection, landing: Path, line: bytes, reason: str
+) -> None:
+    append(landing, DAY1, line, record(1, DAY1))
+    (segment_load,) = load(con, landing, DAY1)
+    assert (segment_load.events, segment_load.rejected) == (1, 1)
+    stored_line, stored_reason = con.execute(
+        "SELECT line, reason FROM raw.rejected_rows"
+    ).fetchone()
+    assert stored_line == 1 and reason in stored_reason
+
+
+def test_the_cursor_follows_complete_lines_across_rotation(landing: Path) -> None:
+    log = landing / "webhooks"
+    assert new_complete_lines(log, None, until=DAY3) == ([], None)
+    first = append(landing, DAY1, record(1, DAY1), record(2, DAY1))
+    days, position = new_complete_lines(log, None, until=DAY3)
+    assert (days, position) == ([DAY1], LogPosition(first.name, first.stat().st_size))
+    assert new_complete_lines(log, position, until=DAY3) == ([], position)
+
+    append(landing, DAY1, record(3, DAY1))
+    second = append(landing, DAY2, record(4, DAY2), torn=b'{"half": ')
+    days, position = new_complete_lines(log, LogPosition.from_json(position.to_json()), DAY3)
+    assert days == [DAY1, DAY2]
+    assert position == LogPosition(second.name, second.stat().st_size - len(b'{"half": '))
+
+    append(landing, DAY2, b"", torn=b"")  # the writer finishes the torn line
+    days, position = new_complete_lines(log, position, until=DAY3)
+    assert days == [DAY2] and position.offset == second.stat().st_size
+
+
+def test_future_segments_wait_and_a_stale_cursor_rereads_the_day(landing: Path) -> None:
+    log = landing / "webhooks"
+    append(landing, DAY1, record(1, DAY1))
+    append(landing, DAY3, record(3, DAY3))
+    days, position = new_complete_lines(log, None, until=DAY2)
+    assert days == [DAY1] and position.segment.endswith("2026-03-01.jsonl")
+    segment_path(log, DAY1).write_bytes(b"")
+    append(landing, DAY1, record(9, DAY1))  # replaced by a shorter file
+    stale = LogPosition(position.segment, position.offset + 5)
+    assert new_complete_lines(log, stale, until=DAY3)[0] == [DAY1, DAY3]
+
+
+def test_pending_days_are_segments_that_grew(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
+    append(landing, DAY1, record(1, DAY1))
+    append(landing, DAY2, record(2, DAY2))
+    load(con, landing, DAY1, DAY2)
+    sizes = dict(con.execute("SELECT segment, bytes FROM raw.webhook_segments").fetchall())
+    assert pending_webhook_days(landing / "webhooks", sizes) == []
+    append(landing, DAY2, record(5, DAY2))
+    append(landing, DAY3, record(6, DAY3))
+    assert pending_webhook_days(landing / "webhooks", sizes) == [DAY2, DAY3]
