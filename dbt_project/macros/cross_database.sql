@@ -4,43 +4,55 @@
     `<adapter>__` implementation here; the models stay unchanged.
 -#}
 
-{#- A JSON path of literal keys, 'order.charges' -> the scalar at that path as text. -#}
-{% macro json_text(json_expr, path) -%}
-    {{ return(adapter.dispatch('json_text')(json_expr, path)) }}
+{#-
+    Several JSON paths of literal keys ('order.charges', 'customer.email') at once -> an array
+    of their values as text, in the order given; objects and arrays come back as JSON text.
+    A payload is parsed once for all of them, which matters with ~2 KB payloads. Pick one
+    value with json_list_item.
+-#}
+{% macro json_texts(json_expr, paths) -%}
+    {{ return(adapter.dispatch('json_texts')(json_expr, paths)) }}
 {%- endmacro %}
 
-{% macro duckdb__json_text(json_expr, path) -%}
-    json_extract_string({{ json_expr }}, '{{ _json_path(path) }}')
+{% macro duckdb__json_texts(json_expr, paths) -%}
+    json_extract_string({{ json_expr }}, [
+        {%- for path in paths %}'{{ _json_path(path) }}'{{ ', ' if not loop.last }}{% endfor -%}
+    ])
 {%- endmacro %}
 
-{#- The value under a key computed per row (e.g. 'product-12') of the object at `path`. -#}
-{% macro json_text_at_key(json_expr, path, key_expr) -%}
-    {{ return(adapter.dispatch('json_text_at_key')(json_expr, path, key_expr)) }}
+{#- The value of `path` from an array json_texts built over `paths` (arrays are 1-based). -#}
+{% macro json_list_item(list_expr, paths, path) -%}
+    {{ list_expr }}[{{ paths.index(path) + 1 }}]
 {%- endmacro %}
 
-{% macro duckdb__json_text_at_key(json_expr, path, key_expr) -%}
-    json_extract_string({{ json_expr }}, '{{ _json_path(path) }}."' || {{ key_expr }} || '"')
+{#- The value under a key computed per row (e.g. 'product-12') of a JSON object, as text. -#}
+{% macro json_text_at_key(json_expr, key_expr) -%}
+    {{ return(adapter.dispatch('json_text_at_key')(json_expr, key_expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_text_at_key(json_expr, key_expr) -%}
+    json_extract_string({{ json_expr }}, '$."' || {{ key_expr }} || '"')
 {%- endmacro %}
 
 {#-
-    A lateral relation with one row per element of the JSON array at `path`: columns
-    `element_index` (0-based position) and `element` (JSON). Use as
-    `cross join {{ json_array_elements('e.payload', 'order.charges') }} as charge`.
+    A lateral relation with one row per element of a JSON array: columns `element_index`
+    (0-based position) and `element` (JSON text). Use as
+    `cross join {{ json_array_elements('orders.charges_json') }} as charge`.
 -#}
-{% macro json_array_elements(json_expr, path) -%}
-    {{ return(adapter.dispatch('json_array_elements')(json_expr, path)) }}
+{% macro json_array_elements(json_expr) -%}
+    {{ return(adapter.dispatch('json_array_elements')(json_expr)) }}
 {%- endmacro %}
 
-{% macro duckdb__json_array_elements(json_expr, path) -%}
+{% macro duckdb__json_array_elements(json_expr) -%}
     (
         select cast(key as integer) as element_index, value as element
-        from json_each({{ json_expr }}, '{{ _json_path(path) }}')
+        from json_each({{ json_expr }})
     )
 {%- endmacro %}
 
-{#- Every key is quoted, so ids with dashes ('product-12') are safe path steps. -#}
+{#- Every key is quoted, so ids with dashes ('product-12') are safe steps; '' is the root. -#}
 {% macro _json_path(path) -%}
-    ${% for key in path.split('.') %}."{{ key }}"{% endfor %}
+    ${% for key in path.split('.') if key %}."{{ key }}"{% endfor %}
 {%- endmacro %}
 
 {#- A naive local TIMESTAMP on the `from_tz` clock -> the naive TIMESTAMP on the `to_tz` clock. -#}

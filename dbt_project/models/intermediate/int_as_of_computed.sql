@@ -1,22 +1,13 @@
 -- as_of: the time of the latest event the warehouse has seen in live data, from any source.
 -- Export rows count as dated in the file (converted to UTC); webhooks by their event time,
 -- never by when they were received. One row.
-with test_orders as (
+with event_times as (
 
-    -- Exports carry no test flag; an order only ever seen in test-mode webhooks is a test.
-    select order_id
-    from {{ ref('stg_thrivecart__webhook_events') }}
-    where order_id is not null
-    group by order_id
-    having min(case when is_test then 1 else 0 end) = 1
-
-),
-
-event_times as (
-
-    select max(ordered_at) as latest_at
-    from {{ ref('stg_thrivecart__transactions') }}
-    where order_id not in (select order_id from test_orders)
+    select max(transactions.ordered_at) as latest_at
+    from {{ ref('stg_thrivecart__transactions') }} as transactions
+    left join {{ ref('int_webhook_orders_classified') }} as orders
+        on transactions.order_id = orders.order_id
+    where not coalesce(orders.is_test_only, false)
 
     union all
 
@@ -25,8 +16,21 @@ event_times as (
 
     union all
 
-    select max(event_at)
-    from {{ ref('stg_thrivecart__webhook_events') }}
+    -- Orders, rebills and refunds: their event times.
+    select max(paid_at)
+    from {{ ref('int_money_movements_unioned') }}
+    where source = 'webhook' and not is_test
+
+    union all
+
+    select max(cancelled_at)
+    from {{ ref('stg_thrivecart__webhook_cancellations') }}
+    where not is_test
+
+    union all
+
+    select max(failed_at)
+    from {{ ref('stg_thrivecart__webhook_failed_rebills') }}
     where not is_test
 
 )

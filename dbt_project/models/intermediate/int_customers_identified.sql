@@ -11,8 +11,7 @@ with live_payments as (
 live_customer_ids as (
 
     select distinct email, thrivecart_customer_id
-    from {{ ref('stg_thrivecart__webhook_events') }}
-    where not is_test and email is not null and thrivecart_customer_id is not null
+    from {{ ref('int_customer_ids_collected') }}
 
 ),
 

@@ -69,25 +69,12 @@ export_orders as (
 
 ),
 
-webhook_orders as (
-
-    -- Exports do not say which account they belong to, nor whether an order was a test;
-    -- the order's webhooks do.
-    select
-        order_id,
-        max(account) as account,
-        min(case when is_test then 1 else 0 end) = 1 as is_test_only
-    from {{ ref('stg_thrivecart__webhook_events') }}
-    where order_id is not null
-    group by order_id
-
-),
-
 live_accounts as (
 
+    -- With one ThriveCart account, an export row of an order no webhook saw is that account's.
     select max(account) as sole_account
-    from {{ ref('stg_thrivecart__webhook_events') }}
-    where not is_test
+    from {{ ref('int_webhook_orders_classified') }}
+    where not is_test_only
     having count(distinct account) = 1
 
 )
@@ -141,7 +128,7 @@ left join item_subscriptions
     and payments.item_id = item_subscriptions.item_id
 left join export_orders
     on payments.order_id = export_orders.order_id
-left join webhook_orders
+left join {{ ref('int_webhook_orders_classified') }} as webhook_orders
     on payments.order_id = webhook_orders.order_id
 left join live_accounts
     on 1 = 1

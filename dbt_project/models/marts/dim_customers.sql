@@ -60,27 +60,16 @@ revenue as (
 
 ),
 
-webhook_customer_ids as (
-
-    select distinct
-        {{ dbt.hash('email') }} as customer_id,
-        currency,
-        thrivecart_customer_id
-    from {{ ref('stg_thrivecart__webhook_events') }}
-    where not is_test and email is not null and thrivecart_customer_id is not null
-
-),
-
 customer_ids as (
 
     -- Per currency, like the rest of the row: the ids of the webhooks in this currency.
     select
-        customer_id,
+        {{ dbt.hash('email') }} as customer_id,
         currency,
         array_agg(thrivecart_customer_id order by thrivecart_customer_id)
             as thrivecart_customer_ids
-    from webhook_customer_ids
-    group by customer_id, currency
+    from {{ ref('int_customer_ids_collected') }}
+    group by email, currency
 
 ),
 

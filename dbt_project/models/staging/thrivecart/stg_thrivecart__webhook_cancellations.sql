@@ -1,7 +1,12 @@
 -- One row per subscription cancellation webhook (order.subscription_cancelled).
+{%- set paths = ['type', 'id', 'remaining_rebills', 'billing_period_end'] %}
+
 with cancellations as (
 
-    select * from {{ ref('stg_thrivecart__webhook_events') }}
+    select
+        *,
+        {{ json_texts('subscription_json', paths) }} as subscription_fields
+    from {{ ref('stg_thrivecart__webhook_events') }}
     where event_family = 'cancellation'
 
 )
@@ -17,12 +22,14 @@ select
     order_id,
     subscription_id,
     event_at as cancelled_at,
-    lower({{ null_if_missing(json_text('payload', 'subscription.type')) }}) as item_type,
-    {{ null_if_missing(json_text('payload', 'subscription.id')) }} as item_id,
-    {{ null_if_missing(json_text('payload', 'subscription.remaining_rebills')) }}
+    lower({{ null_if_missing(json_list_item('subscription_fields', paths, 'type')) }})
+        as item_type,
+    {{ null_if_missing(json_list_item('subscription_fields', paths, 'id')) }} as item_id,
+    {{ null_if_missing(json_list_item('subscription_fields', paths, 'remaining_rebills')) }}
         as remaining_rebills,
-    {{ null_if_missing(json_text('payload', 'subscription.billing_period_end')) }}
+    {{ null_if_missing(json_list_item('subscription_fields', paths, 'billing_period_end')) }}
         as billing_period_end,
+    currency,
     thrivecart_customer_id,
     email
 

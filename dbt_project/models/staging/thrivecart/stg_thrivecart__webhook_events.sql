@@ -1,8 +1,27 @@
--- One row per webhook delivery, with the fields every event family shares. The per-family
--- models (order items, rebills, refunds, cancellations, failed rebills) read this one.
+-- One row per webhook delivery, with the fields every event shares and, as JSON text, the
+-- blocks the per-family models (order items, rebills, refunds, cancellations, failed rebills)
+-- read. A payload is ~2 KB: it is parsed once here for all fields, never once per field.
+{%- set paths = [
+    'order_id', 'order.id', 'invoice_id', 'event_id', 'webhook_id', 'subscription_id',
+    'currency', 'date', 'date_unix', 'order_date', 'order.date', 'customer_id', 'customer.id',
+    'customer.email', 'customer.first_name', 'customer.last_name', 'customer.address.country',
+    'order.processor', 'order.total', 'order.charges', 'order.future_charges', 'transactions',
+    'subscription_ids', 'subscriptions', 'subscription', 'refund', 'recurring_payment_idx',
+    'base_payment_plan', 'transaction_id', 'pro-rata'
+] %}
+
 with source as (
 
     select * from {{ source('thrivecart', 'thrivecart_webhook_events') }}
+
+),
+
+extracted as (
+
+    select
+        *,
+        {{ json_texts('payload', paths) }} as fields
+    from source
 
 ),
 
@@ -13,40 +32,62 @@ cleaned as (
         received_at,
         lower(account) as account,
         lower(event) as event,
-        lower(mode) as mode,
+        -- The sidecar derives mode from mode_int when a payload lacks it.
+        coalesce(lower(mode) = 'test', false) as is_test,
         format,
         known_event,
-        payload,
-        {{ null_if_missing(json_text('payload', 'mode_int')) }} as mode_int,
         coalesce(
-            {{ null_if_missing(json_text('payload', 'order_id')) }},
-            {{ null_if_missing(json_text('payload', 'order.id')) }}
+            {{ null_if_missing(json_list_item('fields', paths, 'order_id')) }},
+            {{ null_if_missing(json_list_item('fields', paths, 'order.id')) }}
         ) as order_id,
-        {{ null_if_missing(json_text('payload', 'invoice_id')) }} as invoice_id,
-        {{ null_if_missing(json_text('payload', 'event_id')) }} as event_id,
-        {{ null_if_missing(json_text('payload', 'webhook_id')) }} as webhook_id,
-        {{ null_if_missing(json_text('payload', 'subscription_id')) }} as subscription_id,
-        upper({{ null_if_missing(json_text('payload', 'currency')) }}) as currency,
+        {{ null_if_missing(json_list_item('fields', paths, 'invoice_id')) }} as invoice_id,
+        {{ null_if_missing(json_list_item('fields', paths, 'event_id')) }} as event_id,
+        {{ null_if_missing(json_list_item('fields', paths, 'webhook_id')) }} as webhook_id,
+        {{ null_if_missing(json_list_item('fields', paths, 'subscription_id')) }}
+            as subscription_id,
+        upper({{ null_if_missing(json_list_item('fields', paths, 'currency')) }}) as currency,
         -- Top-level date* is the time of this event (rebill, refund, cancel); an order.success
         -- has only order_date. All text timestamps are UTC.
         cast(coalesce(
-            {{ null_if_missing(json_text('payload', 'date')) }},
-            {{ null_if_missing(json_text('payload', 'order_date')) }},
-            {{ null_if_missing(json_text('payload', 'order.date')) }}
+            {{ null_if_missing(json_list_item('fields', paths, 'date')) }},
+            {{ null_if_missing(json_list_item('fields', paths, 'order_date')) }},
+            {{ null_if_missing(json_list_item('fields', paths, 'order.date')) }}
         ) as {{ dbt.type_timestamp() }}) as event_at,
-        cast({{ null_if_missing(json_text('payload', 'order.date')) }} as {{ dbt.type_timestamp() }})
-            as ordered_at,
+        {{ null_if_missing(json_list_item('fields', paths, 'date_unix')) }} as event_at_unix,
+        cast({{ null_if_missing(json_list_item('fields', paths, 'order.date')) }}
+            as {{ dbt.type_timestamp() }}) as ordered_at,
         coalesce(
-            {{ null_if_missing(json_text('payload', 'customer_id')) }},
-            {{ null_if_missing(json_text('payload', 'customer.id')) }}
+            {{ null_if_missing(json_list_item('fields', paths, 'customer_id')) }},
+            {{ null_if_missing(json_list_item('fields', paths, 'customer.id')) }}
         ) as thrivecart_customer_id,
-        {{ normalize_email(json_text('payload', 'customer.email')) }} as email,
-        {{ null_if_missing(json_text('payload', 'customer.first_name')) }} as first_name,
-        {{ null_if_missing(json_text('payload', 'customer.last_name')) }} as last_name,
-        upper({{ null_if_missing(json_text('payload', 'customer.address.country')) }}) as country,
-        lower({{ null_if_missing(json_text('payload', 'order.processor')) }}) as processor
+        {{ normalize_email(json_list_item('fields', paths, 'customer.email')) }} as email,
+        {{ null_if_missing(json_list_item('fields', paths, 'customer.first_name')) }}
+            as first_name,
+        {{ null_if_missing(json_list_item('fields', paths, 'customer.last_name')) }}
+            as last_name,
+        upper({{ null_if_missing(json_list_item('fields', paths, 'customer.address.country')) }})
+            as country,
+        lower({{ null_if_missing(json_list_item('fields', paths, 'order.processor')) }})
+            as processor,
+        {{ cents_to_amount(json_list_item('fields', paths, 'order.total')) }} as order_total,
+        {{ null_if_missing(json_list_item('fields', paths, 'recurring_payment_idx')) }}
+            as recurring_payment_idx,
+        {{ null_if_missing(json_list_item('fields', paths, 'base_payment_plan')) }}
+            as payment_plan_id,
+        -- Not in the documented payloads; newer deliveries may name the processor's charge.
+        nullif({{ null_if_missing(json_list_item('fields', paths, 'transaction_id')) }}, 'false')
+            as processor_charge_id,
+        {{ null_if_missing(json_list_item('fields', paths, 'pro-rata')) }} as pro_rata,
+        {{ json_list_item('fields', paths, 'order.charges') }} as charges_json,
+        {{ json_list_item('fields', paths, 'order.future_charges') }} as future_charges_json,
+        {{ json_list_item('fields', paths, 'transactions') }} as transactions_json,
+        {{ json_list_item('fields', paths, 'subscription_ids') }} as subscription_ids_json,
+        {{ json_list_item('fields', paths, 'subscriptions') }} as subscriptions_json,
+        {{ json_list_item('fields', paths, 'subscription') }} as subscription_json,
+        {{ json_list_item('fields', paths, 'refund') }} as refund_json,
+        payload
 
-    from source
+    from extracted
 
 )
 
@@ -69,8 +110,9 @@ select
     end as event_family,
     format,
     known_event,
-    coalesce(mode = 'test', mode_int = '1', false) as is_test,
+    is_test,
     event_at,
+    event_at_unix,
     ordered_at,
     order_id,
     invoice_id,
@@ -84,6 +126,18 @@ select
     last_name,
     country,
     processor,
+    order_total,
+    recurring_payment_idx,
+    payment_plan_id,
+    processor_charge_id,
+    pro_rata,
+    charges_json,
+    future_charges_json,
+    transactions_json,
+    subscription_ids_json,
+    subscriptions_json,
+    subscription_json,
+    refund_json,
     payload
 
 from cleaned

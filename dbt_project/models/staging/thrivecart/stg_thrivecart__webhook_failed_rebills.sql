@@ -1,8 +1,13 @@
 -- One row per failed rebill webhook (order.rebill_failed). ThriveCart repeats it per processor
 -- retry with the same invoice; none of these is a payment.
+{%- set paths = ['type', 'id', 'amount', 'amount_gross'] %}
+
 with failed_rebills as (
 
-    select * from {{ ref('stg_thrivecart__webhook_events') }}
+    select
+        *,
+        {{ json_texts('subscription_json', paths) }} as subscription_fields
+    from {{ ref('stg_thrivecart__webhook_events') }}
     where event_family = 'failed_rebill'
 
 )
@@ -19,11 +24,12 @@ select
     invoice_id,
     subscription_id,
     event_at as failed_at,
-    lower({{ null_if_missing(json_text('payload', 'subscription.type')) }}) as item_type,
-    {{ null_if_missing(json_text('payload', 'subscription.id')) }} as item_id,
+    lower({{ null_if_missing(json_list_item('subscription_fields', paths, 'type')) }})
+        as item_type,
+    {{ null_if_missing(json_list_item('subscription_fields', paths, 'id')) }} as item_id,
     coalesce(
-        {{ cents_to_amount(json_text('payload', 'subscription.amount_gross')) }},
-        {{ cents_to_amount(json_text('payload', 'subscription.amount')) }}
+        {{ cents_to_amount(json_list_item('subscription_fields', paths, 'amount_gross')) }},
+        {{ cents_to_amount(json_list_item('subscription_fields', paths, 'amount')) }}
     ) as amount,
     currency,
     thrivecart_customer_id,

@@ -1,5 +1,11 @@
 -- One row per item of an order webhook: order.charges[] exploded (product, bump, upsell,
 -- downsell), with the item's processor charge id and subscription ids looked up by its key.
+{%- set charge_paths = [
+    'item_type', 'reference', 'name', 'type', 'amount', 'amount_gross', 'tax_paid',
+    'payment_plan_id', 'payment_plan_name'
+] %}
+{%- set future_paths = ['item_type', 'reference', 'frequency', 'amount', 'amount_gross'] %}
+
 with orders as (
 
     select * from {{ ref('stg_thrivecart__webhook_events') }}
@@ -11,65 +17,73 @@ charges as (
 
     select
         orders.delivery_id,
-        orders.received_at,
-        orders.account,
-        orders.event,
-        orders.is_test,
-        orders.event_id,
-        orders.webhook_id,
-        orders.order_id,
-        orders.invoice_id,
-        orders.currency,
-        orders.event_at as ordered_at,
-        orders.thrivecart_customer_id,
-        orders.email,
-        orders.first_name,
-        orders.last_name,
-        orders.country,
-        orders.processor,
-        {{ cents_to_amount(json_text('orders.payload', 'order.total')) }} as order_total,
         charge.element_index as charge_index,
-        lower({{ null_if_missing(json_text('charge.element', 'item_type')) }}) as item_type,
-        {{ null_if_missing(json_text('charge.element', 'reference')) }} as item_id,
-        {{ html_unescape(null_if_missing(json_text('charge.element', 'name'))) }} as item_name,
-        lower({{ null_if_missing(json_text('charge.element', 'type')) }}) as charge_type,
-        coalesce(
-            {{ cents_to_amount(json_text('charge.element', 'amount_gross')) }},
-            {{ cents_to_amount(json_text('charge.element', 'amount')) }}
-        ) as amount,
-        {{ cents_to_amount(json_text('charge.element', 'tax_paid')) }} as tax_amount,
-        {{ null_if_missing(json_text('charge.element', 'payment_plan_id')) }} as payment_plan_id,
-        {{ html_unescape(null_if_missing(json_text('charge.element', 'payment_plan_name'))) }}
-            as payment_plan_name,
-        orders.payload
-
+        {{ json_texts('charge.element', charge_paths) }} as fields
     from orders
-    cross join {{ json_array_elements('orders.payload', 'order.charges') }} as charge
+    cross join {{ json_array_elements('orders.charges_json') }} as charge
 
 ),
 
 future_charges as (
 
+    select
+        orders.delivery_id,
+        future.element_index as future_index,
+        {{ json_texts('future.element', future_paths) }} as fields
+    from orders
+    cross join {{ json_array_elements('orders.future_charges_json') }} as future
+
+),
+
+items as (
+
+    select
+        delivery_id,
+        charge_index,
+        lower({{ null_if_missing(json_list_item('fields', charge_paths, 'item_type')) }})
+            as item_type,
+        {{ null_if_missing(json_list_item('fields', charge_paths, 'reference')) }} as item_id,
+        {{ html_unescape(null_if_missing(json_list_item('fields', charge_paths, 'name'))) }}
+            as item_name,
+        lower({{ null_if_missing(json_list_item('fields', charge_paths, 'type')) }})
+            as charge_type,
+        coalesce(
+            {{ cents_to_amount(json_list_item('fields', charge_paths, 'amount_gross')) }},
+            {{ cents_to_amount(json_list_item('fields', charge_paths, 'amount')) }}
+        ) as amount,
+        {{ cents_to_amount(json_list_item('fields', charge_paths, 'tax_paid')) }} as tax_amount,
+        {{ null_if_missing(json_list_item('fields', charge_paths, 'payment_plan_id')) }}
+            as payment_plan_id,
+        {{ html_unescape(
+            null_if_missing(json_list_item('fields', charge_paths, 'payment_plan_name'))
+        ) }} as payment_plan_name
+    from charges
+
+),
+
+schedules as (
+
     -- Scheduled payments are not revenue, but the first one tells a subscription's
     -- frequency and recurring amount before any rebill or export has.
     select
-        orders.delivery_id,
-        lower({{ null_if_missing(json_text('future.element', 'item_type')) }}) as item_type,
-        {{ null_if_missing(json_text('future.element', 'reference')) }} as item_id,
-        lower({{ null_if_missing(json_text('future.element', 'frequency')) }}) as frequency,
+        delivery_id,
+        lower({{ null_if_missing(json_list_item('fields', future_paths, 'item_type')) }})
+            as item_type,
+        {{ null_if_missing(json_list_item('fields', future_paths, 'reference')) }} as item_id,
+        lower({{ null_if_missing(json_list_item('fields', future_paths, 'frequency')) }})
+            as frequency,
         coalesce(
-            {{ cents_to_amount(json_text('future.element', 'amount_gross')) }},
-            {{ cents_to_amount(json_text('future.element', 'amount')) }}
+            {{ cents_to_amount(json_list_item('fields', future_paths, 'amount_gross')) }},
+            {{ cents_to_amount(json_list_item('fields', future_paths, 'amount')) }}
         ) as amount,
         row_number() over (
             partition by
-                orders.delivery_id,
-                {{ json_text('future.element', 'item_type') }},
-                {{ json_text('future.element', 'reference') }}
-            order by future.element_index
-        ) as future_index
-    from orders
-    cross join {{ json_array_elements('orders.payload', 'order.future_charges') }} as future
+                delivery_id,
+                {{ json_list_item('fields', future_paths, 'item_type') }},
+                {{ json_list_item('fields', future_paths, 'reference') }}
+            order by future_index
+        ) as schedule_index
+    from future_charges
 
 ),
 
@@ -77,58 +91,63 @@ keyed as (
 
     -- The top-level maps are keyed 'product-12' while charges say item_type + reference.
     select
-        charges.*,
-        charges.item_type || '-' || charges.item_id as item_key,
-        future_charges.frequency as future_frequency,
-        future_charges.amount as future_amount
-    from charges
-    left join future_charges
-        on charges.delivery_id = future_charges.delivery_id
-        and charges.item_type = future_charges.item_type
-        and charges.item_id = future_charges.item_id
-        and future_charges.future_index = 1
+        items.*,
+        items.item_type || '-' || items.item_id as item_key,
+        schedules.frequency as future_frequency,
+        schedules.amount as future_amount
+    from items
+    left join schedules
+        on items.delivery_id = schedules.delivery_id
+        and items.item_type = schedules.item_type
+        and items.item_id = schedules.item_id
+        and schedules.schedule_index = 1
 
 )
 
 select
-    delivery_id || ':' || cast(charge_index as varchar) as order_item_id,
-    delivery_id,
-    received_at,
-    account,
-    event,
-    is_test,
-    event_id,
-    webhook_id,
-    order_id,
-    invoice_id,
-    currency,
-    ordered_at,
-    charge_index,
-    item_type,
-    item_id,
-    item_name,
-    charge_type,
-    amount,
-    tax_amount,
-    order_total,
-    payment_plan_id,
-    payment_plan_name,
+    keyed.delivery_id || ':' || cast(keyed.charge_index as {{ dbt.type_string() }})
+        as order_item_id,
+    orders.delivery_id,
+    orders.received_at,
+    orders.account,
+    orders.event,
+    orders.is_test,
+    orders.event_id,
+    orders.webhook_id,
+    orders.order_id,
+    orders.invoice_id,
+    orders.currency,
+    orders.event_at as ordered_at,
+    keyed.charge_index,
+    keyed.item_type,
+    keyed.item_id,
+    keyed.item_name,
+    keyed.charge_type,
+    keyed.amount,
+    keyed.tax_amount,
+    orders.order_total,
+    keyed.payment_plan_id,
+    keyed.payment_plan_name,
     -- "false" when the item had no charge (a free or deferred item).
     nullif(
-        {{ null_if_missing(json_text_at_key('payload', 'transactions', 'item_key')) }}, 'false'
+        {{ null_if_missing(json_text_at_key('orders.transactions_json', 'keyed.item_key')) }},
+        'false'
     ) as processor_charge_id,
-    {{ null_if_missing(json_text_at_key('payload', 'subscription_ids', 'item_key')) }}
+    {{ null_if_missing(json_text_at_key('orders.subscription_ids_json', 'keyed.item_key')) }}
         as subscription_id,
     nullif(
-        {{ null_if_missing(json_text_at_key('payload', 'subscriptions', 'item_key')) }}, 'false'
+        {{ null_if_missing(json_text_at_key('orders.subscriptions_json', 'keyed.item_key')) }},
+        'false'
     ) as processor_subscription_id,
-    future_frequency,
-    future_amount,
-    thrivecart_customer_id,
-    email,
-    first_name,
-    last_name,
-    country,
-    processor
+    keyed.future_frequency,
+    keyed.future_amount,
+    orders.thrivecart_customer_id,
+    orders.email,
+    orders.first_name,
+    orders.last_name,
+    orders.country,
+    orders.processor
 
 from keyed
+inner join orders
+    on keyed.delivery_id = orders.delivery_id

@@ -1,0 +1,28 @@
+-- Every (email, currency, ThriveCart customer id) a live webhook showed, once. ThriveCart can
+-- give one buyer several customer ids; identity is the email, and the ids are kept.
+with webhook_customers as (
+
+    select email, currency, thrivecart_customer_id
+    from {{ ref('int_money_movements_unioned') }}
+    where source = 'webhook' and not is_test
+
+    union all
+
+    select email, currency, thrivecart_customer_id
+    from {{ ref('stg_thrivecart__webhook_cancellations') }}
+    where not is_test
+
+    union all
+
+    select email, currency, thrivecart_customer_id
+    from {{ ref('stg_thrivecart__webhook_failed_rebills') }}
+    where not is_test
+
+)
+
+select distinct
+    email,
+    currency,
+    thrivecart_customer_id
+from webhook_customers
+where email is not null and thrivecart_customer_id is not null
