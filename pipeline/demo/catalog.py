@@ -83,7 +83,6 @@ class Offer:
 class Funnel:
     """A checkout page: a front-end product, an optional bump, upsell and downsell-on-decline."""
 
-    name: str
     weight: float  # relative chance of being a customer's first checkout
     front: Offer
     plan_weights: tuple[float, ...]  # chance of each of the front offer's plans
@@ -124,7 +123,6 @@ def _usd_funnels(rename_at: int) -> tuple[Funnel, ...]:
     )
     return (
         Funnel(
-            "copy-course",
             0.30,
             offer("product", 101, "The Copywriting Course", _one("83301", 19700, "$")),
             (1.0,),
@@ -135,15 +133,13 @@ def _usd_funnels(rename_at: int) -> tuple[Funnel, ...]:
             downsell=offer("downsell", 104, "Group Coaching Pass", _one("83304", 9700, "$")),
             downsell_rate=0.30,
         ),
-        Funnel("inner-circle", 0.20, membership, (1.0,)),
+        Funnel(0.20, membership, (1.0,)),
         Funnel(
-            "inner-circle-annual",
             0.07,
             offer("product", 106, "Inner Circle Annual", _every("83322", 39000, "$", "year")),
             (1.0,),
         ),
         Funnel(
-            "accelerator",
             0.13,
             offer(
                 "product",
@@ -156,7 +152,6 @@ def _usd_funnels(rename_at: int) -> tuple[Funnel, ...]:
             (0.4, 0.4, 0.2),
         ),
         Funnel(
-            "workshop",
             0.30,
             offer("product", 108, "Mini Workshop: Ads & Funnels", _one("83350", 1700, "$")),
             (1.0,),
@@ -178,7 +173,6 @@ def _eur_funnels() -> tuple[Funnel, ...]:
 
     return (
         Funnel(
-            "texter-kurs",
             0.55,
             offer("product", 201, "Texter-Kurs", _one("93301", 17900, "€")),
             (1.0,),
@@ -186,13 +180,11 @@ def _eur_funnels() -> tuple[Funnel, ...]:
             bump_rate=0.30,
         ),
         Funnel(
-            "inner-circle-eu",
             0.25,
             offer("product", 205, "Inner Circle (EU)", _every("93305", 3500, "€", "month")),
             (1.0,),
         ),
         Funnel(
-            "accelerator-eu",
             0.20,
             offer(
                 "product",

@@ -99,7 +99,6 @@ class CsvClock:
     """
 
     def __init__(self, timezone: str) -> None:
-        self.name = timezone
         self._zone = ZoneInfo(timezone)
         self._fixed = timezone == "UTC"
 

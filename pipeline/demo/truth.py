@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -124,8 +123,9 @@ def observe(events: list[Event], timeline: Timeline) -> Observed:
     return seen
 
 
-def _day_offset(first_day: str, day: str) -> int:
-    return (date.fromisoformat(day) - date.fromisoformat(first_day)).days
+def _utc_day(t: int) -> int:
+    """Days since 1970-01-01 of moment `t`: the truth's reporting time zone is UTC."""
+    return t // 86400
 
 
 @dataclass
@@ -134,7 +134,8 @@ class TruthTotals:
 
     totals: dict[str, list[int]] = field(default_factory=dict)  # charges, rebills, refunds, n
     cohorts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # customers, net
-    day_n: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # customers, net per N
+    # (currency, first paid UTC day number) -> customers, then net within each day N
+    day_n: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     as_of: int = 0
 
     def add_payments(self, currency: str, payments: list[Payment]) -> None:
@@ -145,12 +146,11 @@ class TruthTotals:
             row[3] += 1
 
     def add_acquired(self, currency: str, first_paid_at: int, payments: list[Payment]) -> None:
-        first_day = utc_date(first_paid_at)
-        net = sum(p.amount for p in payments)
-        cohort = self.cohorts.setdefault((currency, first_day[:8] + "01"), [0, 0])
+        cohort = self.cohorts.setdefault((currency, utc_date(first_paid_at)[:8] + "01"), [0, 0])
         cohort[0] += 1
-        cohort[1] += net
-        offsets = [_day_offset(first_day, utc_date(p.paid_at)) for p in payments]
+        cohort[1] += sum(p.amount for p in payments)
+        first_day = _utc_day(first_paid_at)
+        offsets = [_utc_day(p.paid_at) - first_day for p in payments]
         row = self.day_n.setdefault((currency, first_day), [0] * (1 + len(DEFAULT_DAY_N)))
         row[0] += 1
         for slot, n in enumerate(DEFAULT_DAY_N, start=1):
@@ -202,10 +202,10 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
 
 
 def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
-    as_of_day = date.fromisoformat(utc_date(totals.as_of))
-    rows = [(date.fromisoformat(d), v) for (c, d), v in totals.day_n.items() if c == currency]
+    as_of_day = _utc_day(totals.as_of)
+    rows = [(day, v) for (c, day), v in totals.day_n.items() if c == currency]
     for slot, n in enumerate(DEFAULT_DAY_N, start=1):
-        eligible = [v for day, v in rows if day + timedelta(days=n) <= as_of_day]
+        eligible = [v for day, v in rows if day + n <= as_of_day]
         yield {
             "currency": currency,
             "day_n": n,
