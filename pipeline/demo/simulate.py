@@ -76,11 +76,13 @@ class _Shopper:
         self.counts[kind] += 1
         return base + self.person.index * stride + number
 
-    def _at(self, t: int) -> int:
+    def settle(self, t: int) -> int:
+        """`t` moved out of a repeated DST hour of the export clock."""
         return self.world.clock.settle(t)
 
-    def _between(self, low: int, high: int) -> int:
-        return self._at(self.rng.randint(low, max(low, high)))
+    def between(self, low: int, high: int) -> int:
+        """A settled moment drawn uniformly from [low, high]."""
+        return self.settle(self.rng.randint(low, max(low, high)))
 
     def checkout(self, at: int, funnel: Funnel, first: bool) -> Order:
         """A checkout of `funnel` at `at`, then its subscriptions' lives and its refunds."""
@@ -169,7 +171,7 @@ class _Shopper:
         full_rate = REFUND_RATES[item.offer.item_type]
         if roll >= full_rate + PARTIAL_REFUND_RATE:
             return
-        at = self._between(order.at + HOUR, order.at + 30 * DAY)
+        at = self.between(order.at + HOUR, order.at + 30 * DAY)
         if at > self.end:
             return
         if roll < full_rate:
@@ -196,7 +198,7 @@ class _Shopper:
         while plan.kind == RECURRING or index < plan.payments:
             due = self._scheduled(sub, index)
             if self.rng.random() < churn:
-                self._cancel(sub, self._between(paid_at + HOUR, due - HOUR), due)
+                self._cancel(sub, self.between(paid_at + HOUR, due - HOUR), due)
                 return
             rebill = self._collect(sub, index, due)
             if rebill is None or self._maybe_refund_rebill(rebill):
@@ -208,23 +210,23 @@ class _Shopper:
         item, order = sub.item, sub.order
         if not item.gross or self.rng.random() >= FIRST_PAYMENT_REFUND_RATE:
             return False
-        at = self._between(order.at + 2 * HOUR, order.at + 10 * DAY)
+        at = self.between(order.at + 2 * HOUR, order.at + 10 * DAY)
         if at > self.end:
             return False
         self._refund(at, order, item, item.net, item.tax)
         self.refunded_subscriptions.add(sub.tc_id)
-        self._cancel(sub, self._between(at + 60, at + 1800), self._scheduled(sub, 1))
+        self._cancel(sub, self.between(at + 60, at + 1800), self._scheduled(sub, 1))
         return True
 
     def _collect(self, sub: Subscription, index: int, due: int) -> Rebill | None:
         """Charge rebill `index`; failed attempts repeat with the same invoice, then recover
         or end in a dunning cancellation. None when nothing more happens before the end."""
         rng = self.rng
-        first_try = self._at(due + rng.randint(1200, 5400))
+        first_try = self.settle(due + rng.randint(1200, 5400))
         if rng.random() >= FAILURE_RATE:
             return self._rebill(sub, index, first_try)
         failures = rng.choice((1, 1, 2, 2, 3, 4))
-        attempts = [self._at(first_try + days * DAY) for days in RETRY_DAYS]
+        attempts = [self.settle(first_try + days * DAY) for days in RETRY_DAYS]
         for number in range(failures):
             if attempts[number] > self.end:
                 return None
@@ -234,7 +236,7 @@ class _Shopper:
             )
         if failures < len(attempts) and rng.random() < RECOVERY_RATE:
             return self._rebill(sub, index, attempts[failures])
-        self._cancel(sub, self._at(attempts[failures - 1] + DAY), due)
+        self._cancel(sub, self.settle(attempts[failures - 1] + DAY), due)
         return None
 
     def _rebill(self, sub: Subscription, index: int, at: int) -> Rebill | None:
@@ -256,14 +258,14 @@ class _Shopper:
         sub = rebill.sub
         if sub.tc_id in self.refunded_subscriptions or self.rng.random() >= REBILL_REFUND_RATE:
             return False
-        at = self._between(rebill.at + HOUR, rebill.at + 4 * DAY)
+        at = self.between(rebill.at + HOUR, rebill.at + 4 * DAY)
         if at > self.end:
             return False
         self._refund(at, sub.order, sub.item, sub.net, sub.tax, rebill)
         self.refunded_subscriptions.add(sub.tc_id)
         if self.rng.random() < 0.7:
             self._cancel(
-                sub, self._between(at + 60, at + 1800), self._scheduled(sub, rebill.index + 1)
+                sub, self.between(at + 60, at + 1800), self._scheduled(sub, rebill.index + 1)
             )
             return True
         return False
@@ -294,13 +296,13 @@ def simulate_customer(world: World, index: int) -> History:
     order = shopper.checkout(at, _pick_funnel(rng, funnels, set()), first=True)
     bought = {order.front.offer.key}
     for rate in (REPEAT_RATES[0], *[REPEAT_RATES[1]] * (MAX_ORDERS - 2)):
-        at = shopper._at(at + HOUR + int(rng.expovariate(1 / (75 * DAY))))
+        at = shopper.settle(at + HOUR + int(rng.expovariate(1 / (75 * DAY))))
         if rng.random() >= rate or at > world.timeline.end:
             break
         order = shopper.checkout(at, _pick_funnel(rng, funnels, bought), first=False)
         bought.add(order.front.offer.key)
     if second and rng.random() < CROSS_CURRENCY_RATE:
-        at = shopper._between(order.at + DAY, order.at + 200 * DAY)
+        at = shopper.between(order.at + DAY, order.at + 200 * DAY)
         if at <= world.timeline.end:
             shopper.checkout(
                 at, _pick_funnel(rng, world.catalog.funnels[currencies[0]], set()), False
@@ -327,6 +329,6 @@ def simulate_test_order(world: World, index: int) -> History:
     )
     shopper = _Shopper(world, rng, seller, live=False)
     low = timeline.webhook_setup_at + 300
-    at = low if index == 0 else shopper._between(low, timeline.end - HOUR)
+    at = low if index == 0 else shopper.between(low, timeline.end - HOUR)
     shopper.checkout(at, _pick_funnel(rng, world.catalog.funnels[seller.currency], set()), True)
     return History(index, shopper.events)
