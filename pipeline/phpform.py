@@ -10,26 +10,46 @@ which is what PHP's `json_encode` does with the same array, so no index is ever 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus
+from urllib.parse import quote_plus, unquote
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
 # PHP's own default (max_input_nesting_level); also keeps recursion far from Python's limit.
 MAX_DEPTH = 64
+MAX_FIELDS = 100_000
 
 
 class FormDecodeError(ValueError):
     """The body is not a valid bracket-nested form; the message names the offending key."""
 
 
-def _split_key(key: str) -> list[str]:
+def _unquote(text: str) -> str:
+    """`+` is a space, `%XX` a UTF-8 byte; the fast path skips text with neither."""
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise FormDecodeError(f"form body cannot be decoded: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_path(raw_key: str) -> tuple[str, ...]:
+    """`order%5Bcharges%5D%5B0%5D` -> ("order", "charges", "0").
+
+    Cached: ThriveCart sends the same few hundred field names in every delivery.
+    """
+    key = _unquote(raw_key)
     match = _KEY.match(key)
     if match is None:
         raise FormDecodeError(f"malformed field name {key!r}: unbalanced or misplaced brackets")
-    path = [match.group(1), *_SEGMENT.findall(match.group(2))]
+    path = (match.group(1), *_SEGMENT.findall(match.group(2)))
     if len(path) > MAX_DEPTH:
         raise FormDecodeError(f"field {key[:80]!r}... nests deeper than {MAX_DEPTH} levels")
     return path
@@ -41,27 +61,28 @@ def _next_index(node: dict[str, Any]) -> str:
     return str(max(indexes) + 1 if indexes else 0)
 
 
-def _insert(root: dict[str, Any], path: list[str], value: str, key: str) -> None:
+def _insert(root: dict[str, Any], path: tuple[str, ...], value: str) -> None:
     node = root
-    for depth, segment in enumerate(path):
-        if segment == "":
-            segment = _next_index(node)
-        if depth == len(path) - 1:
-            if isinstance(node.get(segment), dict):
-                raise FormDecodeError(f"field {key!r} sets a value where a nested group exists")
-            node[segment] = value
-            return
-        child = node.setdefault(segment, {})
+    for segment in path[:-1]:
+        child = node.setdefault(segment or _next_index(node), {})
         if not isinstance(child, dict):
-            raise FormDecodeError(f"field {key!r} nests under {segment!r}, which holds a value")
+            raise FormDecodeError(
+                f"field {_name(path)!r} nests under {segment!r}, which holds a value"
+            )
         node = child
+    last = path[-1] or _next_index(node)
+    if isinstance(node.get(last), dict):
+        raise FormDecodeError(f"field {_name(path)!r} sets a value where a nested group exists")
+    node[last] = value
 
 
-def _listify(node: Any) -> Any:
+def _name(path: tuple[str, ...]) -> str:
+    return path[0] + "".join(f"[{segment}]" for segment in path[1:])
+
+
+def _listify(node: dict[str, Any]) -> dict[str, Any] | list[Any]:
     """Turn groups keyed exactly by 0..n-1 into lists in index order, depth first."""
-    if not isinstance(node, dict):
-        return node
-    converted = {k: _listify(v) for k, v in node.items()}
+    converted = {k: _listify(v) if isinstance(v, dict) else v for k, v in node.items()}
     if converted and all(_INDEX.match(k) for k in converted):
         indexes = sorted(int(k) for k in converted)
         if indexes == list(range(len(indexes))):
@@ -70,19 +91,24 @@ def _listify(node: Any) -> Any:
 
 
 def decode_php_form(body: str | bytes) -> dict[str, Any]:
-    """Decode an `application/x-www-form-urlencoded` body with PHP bracket nesting."""
+    """Decode an `application/x-www-form-urlencoded` body with PHP bracket nesting.
+
+    Fields are split on `&`, names from values on the first `=`; empty fields are skipped and
+    a field without `=` has an empty value, as in PHP.
+    """
     if isinstance(body, bytes):
         try:
             body = body.decode("ascii")
         except UnicodeDecodeError as exc:
             raise FormDecodeError(f"form body has a raw non-ASCII byte at {exc.start}") from exc
+    fields = body.split("&")
+    if len(fields) > MAX_FIELDS:
+        raise FormDecodeError(f"form body has more than {MAX_FIELDS} fields")
     root: dict[str, Any] = {}
-    try:
-        pairs = parse_qsl(body, keep_blank_values=True, errors="strict", max_num_fields=100_000)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FormDecodeError(f"form body cannot be decoded: {exc}") from exc
-    for key, value in pairs:
-        _insert(root, _split_key(key), value, key)
+    for field in fields:
+        if field:
+            raw_key, _, raw_value = field.partition("=")
+            _insert(root, _key_path(raw_key), _unquote(raw_value))
     result = _listify(root)
     assert isinstance(result, dict)  # the root has named keys only
     return result

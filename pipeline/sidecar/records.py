@@ -7,6 +7,7 @@ have stored. The record schema is fixed in docs/interfaces.md ("Webhook log reco
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -132,17 +133,43 @@ def process_delivery(
     if refusal is not None:
         return refusal
     try:
-        record = build_record(
-            strip_secret(payload),
+        record, line = _record_without_secret(
+            payload,
             fmt=fmt,
             content_type=media_type,
             received_at=received_at,
             remote_addr=remote_addr,
         )
-        line = encode_line(record)
     except UnicodeEncodeError:
         return Refused(400, "malformed_body", "body contains an unpaired UTF-16 surrogate")
     return Accepted(record=record, line=line, day=received_at.astimezone(UTC).date())
+
+
+def _record_without_secret(
+    payload: dict[str, Any],
+    *,
+    fmt: str,
+    content_type: str,
+    received_at: datetime,
+    remote_addr: str | None,
+) -> tuple[dict[str, Any], bytes]:
+    """build_record, secret removed everywhere, cheaply in the usual case.
+
+    The top-level secret is popped in place (the payload was decoded for this call alone). A
+    copy anywhere deeper would show in the encoded line: only then pay for a full strip.
+    """
+    build = functools.partial(
+        build_record,
+        fmt=fmt,
+        content_type=content_type,
+        received_at=received_at,
+        remote_addr=remote_addr,
+    )
+    payload.pop(SECRET_FIELD, None)
+    record, line = build(payload)
+    if SECRET_FIELD.encode() in line:
+        record, line = build(strip_secret(payload))
+    return record, line
 
 
 def decode_body(body: bytes, media_type: str) -> tuple[dict[str, Any], str]:
@@ -228,10 +255,15 @@ def authenticate(payload: Mapping[str, Any], secrets: Mapping[str, str]) -> Refu
 
 def strip_secret(node: Any) -> Any:
     """A copy of `node` without any `thrivecart_secret` field, at any depth."""
+    nested = (dict, list)  # recursing only into groups keeps this cheap on big payloads
     if isinstance(node, dict):
-        return {k: strip_secret(v) for k, v in node.items() if k != SECRET_FIELD}
+        return {
+            k: strip_secret(v) if isinstance(v, nested) else v
+            for k, v in node.items()
+            if k != SECRET_FIELD
+        }
     if isinstance(node, list):
-        return [strip_secret(v) for v in node]
+        return [strip_secret(v) if isinstance(v, nested) else v for v in node]
     return node
 
 
@@ -258,12 +290,19 @@ def build_record(
     content_type: str,
     received_at: datetime,
     remote_addr: str | None,
-) -> dict[str, Any]:
-    """The stored record for an authenticated payload (already without its secret)."""
+) -> tuple[dict[str, Any], bytes]:
+    """The stored record for an authenticated payload (already without its secret), and its
+    log line without the newline.
+
+    The payload is JSON-encoded once, canonically: those bytes are both hashed into
+    `delivery_id` and written as the line's `payload` (the biggest cost of a delivery after
+    decoding it). json.dumps escapes every newline inside strings, so the line is one line.
+    """
+    payload_json = canonical_json(payload)
     event = payload.get("event") or None
-    return {
+    record = {
         "schema_version": SCHEMA_VERSION,
-        "delivery_id": delivery_id(payload),
+        "delivery_id": hashlib.sha256(payload_json).hexdigest(),
         "received_at": format_received_at(received_at),
         "account": account_of(payload),
         "event": event,
@@ -272,8 +311,10 @@ def build_record(
         "format": fmt,
         "remote_addr": remote_addr,
         "known_event": event in KNOWN_EVENTS,
-        "payload": payload,
     }
+    head = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    record["payload"] = payload
+    return record, head[:-1] + b',"payload":' + payload_json + b"}"
 
 
 def _mode(payload: Mapping[str, Any]) -> str | None:
@@ -282,8 +323,3 @@ def _mode(payload: Mapping[str, Any]) -> str | None:
         return mode
     mode_int = payload.get("mode_int")
     return _MODES.get(mode_int) if isinstance(mode_int, str) else None
-
-
-def encode_line(record: Mapping[str, Any]) -> bytes:
-    """One log line, without its newline (json.dumps escapes every newline inside)."""
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -38,6 +38,7 @@ def serve(app: Starlette, host: str, port: int) -> None:
         host=host,
         port=port,
         lifespan="on",
+        log_config=None,  # uvicorn's own lines go through configure_logging's format too
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
