@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.demo.catalog import build_catalog
 from pipeline.demo.csv_export import php_csv_field, php_csv_line
@@ -25,6 +30,13 @@ def test_fields_are_quoted_only_for_space_comma_quote_tab_cr_lf() -> None:
     assert php_csv_field("a\nb") == '"a\nb"'
     assert php_csv_field("a\rb") == '"a\rb"'
     assert php_csv_line(["x", "", "&amp;"]) == "x,-,&amp;\n"
+
+
+@given(st.lists(st.text(st.characters(exclude_characters="\\", codec="utf-8"), min_size=1)))
+def test_any_row_reads_back_with_a_standard_csv_reader(values: list[str]) -> None:
+    """Whatever a buyer types, the row splits back into the same fields."""
+    line = php_csv_line(values)
+    assert list(csv.reader(io.StringIO(line, newline=""))) == ([values] if values else [[]])
 
 
 def test_money_is_written_from_integer_cents() -> None:

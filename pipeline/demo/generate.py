@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,7 +115,11 @@ def _partial(path: Path) -> Path:
 
 
 def _assemble(
-    plan: SellerPlan, workdir: Path, files: dict[str, Path], workers: int, progress: Callable
+    plan: SellerPlan,
+    workdir: Path,
+    files: dict[str, Path],
+    workers: int,
+    progress: Callable[[str], None],
 ) -> tuple[dict[str, int], TruthTotals, list[Path]]:
     """Join the chunks' parts into the outputs; returns row counts, aggregates and runs."""
     headers = {"latest": TRANSACTIONS_HEADER, "older": TRANSACTIONS_HEADER}
@@ -123,8 +128,11 @@ def _assemble(
     targets["customers"] = workdir / "customers.jsonl"
     rows, totals, runs = dict.fromkeys(TEXT_PARTS[:4], 0), TruthTotals(), []
     rows.update(deliveries=0, customers=0)
-    outs = {name: path.open("w", encoding="utf-8", newline="") for name, path in targets.items()}
-    try:
+    with ExitStack() as stack:
+        outs = {
+            name: stack.enter_context(path.open("w", encoding="utf-8", newline=""))
+            for name, path in targets.items()
+        }
         for name, header in headers.items():
             outs[name].write(header + "\n")
         last_report = time.monotonic()
@@ -144,9 +152,6 @@ def _assemble(
                     f"demo-data: {rows['customers']:,}/{plan.customers:,} customers, "
                     f"{rows['latest']:,} transaction rows, {rows['deliveries']:,} deliveries"
                 )
-    finally:
-        for handle in outs.values():
-            handle.close()
     return rows, totals, runs
 
 
