@@ -1,0 +1,164 @@
+"""Generated sellers through the pipeline's own parts into the marts, checked against the
+generator's truth.json to the cent: every customer, every cohort, day N, the totals, as_of.
+
+The small seller's exports are on a New York clock (LTV_CSV_TIMEZONE), so every CSV-only
+payment's date depends on the conversion. It is built twice: once as the files come, once with
+the exports and log days loaded in reverse and then all loaded a second time; the marts must be
+identical. The large seller has ~100k rows in its latest export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_dbt_support import (
+    Seller,
+    aggregate_mismatches,
+    built_once,
+    customer_mismatches,
+    generate_and_replay,
+    load_landing,
+    marts_differences,
+    reload_everything,
+    run_dbt,
+    settings_for,
+)
+
+from pipeline.demo import load_truth
+from pipeline.settings import Settings
+
+SMALL_CLOCK = {"LTV_CSV_TIMEZONE": "America/New_York"}
+
+
+def _small_settings(root: Path) -> Settings:
+    return settings_for(root, **SMALL_CLOCK)
+
+
+def _reordered_settings(small_root: Path) -> Settings:
+    """The small seller's landing folder, loaded into a warehouse of its own."""
+    warehouse = small_root / "reordered" / "ltv.duckdb"
+    return settings_for(small_root, LTV_WAREHOUSE=str(warehouse), **SMALL_CLOCK)
+
+
+def _build_small(root: Path) -> None:
+    settings = _small_settings(root)
+    generate_and_replay(settings, customers=400, seed=11)
+    load_landing(settings)
+    run_dbt(settings, "build", "--exclude", "resource_type:unit_test")
+
+    reordered = _reordered_settings(root)
+    load_landing(
+        reordered,
+        order=lambda files: files[::-1],
+        webhook_days=lambda days: [[day] for day in reversed(days)],
+    )
+    reload_everything(reordered)
+    run_dbt(reordered, "build", "--exclude", "resource_type:unit_test")
+
+
+def _build_large(root: Path) -> None:
+    settings = settings_for(root)
+    generate_and_replay(settings, customers=25_000, seed=12)
+    load_landing(settings)
+    run_dbt(settings, "build", "--exclude", "resource_type:unit_test")
+
+
+@pytest.fixture(scope="module")
+def small_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with built_once(tmp_path_factory, "dbt-seller-11", _build_small) as root:
+        yield root
+
+
+@pytest.fixture(scope="module")
+def small_seller(small_root: Path) -> Seller:
+    settings = _small_settings(small_root)
+    return Seller(settings, load_truth(settings.landing_dir))
+
+
+@pytest.fixture(scope="module")
+def large_seller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seller]:
+    with built_once(tmp_path_factory, "dbt-seller-12", _build_large) as root:
+        settings = settings_for(root)
+        yield Seller(settings, load_truth(settings.landing_dir))
+
+
+def _report(problems: list[str]) -> str:
+    return f"{len(problems)} mismatches, e.g.:\n" + "\n".join(problems[:20])
+
+
+def test_every_customer_matches_truth(small_seller: Seller) -> None:
+    assert len(small_seller.truth["customers"]) > 350
+    with small_seller.connect() as con:
+        problems = customer_mismatches(con, small_seller.truth)
+    assert not problems, _report(problems)
+
+
+def test_totals_cohorts_day_n_and_as_of_match_truth(small_seller: Seller) -> None:
+    with small_seller.connect() as con:
+        problems = aggregate_mismatches(con, small_seller.truth)
+    assert not problems, _report(problems)
+
+
+def test_the_seller_exercises_every_source_overlap(small_seller: Seller) -> None:
+    """Guards the truth comparison against a seller too simple to test the dedupe rules."""
+    with small_seller.connect() as con:
+        seen = dict(
+            con.execute(
+                """select coalesce(matched_by, source), count(*) from marts.fct_payments
+                   group by all"""
+            ).fetchall()
+        )
+        dated_by_order = con.execute(
+            "select count(*) from marts.fct_payments where is_dated_by_order"
+        ).fetchone()[0]
+        in_both_exports = con.execute(
+            "select count(*) from intermediate.int_csv_payments_deduplicated where copies_seen > 1"
+        ).fetchone()[0]
+    assert {"csv", "webhook", "natural_key", "transaction_id"} <= seen.keys(), seen
+    assert dated_by_order > 0
+    assert in_both_exports > 0
+
+
+def test_test_mode_orders_stay_in_staging(small_seller: Seller) -> None:
+    """The generator's seller places test orders (owner+test…@): flagged, never counted."""
+    with small_seller.connect() as con:
+        flagged = con.execute(
+            """select count(*) from staging.stg_thrivecart__webhook_events
+               where is_test and email like 'owner+test%'"""
+        ).fetchone()[0]
+        leaked = con.execute(
+            """select count(*) from (
+                   select email from marts.fct_payments union all
+                   select email from marts.dim_customers union all
+                   select email from marts.dim_subscriptions)
+               where email like 'owner+test%'"""
+        ).fetchone()[0]
+    assert flagged > 0
+    assert leaked == 0
+
+
+def test_marts_do_not_depend_on_load_order_or_reloads(small_root: Path) -> None:
+    first = _small_settings(small_root).warehouse
+    second = _reordered_settings(small_root).warehouse
+    with duckdb.connect() as con:
+        con.execute(f"attach '{first}' as first_load (read_only)")
+        con.execute(f"attach '{second}' as reordered (read_only)")
+        assert marts_differences(con, "first_load", "reordered") == {}
+        rows = con.execute("select count(*) from reordered.marts.fct_payments").fetchone()[0]
+    assert rows > 1000
+
+
+@pytest.mark.slow
+def test_a_100k_row_seller_matches_truth(large_seller: Seller) -> None:
+    with large_seller.connect() as con:
+        export_rows = con.execute(
+            """select count(*) from raw.thrivecart_transactions
+               where _file_path = (select max(_file_path) from raw.thrivecart_transactions)"""
+        ).fetchone()[0]
+        problems = customer_mismatches(con, large_seller.truth)
+        problems += aggregate_mismatches(con, large_seller.truth)
+    assert export_rows > 90_000
+    assert not problems, _report(problems)

@@ -1,0 +1,350 @@
+"""Helpers of the dbt tests (no tests here): a landing folder through the real pipeline parts
+into a warehouse, `dbt` runs with the settings' vars, and the comparison with truth.json.
+
+The path is the product's own: the demo generator writes the landing folder, the sidecar's
+`replay_to_log` writes the webhook log, the ingest functions load the raw tables, and dbt builds
+with `Settings.dbt_vars()` / `Settings.dbt_env()`. Only the order of the loads is ours to choose.
+
+A generated seller costs seconds to build, so a test module builds it once; under pytest-xdist
+every worker would build it again, so the first worker to ask builds it under a file lock and
+the others read the same warehouse (read-only, which DuckDB allows across processes).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+from dbt.artifacts.schemas.run import RunResult
+from dbt.cli.main import dbtRunner
+from dbt.contracts.graph.manifest import Manifest
+from filelock import FileLock
+
+from pipeline.demo import generate_seller, load_truth
+from pipeline.ingest.csv_load import ExportFile, load_export, loaded_hashes
+from pipeline.ingest.landing import PendingFile, pending_files
+from pipeline.ingest.webhook_load import load_webhook_days, loaded_segment_sizes
+from pipeline.ingest.webhook_scan import pending_webhook_days
+from pipeline.settings import DBT_PROJECT_DIR, Settings, load_settings
+from pipeline.sidecar.replay import replay_to_log
+from pipeline.warehouse import connect, ensure_raw_schema
+
+MARTS = (
+    "fct_payments",
+    "dim_customers",
+    "dim_subscriptions",
+    "ltv_cohorts_monthly",
+    "ltv_day_n",
+    "revenue_daily",
+    "source_reconciliation",
+    "mart_metadata",
+)
+# Load a whole landing folder now, however recently its files were written.
+EVERYTHING_SETTLED_NS = 10**18 * 9
+
+
+def settings_for(root: Path, **env: str) -> Settings:
+    """Settings for a landing folder and warehouse under `root`, plus `env` overrides."""
+    return load_settings(
+        {
+            "LTV_LANDING_DIR": str(root / "landing"),
+            "LTV_WAREHOUSE": str(root / "warehouse" / "ltv.duckdb"),
+            "LTV_MARTS_SNAPSHOT": str(root / "warehouse" / "marts.duckdb"),
+            "DAGSTER_HOME": str(root / "dagster"),
+            **env,
+        }
+    )
+
+
+def load_landing(
+    settings: Settings,
+    order: Callable[[list[PendingFile]], Sequence[PendingFile]] = list,
+    webhook_days: Callable[[list[date]], Sequence[Sequence[date]]] = lambda days: [days],
+) -> None:
+    """Load every export and log segment of the landing folder into the raw tables.
+
+    `order` arranges the exports, `webhook_days` groups the log days into successive loads.
+    """
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con = connect(settings.warehouse)
+    try:
+        ensure_raw_schema(con)
+        for pending in order(
+            pending_files(settings.landing_dir, loaded_hashes(con), EVERYTHING_SETTLED_NS)
+        ):
+            file = ExportFile(pending.file.path, pending.file.rel_path, pending.sha256)
+            load_export(con, file, pending.export, now)
+        days = pending_webhook_days(settings.webhooks_dir, loaded_segment_sizes(con))
+        for group in webhook_days(days):
+            load_webhook_days(con, settings.landing_dir, settings.webhooks_dir, group, now)
+    finally:
+        con.close()
+
+
+def reload_everything(settings: Settings) -> None:
+    """Load every export and log day again, as a re-materialized partition would."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    con = connect(settings.warehouse)
+    try:
+        for pending in pending_files(settings.landing_dir, set(), EVERYTHING_SETTLED_NS):
+            file = ExportFile(pending.file.path, pending.file.rel_path, pending.sha256)
+            load_export(con, file, pending.export, now)
+        days = pending_webhook_days(settings.webhooks_dir, {})
+        load_webhook_days(con, settings.landing_dir, settings.webhooks_dir, days, now)
+    finally:
+        con.close()
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@cache
+def _parsed_project() -> tuple[Manifest, Path]:
+    """The project parsed once per process (a parse costs seconds, a run reuses it).
+
+    dbt names a DuckDB database after its file, so every warehouse these tests build is called
+    ltv.duckdb and the parsed manifest's `ltv` database fits them all.
+    """
+    work = Path(tempfile.mkdtemp(prefix="ltv-dbt-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
+    with _environment({"LTV_WAREHOUSE": str(work / "ltv.duckdb")}):
+        result = dbtRunner().invoke(["parse", *_project_args(work)])
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception}")
+    return result.result, work
+
+
+def _project_args(work: Path) -> list[str]:
+    return [
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+        "--quiet",
+    ]
+
+
+def _release_warehouse() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open after a run.
+
+    dbt-duckdb expects one run per process and holds the file (and its lock) until exit; run
+    in-process, it would keep other processes and this one's readers out of the warehouse.
+    It exposes no public way to let go, so this does what it does itself on a profile change.
+    """
+    manager = DuckDBConnectionManager
+    with manager._LOCK:
+        if manager._ENV is not None:
+            manager._ENV.close()
+            manager._ENV = None
+
+
+def run_dbt(settings: Settings, *args: str) -> list[RunResult]:
+    """Run `dbt <args>` in-process on the settings' warehouse with their vars.
+
+    Fails the test with every failing node's message when dbt fails. Target and logs go beside
+    the warehouse, never into the shared dbt_project/target.
+    """
+    assert settings.warehouse.name == "ltv.duckdb", "see _parsed_project"
+    manifest, _ = _parsed_project()
+    work = settings.warehouse.parent / f"dbt-{args[0]}"
+    vars_ = ["--vars", json.dumps(settings.dbt_vars())]
+    with _environment(settings.dbt_env()):
+        try:
+            outcome = dbtRunner(manifest=manifest).invoke([*args, *vars_, *_project_args(work)])
+        finally:
+            _release_warehouse()
+    results = list(outcome.result.results) if outcome.result is not None else []
+    if not outcome.success:
+        failures = [
+            f"{r.node.unique_id}: {r.status}: {r.message}"
+            for r in results
+            if r.status not in ("success", "pass")
+        ]
+        pytest.fail(f"dbt {' '.join(args)} failed: {outcome.exception}\n" + "\n".join(failures))
+    return results
+
+
+@dataclass(frozen=True)
+class Seller:
+    """A generated seller, loaded and built: its settings and its truth.json."""
+
+    settings: Settings
+    truth: dict[str, Any]
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.settings.warehouse), read_only=True)
+
+
+def generate_and_replay(settings: Settings, customers: int, seed: int) -> dict[str, Any]:
+    """The demo seller in the landing folder, its deliveries replayed into the webhook log."""
+    generate_seller(
+        settings.landing_dir, customers, seed, csv_timezone=settings.csv_timezone, workers=2
+    )
+    truth = load_truth(settings.landing_dir)
+    deliveries = settings.landing_dir / "_demo" / "deliveries.jsonl"
+    summary = replay_to_log(deliveries, settings.webhooks_dir, {truth["account"]: truth["secret"]})
+    assert summary.accepted == summary.sent, summary.describe()
+    return truth
+
+
+@contextmanager
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Iterator[Path]:
+    """A folder where `build(folder)` ran exactly once across all xdist workers."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the session's folder, common to every worker
+    root = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (root / ".built").exists():
+            root.mkdir(exist_ok=True)
+            build(root)
+            (root / ".built").touch()
+    yield root
+
+
+def marts_differences(
+    con: duckdb.DuckDBPyConnection, left: str, right: str
+) -> dict[str, tuple[int, int]]:
+    """Per mart, (rows only in `left`, rows only in `right`) of two attached warehouses."""
+    differences = {}
+    for mart in MARTS:
+        counts = []
+        for first, second in ((left, right), (right, left)):
+            query = (
+                f"select count(*) from (select * from {first}.marts.{mart} "
+                f"except all select * from {second}.marts.{mart})"
+            )
+            counts.append(con.execute(query).fetchone()[0])
+        if any(counts):
+            differences[mart] = (counts[0], counts[1])
+    return differences
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
+    """Every (email, currency) whose dim_customers row differs from truth.json, field by field,
+    plus rows truth does not have."""
+    rows = con.execute(
+        """select email, currency, gross_revenue, refunded_amount, net_revenue, first_paid_at,
+                  cast(cohort_month as varchar), first_order_id, first_product_id,
+                  orders_count, rebills_count, thrivecart_customer_ids
+           from marts.dim_customers"""
+    ).fetchall()
+    mine = {(row[0], row[1]): row[2:] for row in rows}
+    problems = []
+    for expected in truth["customers"]:
+        key = (expected["email"], expected["currency"])
+        got = mine.pop(key, None)
+        if got is None:
+            problems.append(f"{key}: missing")
+            continue
+        gross, refunds, net, first_paid_at, cohort, order, product, orders, rebills, ids = got
+        actual = {
+            "gross": gross,
+            "refunds": refunds,
+            "net": net,
+            "first_paid_at": _iso(first_paid_at),
+            "cohort_month": cohort,
+            "first_order_id": order,
+            "first_product_id": product,
+            "orders_count": orders,
+            "rebills_count": rebills,
+            "thrivecart_customer_ids": list(ids or []),
+        }
+        wrong = {f: (expected[f], v) for f, v in actual.items() if expected[f] != v}
+        if wrong:
+            problems.append(f"{key}: {wrong}")
+    problems += [f"{key}: not in truth" for key in mine]
+    return problems
+
+
+def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
+    """Totals, cohorts and day-N of the marts against truth.json."""
+    problems = []
+    totals = {
+        row[0]: row[1:]
+        for row in con.execute(
+            """select currency,
+                      sum(case when payment_type = 'charge' then amount else 0 end),
+                      sum(case when payment_type = 'rebill' then amount else 0 end),
+                      -sum(case when payment_type = 'refund' then amount else 0 end),
+                      sum(amount), count(*)
+               from marts.fct_payments group by currency"""
+        ).fetchall()
+    }
+    for expected in truth["totals"]:
+        want = tuple(expected[f] for f in ("charges", "rebills", "refunds", "net", "payments"))
+        if totals.pop(expected["currency"], None) != want:
+            problems.append(f"totals {expected['currency']}: want {want}")
+    problems += [f"totals {currency}: not in truth" for currency in totals]
+
+    # A cohort's last cumulative value is its customers' net revenue to date.
+    cohorts = {
+        (row[0], row[1]): (row[2], row[3])
+        for row in con.execute(
+            """select currency, cast(cohort_month as varchar), cohort_customers,
+                      cumulative_net_revenue
+               from marts.ltv_cohorts_monthly
+               qualify months_since_acquisition = max(months_since_acquisition)
+                   over (partition by currency, cohort_month)"""
+        ).fetchall()
+    }
+    for expected in truth["cohorts"]:
+        key = (expected["currency"], expected["cohort_month"])
+        got = cohorts.pop(key, None)
+        if got != (expected["customers"], expected["net"]):
+            problems.append(f"cohort {key}: want {expected['customers']}, {expected['net']}")
+    problems += [f"cohort {key}: not in truth" for key in cohorts]
+
+    day_n = {
+        (row[0], row[1]): row[2:]
+        for row in con.execute(
+            """select currency, day_n, customers, eligible_customers, net_revenue, ltv
+               from marts.ltv_day_n where segment_type = 'all'"""
+        ).fetchall()
+    }
+    for expected in truth["day_n"]:
+        key = (expected["currency"], expected["day_n"])
+        eligible, net = expected["eligible_customers"], expected["net_revenue"]
+        ltv = (net / eligible).quantize(Decimal("0.01"), "ROUND_HALF_UP") if eligible else None
+        if day_n.get(key) != (expected["customers"], eligible, net, ltv):
+            problems.append(f"day_n {key}: got {day_n.get(key)}, want {expected}")
+
+    as_of = _iso(con.execute("select as_of from marts.mart_metadata").fetchone()[0])
+    if as_of != truth["as_of"]:
+        problems.append(f"as_of: got {as_of}, want {truth['as_of']}")
+    return problems
