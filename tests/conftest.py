@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from pipeline.demo import SellerSummary, generate_seller
 from pipeline.settings import PROJECT_ROOT, Settings, load_settings
 
 
@@ -42,3 +45,24 @@ def dagster_instance(pipeline_settings: Settings) -> Iterator[dg.DagsterInstance
     shutil.copyfile(PROJECT_ROOT / "pipeline" / "dagster.yaml", home / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         yield instance
+
+
+def _settle(folder: Path) -> None:
+    past = time.time_ns() - 60 * 10**9
+    for path in folder.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(past, past))
+
+
+@pytest.fixture
+def settle() -> Callable[[Path], None]:
+    """Date every file under a folder a minute back, so the landing scan sees it as written."""
+    return _settle
+
+
+@pytest.fixture
+def demo_landing(pipeline_settings: Settings) -> SellerSummary:
+    """A small demo seller written into the test's landing folder, every file settled."""
+    summary = generate_seller(pipeline_settings.landing_dir, customers=30, seed=3)
+    _settle(pipeline_settings.landing_dir)
+    return summary

@@ -11,11 +11,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.demo import generate_seller
 from pipeline.ingest.raw_checks import duplicate_delivery_ids
 from pipeline.ingest.webhook_load import load_webhook_days
 from pipeline.ingest.webhook_scan import LogPosition, new_complete_lines, pending_webhook_days
+from pipeline.sidecar.replay import replay_to_log
 from pipeline.warehouse import connect, ensure_raw_schema
-from pipeline.webhook_log import segment_path
+from pipeline.webhook_log import list_segments, segment_day, segment_path
 
 DAY1, DAY2, DAY3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
 LOADED_AT = datetime(2026, 3, 3, 12, 0)
@@ -186,3 +188,22 @@ def test_pending_days_are_segments_that_grew(con: duckdb.DuckDBPyConnection, lan
     append(landing, DAY2, record(5, DAY2))
     append(landing, DAY3, record(6, DAY3))
     assert pending_webhook_days(landing / "webhooks", sizes) == [DAY2, DAY3]
+
+
+def test_a_replayed_demo_history_loads_every_delivery_once_without_the_secret(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    seller = generate_seller(landing.parent / "seller", customers=30, seed=3)
+    log = landing / "webhooks"
+    replay = replay_to_log(seller.files["deliveries"], log, {"*": "demo-secret"})
+    lines = [json.loads(line) for path in list_segments(log) for line in path.open("rb")]
+    assert len(lines) == replay.accepted > 10
+    loads = load(con, landing, *(segment_day(p) for p in list_segments(log)))
+    assert sum(s.events for s in loads) == len({line["delivery_id"] for line in lines})
+    assert sum(s.events + s.duplicates for s in loads) == replay.accepted
+    assert sum(s.rejected for s in loads) == 0
+    leaked = con.execute(
+        "SELECT count(*) FROM raw.thrivecart_webhook_events "
+        "WHERE payload::VARCHAR LIKE '%demo-secret%' OR payload->>'$.thrivecart_secret' IS NOT NULL"
+    ).fetchone()[0]
+    assert leaked == 0

@@ -1,0 +1,136 @@
+"""The landing and webhook sensors, evaluated through `build_sensor_context`."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.defs.ingest import (
+    LANDING_PATH_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    SUBSCRIPTIONS_FILES,
+    TRANSACTIONS_FILES,
+    landing_files_sensor,
+    webhook_log_sensor,
+)
+from pipeline.demo import SellerSummary
+from pipeline.ingest.landing import file_sha256
+from pipeline.settings import Settings
+from pipeline.sidecar.replay import replay_to_log
+
+
+def tick(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None
+) -> dg.SensorResult:
+    """Evaluate one tick and apply its partition requests, as the daemon would."""
+    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
+    dagster_instance: dg.DagsterInstance,
+    demo_landing: SellerSummary,
+    pipeline_settings: Settings,
+    settle: Callable[[Path], None],
+) -> None:
+    result = tick(landing_files_sensor, dagster_instance, None)
+    files = demo_landing.files
+    expected = {
+        file_sha256(files[role]): (job, files[role].relative_to(demo_landing.out).as_posix())
+        for role, job in [
+            ("latest", "load_transactions_file"),
+            ("older", "load_transactions_file"),
+            ("recurring", "load_subscriptions_file"),
+            ("limited", "load_subscriptions_file"),
+        ]
+    }
+    requested = {
+        r.run_key: (r.job_name, r.tags[LANDING_PATH_TAG])
+        for r in result.run_requests
+        if r.partition_key == r.run_key
+    }
+    assert requested == expected
+    assert len(dagster_instance.get_dynamic_partitions(TRANSACTIONS_FILES.name)) == 2
+    assert len(dagster_instance.get_dynamic_partitions(SUBSCRIPTIONS_FILES.name)) == 2
+
+    assert tick(landing_files_sensor, dagster_instance, result.cursor).run_requests == []
+    copy = pipeline_settings.landing_dir / "inbox" / "same export, other name.csv"
+    copy.parent.mkdir()
+    shutil.copyfile(files["latest"], copy)
+    settle(copy.parent)
+    again = tick(landing_files_sensor, dagster_instance, result.cursor)
+    assert again.run_requests == []
+    assert not pipeline_settings.warehouse.exists()  # sensors never open DuckDB
+
+
+def test_half_written_files_wait_for_a_later_tick(
+    dagster_instance: dg.DagsterInstance,
+    pipeline_settings: Settings,
+    settle: Callable[[Path], None],
+) -> None:
+    landing = pipeline_settings.landing_dir
+    (landing / "orders").mkdir()
+    header = "order_id,order_date,event,transaction_id,total,email\n"
+    (landing / "orders" / "export.csv.crdownload").write_text(header + "1,2,3,4,5,6\n")
+    (landing / "orders" / "being-copied.csv").write_text(header + "7,8,9,10,11,12\n")
+    result = tick(landing_files_sensor, dagster_instance, None)
+    assert result.run_requests == []
+    (landing / "orders" / "export.csv.crdownload").rename(landing / "orders" / "export.csv")
+    settle(landing)
+    result = tick(landing_files_sensor, dagster_instance, result.cursor)
+    paths = sorted(r.tags[LANDING_PATH_TAG] for r in result.run_requests)
+    assert paths == ["orders/being-copied.csv", "orders/export.csv"]
+
+
+def test_webhook_sensor_requests_one_run_for_a_whole_replayed_history(
+    dagster_instance: dg.DagsterInstance, demo_landing: SellerSummary, pipeline_settings: Settings
+) -> None:
+    log = pipeline_settings.webhooks_dir
+    summary = replay_to_log(demo_landing.files["deliveries"], log, {"*": "demo-secret"})
+    assert summary.accepted > 10
+    segments = sorted(p.name for p in log.glob("thrivecart-*.jsonl"))
+    assert len(segments) > 20
+
+    result = tick(webhook_log_sensor, dagster_instance, None)
+    (request,) = result.run_requests
+    first, last = segments[0][11:21], segments[-1][11:21]
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (first, last)
+    assert request.partition_key is None and request.run_key
+    assert tick(webhook_log_sensor, dagster_instance, result.cursor).run_requests == []
+
+    with (log / segments[-1]).open("ab") as f:
+        f.write((log / segments[-1]).read_bytes().splitlines(keepends=True)[0])
+        f.write(b'{"torn": ')
+    later = tick(webhook_log_sensor, dagster_instance, result.cursor)
+    (request,) = later.run_requests
+    assert (request.partition_key, request.tags.get(RANGE_START_TAG)) == (last, None)
+    assert request.run_key != result.run_requests[0].run_key
+    assert tick(webhook_log_sensor, dagster_instance, later.cursor).run_requests == []
+    assert not pipeline_settings.warehouse.exists()
+
+
+def test_sensors_run_by_default_and_every_writer_is_in_the_pool() -> None:
+    from pipeline.defs import WAREHOUSE_POOL
+    from pipeline.defs.ingest import defs
+
+    repo = defs.get_repository_def()
+    for sensor in repo.sensor_defs:
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    pools = [a.op.pool for a in repo.assets_defs_by_key.values()]
+    assert pools == [WAREHOUSE_POOL] * 3
+    checks = list(repo.asset_checks_defs_by_key.values())
+    assert [c.op.pool for c in checks] == [WAREHOUSE_POOL] * 5
+
+
+def test_the_instance_template_holds_one_warehouse_slot(
+    dagster_instance: dg.DagsterInstance,
+) -> None:
+    pools = dagster_instance.get_concurrency_config().pool_config
+    assert (pools.default_pool_limit, pools.pool_granularity.value) == (1, "op")
+    assert Path(dagster_instance.root_directory, "dagster.yaml").exists()

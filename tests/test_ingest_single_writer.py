@@ -1,0 +1,88 @@
+"""One writer at a time: the warehouse pool across processes, and the connect retry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipeline.defs import WAREHOUSE_POOL
+from pipeline.defs.ingest import LANDING_PATH_TAG, landing_files_sensor
+from pipeline.demo import SellerSummary
+from pipeline.settings import Settings
+from pipeline.warehouse import WarehouseBusy, connect
+
+# A run as the daemon launches it: its own process, on the DAGSTER_HOME instance and its pool.
+RUN_IN_OWN_PROCESS = """
+import sys
+import dagster as dg
+from pipeline.defs.ingest import LANDING_PATH_TAG, raw_thrivecart_transactions
+from pipeline.defs.resources import WarehouseResource
+
+partition, path = sys.argv[1:3]
+with dg.DagsterInstance.get() as instance:
+    result = dg.materialize(
+        [raw_thrivecart_transactions],
+        instance=instance,
+        partition_key=partition,
+        tags={LANDING_PATH_TAG: path},
+        resources={"warehouse": WarehouseResource()},
+        raise_on_error=False,
+    )
+sys.exit(0 if result.success else 1)
+"""
+
+
+def test_two_loads_requested_at_once_both_succeed(
+    dagster_instance: dg.DagsterInstance, demo_landing: SellerSummary, pipeline_settings: Settings
+) -> None:
+    result = landing_files_sensor(dg.build_sensor_context(instance=dagster_instance))
+    for request in result.dynamic_partitions_requests:
+        dagster_instance.add_dynamic_partitions(
+            request.partitions_def_name, list(request.partition_keys)
+        )
+    requests = [r for r in result.run_requests if r.job_name == "load_transactions_file"]
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RUN_IN_OWN_PROCESS, r.partition_key, r.tags[LANDING_PATH_TAG]],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in requests
+    ]
+    outcomes = [(run.wait(timeout=120), run.stderr.read()) for run in runs]
+    assert [code for code, _ in outcomes] == [0, 0], outcomes
+    with duckdb.connect(str(pipeline_settings.warehouse), read_only=True) as con:
+        files = con.execute(
+            "SELECT count(DISTINCT _file_sha256) FROM raw.thrivecart_transactions"
+        ).fetchone()
+    assert files == (2,)
+    limits = {p.name: p.limit for p in dagster_instance.event_log_storage.get_pool_limits()}
+    assert limits == {WAREHOUSE_POOL: 1}
+
+
+HOLD_LOCK = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_connect_waits_for_another_writer_then_gives_up_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "ltv.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(database), "1.5"], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(WarehouseBusy, match="stayed locked by another process"):
+        connect(database, lock_timeout=0.2)
+    con = connect(database, lock_timeout=60)
+    assert holder.poll() == 0  # it got the lock only after the holder had finished
+    con.close()
