@@ -1,0 +1,277 @@
+"""The two real deliveries in shared/samples/webhooks flow to the marts beside a small generated
+seller: the live rebill is counted once in every mart, the test-mode order never leaves
+staging, and the seller's own numbers still match its truth.json.
+
+Each sample is sent twice, as a form body and as JSON (the same payload, so one delivery).
+The same warehouse then runs the dbt unit tests the way CI does, on their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from test_dbt_support import (
+    Seller,
+    aggregate_mismatches,
+    built_once,
+    customer_mismatches,
+    generate_and_replay,
+    load_landing,
+    run_dbt,
+    settings_for,
+)
+
+from pipeline.demo import load_truth
+from pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from pipeline.sidecar.replay import replay_to_log
+
+SAMPLES = PROJECT_ROOT.parent / "shared" / "samples" / "webhooks"
+SAMPLE_SECRETS = {"magloft": "SAMPLESECRET1", "engagemorecrm": "SAMPLESECRET2"}
+CONTENT_TYPES = {".form": "application/x-www-form-urlencoded", ".json": "application/json"}
+# When each sample's event happened, plus a few seconds: ThriveCart sends right away.
+SENT_AT = {
+    "order.success": "2023-11-08T23:48:24.000001Z",
+    "order.subscription_payment": "2020-07-24T05:17:37.000001Z",
+}
+LIVE_REBILL = {
+    "email": "bo.sample@example.com",
+    "currency": "USD",
+    "gross": Decimal("69.00"),
+    "refunds": Decimal("0.00"),
+    "net": Decimal("69.00"),
+    "first_paid_at": "2020-07-24T05:17:34Z",
+    "cohort_month": "2020-07-01",
+    "first_order_id": "3230022",
+    "first_product_id": "17",
+    "orders_count": 0,
+    "rebills_count": 1,
+    "thrivecart_customer_ids": ["16099259"],
+}
+UNIT_TEST_RESULTS = "unit_test_results.json"
+
+
+def _write_sample_deliveries(path: Path) -> None:
+    lines = []
+    for event, sent_at in SENT_AT.items():
+        for suffix, content_type in CONTENT_TYPES.items():
+            body = (SAMPLES / f"{event}{suffix}").read_text(encoding="utf-8").strip()
+            delivery = {"sent_at": sent_at, "content_type": content_type, "body": body}
+            lines.append(json.dumps(delivery))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _build(root: Path) -> None:
+    settings = settings_for(root)
+    generate_and_replay(settings, customers=60, seed=13)
+    deliveries = root / "samples.jsonl"
+    _write_sample_deliveries(deliveries)
+    summary = replay_to_log(deliveries, settings.webhooks_dir, SAMPLE_SECRETS)
+    assert summary.accepted == 4, summary.describe()
+    load_landing(settings)
+    run_dbt(settings, "build", "--exclude", "resource_type:unit_test")
+    # CI's command, on a built warehouse (unit tests read their inputs' column types from it).
+    results = run_dbt(settings, "test", "--select", "resource_type:unit_test")
+    outcome = {r.node.unique_id: str(r.status) for r in results}
+    (root / UNIT_TEST_RESULTS).write_text(json.dumps(outcome))
+
+
+@pytest.fixture(scope="module")
+def seller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seller]:
+    with built_once(tmp_path_factory, "dbt-samples", _build) as root:
+        settings = settings_for(root)
+        yield Seller(settings, load_truth(settings.landing_dir))
+
+
+def _rows(seller: Seller, query: str) -> list[dict[str, Any]]:
+    with seller.connect() as con:
+        cursor = con.execute(query)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_unit_tests_run_on_their_own(seller: Seller) -> None:
+    defined = {
+        test["name"]
+        for path in (DBT_PROJECT_DIR / "models").rglob("*.yml")
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
+    }
+    outcome = json.loads((seller.settings.warehouse.parent.parent / UNIT_TEST_RESULTS).read_text())
+    ran = {unique_id.rsplit(".", 1)[1]: status for unique_id, status in outcome.items()}
+    assert len(defined) >= 11
+    assert ran == dict.fromkeys(defined, "pass")
+
+
+def test_the_live_rebill_is_one_payment(seller: Seller) -> None:
+    payments = _rows(
+        seller,
+        """select * exclude (payment_id, customer_id) from marts.fct_payments
+           where email = 'bo.sample@example.com'""",
+    )
+    assert payments == [
+        {
+            "account": "engagemorecrm",
+            "email": "bo.sample@example.com",
+            "order_id": "3230022",
+            "item_type": "product",
+            "product_id": "17",
+            "product_name": "$69/Month EngageMore Special Friend Price",
+            "subscription_id": None,
+            "payment_type": "rebill",
+            "paid_at": datetime(2020, 7, 24, 5, 17, 34),
+            "paid_date": date(2020, 7, 24),
+            "amount": Decimal("69.00"),
+            "tax_amount": Decimal("0.00"),
+            "currency": "USD",
+            "campaign_id": None,
+            "affiliate_id": None,
+            "source": "webhook",
+            "matched_by": None,
+            "is_dated_by_order": False,
+            "processor_charge_id": None,
+            "invoice_id": "000000141-6",
+            "coupon": None,
+            "processor": "stripe",
+        }
+    ]
+
+
+def test_the_live_rebill_makes_a_cohort_of_its_own(seller: Seller) -> None:
+    """July 2020, long before the generated history: 69.00 in month 0, then nothing up to
+    as_of's month, which alone is incomplete."""
+    cohort = _rows(
+        seller,
+        """select months_since_acquisition, cohort_customers, paying_customers, net_revenue,
+                  cumulative_net_revenue, ltv_per_customer, is_complete
+           from marts.ltv_cohorts_monthly
+           where currency = 'USD' and cohort_month = '2020-07-01'
+           order by months_since_acquisition""",
+    )
+    as_of = date.fromisoformat(seller.truth["as_of"][:10])
+    months = (as_of.year - 2020) * 12 + as_of.month - 7
+    assert len(cohort) == months + 1
+    assert cohort[0] == {
+        "months_since_acquisition": 0,
+        "cohort_customers": 1,
+        "paying_customers": 1,
+        "net_revenue": Decimal("69.00"),
+        "cumulative_net_revenue": Decimal("69.00"),
+        "ltv_per_customer": Decimal("69.00"),
+        "is_complete": True,
+    }
+    assert {row["cumulative_net_revenue"] for row in cohort} == {Decimal("69.00")}
+    assert [row["is_complete"] for row in cohort[-2:]] == [True, False]
+
+
+def test_the_live_rebill_day_and_its_source(seller: Seller) -> None:
+    day = _rows(
+        seller,
+        """select gross_revenue, net_revenue, charges_count, rebills_count, new_customers
+           from marts.revenue_daily where currency = 'USD' and date = '2020-07-24'""",
+    )
+    reconciliation = _rows(
+        seller,
+        """select payment_type, csv_only_count, webhook_only_count, webhook_only_amount,
+                  matched_count
+           from marts.source_reconciliation where currency = 'USD' and date = '2020-07-24'""",
+    )
+    assert day == [
+        {
+            "gross_revenue": Decimal("69.00"),
+            "net_revenue": Decimal("69.00"),
+            "charges_count": 0,
+            "rebills_count": 1,
+            "new_customers": 1,
+        }
+    ]
+    assert reconciliation == [
+        {
+            "payment_type": "rebill",
+            "csv_only_count": 0,
+            "webhook_only_count": 1,
+            "webhook_only_amount": Decimal("69.00"),
+            "matched_count": 0,
+        }
+    ]
+
+
+def test_the_test_mode_order_stays_in_staging(seller: Seller) -> None:
+    staged = _rows(
+        seller,
+        """select events.is_test, items.item_name, items.amount, items.processor_charge_id,
+                  items.subscription_id
+           from staging.stg_thrivecart__webhook_events as events
+           join staging.stg_thrivecart__webhook_order_items as items using (delivery_id)
+           where events.order_id = '23370556'""",
+    )
+    leaked = _rows(
+        seller,
+        """select 'fct_payments' as mart from marts.fct_payments
+           where email = 'ana.example@example.com' or order_id = '23370556'
+           union all
+           select 'dim_customers' from marts.dim_customers
+           where email = 'ana.example@example.com'
+           union all
+           select 'dim_subscriptions' from marts.dim_subscriptions
+           where subscription_id = '3498819' or email = 'ana.example@example.com'""",
+    )
+    assert staged == [
+        {
+            "is_test": True,
+            "item_name": "Mobile & Universal App Pro",
+            "amount": Decimal("4997.00"),
+            "processor_charge_id": "ch_3OALTjD8ltzmnnom0bR4w3lq",
+            "subscription_id": "3498819",
+        }
+    ]
+    assert leaked == []
+
+
+def test_the_generated_seller_still_matches_its_truth(seller: Seller) -> None:
+    truth = seller.truth
+    with_sample = {
+        **truth,
+        "customers": [*truth["customers"], LIVE_REBILL],
+        "totals": [
+            {
+                **row,
+                "rebills": row["rebills"] + Decimal("69.00"),
+                "net": row["net"] + Decimal("69.00"),
+                "payments": row["payments"] + 1,
+            }
+            if row["currency"] == "USD"
+            else row
+            for row in truth["totals"]
+        ],
+        "cohorts": [
+            {
+                "currency": "USD",
+                "cohort_month": "2020-07-01",
+                "customers": 1,
+                "net": Decimal("69.00"),
+            },
+            *truth["cohorts"],
+        ],
+        # Acquired in 2020: eligible at every day N, with 69.00 within each window.
+        "day_n": [
+            {
+                **row,
+                "customers": row["customers"] + 1,
+                "eligible_customers": row["eligible_customers"] + 1,
+                "net_revenue": row["net_revenue"] + Decimal("69.00"),
+            }
+            if row["currency"] == "USD"
+            else row
+            for row in truth["day_n"]
+        ],
+    }
+    with seller.connect() as con:
+        problems = customer_mismatches(con, with_sample) + aggregate_mismatches(con, with_sample)
+    assert len(truth["customers"]) > 50
+    assert not problems, "\n".join(problems[:20])
