@@ -15,7 +15,7 @@ from typing import TextIO
 
 from pipeline.demo.csv_export import TransactionRows, subscription_row
 from pipeline.demo.deliveries import delivery_lines, plan_deliveries, write_run
-from pipeline.demo.events import Checkout, History
+from pipeline.demo.events import Checkout, History, Refund
 from pipeline.demo.simulate import TEST_ORDER_EVERY, simulate_customer, simulate_test_order
 from pipeline.demo.truth import TruthTotals, customer_entries, observe
 from pipeline.demo.world import SellerPlan, World, world_for
@@ -51,7 +51,8 @@ def _write_transactions(
         files["latest"].writelines(latest)
         counts["latest"] += len(latest)
         if event.at <= timeline.older_export_at:
-            older = rows.rows(event, OLDER_REFUND_SIGN)
+            # Only refund rows differ between the exports (their sign).
+            older = rows.rows(event, OLDER_REFUND_SIGN) if isinstance(event, Refund) else latest
             files["older"].writelines(older)
             counts["older"] += len(older)
     return counts
