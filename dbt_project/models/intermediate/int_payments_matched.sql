@@ -4,7 +4,8 @@
 -- event_id or webhook_id), then, among what is left, the natural key: order, item, kind,
 -- currency and amount, dated within `match_tolerance_minutes`. Refund rows in an export carry
 -- the order's date, so refunds match on the key alone, the k-th CSV refund of an item and
--- amount with the k-th webhook refund of it. `matched_by` records the rule.
+-- amount with the k-th webhook refund of it; refunds still unpaired then pair per item
+-- whatever their amounts (rule refund_item). `matched_by` records the rule.
 with csv_payments as (
 
     select * from {{ ref('int_csv_payments_deduplicated') }}
@@ -178,11 +179,55 @@ natural_pairs as (
 
 ),
 
+csv_refunds_left as (
+
+    select
+        *,
+        row_number() over (
+            partition by order_id, item_type, item_id, currency order by paid_at, csv_key
+        ) as item_ordinal
+    from csv_refunds_ordered
+    where movement_id not in (select csv_movement_id from natural_pairs)
+
+),
+
+webhook_refunds_left as (
+
+    select
+        *,
+        row_number() over (
+            partition by order_id, item_type, item_id, currency order by paid_at, natural_key
+        ) as item_ordinal
+    from webhook_refunds_ordered
+    where movement_id not in (select webhook_movement_id from natural_pairs)
+
+),
+
+refund_item_pairs as (
+
+    -- Exports can get a partial refund's amount wrong: a refund of an item left over on both
+    -- sides is the same refund whatever the amounts say, and the webhook's amount counts.
+    select
+        csv_refunds_left.movement_id as csv_movement_id,
+        webhook_refunds_left.movement_id as webhook_movement_id,
+        'refund_item' as matched_by
+    from csv_refunds_left
+    inner join webhook_refunds_left
+        on csv_refunds_left.order_id = webhook_refunds_left.order_id
+        and csv_refunds_left.item_type = webhook_refunds_left.item_type
+        and csv_refunds_left.item_id = webhook_refunds_left.item_id
+        and csv_refunds_left.currency = webhook_refunds_left.currency
+        and csv_refunds_left.item_ordinal = webhook_refunds_left.item_ordinal
+
+),
+
 pairs as (
 
     select * from exact_pairs
     union all
     select * from natural_pairs
+    union all
+    select * from refund_item_pairs
 
 ),
 

@@ -29,7 +29,9 @@ select
     cast(sum(case when matched_by = 'webhook_id' then 1 else 0 end) as integer)
         as matched_by_webhook_id,
     cast(sum(case when matched_by = 'natural_key' then 1 else 0 end) as integer)
-        as matched_by_natural_key
+        as matched_by_natural_key,
+    cast(sum(case when matched_by = 'refund_item' then 1 else 0 end) as integer)
+        as matched_by_refund_item
 
 from payments
 group by paid_date, payment_type, currency
