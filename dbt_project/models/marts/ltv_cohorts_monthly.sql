@@ -40,8 +40,9 @@ cohort_months as (
         cohorts.cohort_month,
         cohorts.cohort_customers,
         month_numbers.months_since_acquisition,
-        cast({{ dbt.dateadd('month', 'month_numbers.months_since_acquisition', 'cohorts.cohort_month') }} as date)
-            as activity_month,
+        cast({{ dbt.dateadd(
+            'month', 'month_numbers.months_since_acquisition', 'cohorts.cohort_month'
+        ) }} as date) as activity_month,
         as_of.as_of_date
     from cohorts
     cross join as_of

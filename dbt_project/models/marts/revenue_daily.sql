@@ -32,8 +32,9 @@ calendar as (
 
     select
         currency_ranges.currency,
-        cast({{ dbt.dateadd('day', 'day_numbers.day_offset', 'currency_ranges.first_date') }} as date)
-            as revenue_date
+        cast(
+            {{ dbt.dateadd('day', 'day_numbers.day_offset', 'currency_ranges.first_date') }} as date
+        ) as revenue_date
     from currency_ranges
     cross join as_of
     inner join day_numbers

@@ -1,0 +1,265 @@
+"""dbt build time at 10k, 100k and 1M transactions, beside a hand-written DuckDB floor.
+
+    .venv/bin/python bench/dbt_bench.py [--rows 10000 100000 1000000] [--repeat 2]
+
+For each size, a demo seller with about that many rows in its latest Transactions export is
+generated, its deliveries replayed into a webhook log and everything loaded into the raw tables
+by the ingest functions, once (cached in bench/out/dbt/raw-<rows>.duckdb). Then, on a fresh copy
+of that raw warehouse each time:
+
+- `dbt build --exclude resource_type:unit_test`: the command the Dagster dbt asset runs (a
+  subprocess: start-up, parse, every model and data test), timed from outside; dbt's own
+  elapsed time (models and tests, without start-up and parse) is reported beside it;
+- the floor: one hand-written DuckDB query computing dim_customers (per customer and currency:
+  gross, refunds, net, first payment, orders and rebills) from the same staged rows, with the
+  same deduplication, timed as `CREATE TABLE … AS`. It is checked against marts.dim_customers,
+  so the floor is a fair one.
+
+Medians of `--repeat` runs go to stdout and bench/out/dbt/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipeline.demo import customers_for_rows, generate_seller, load_truth
+from pipeline.ingest.csv_load import ExportFile, load_export, loaded_hashes
+from pipeline.ingest.landing import pending_files
+from pipeline.ingest.webhook_load import load_webhook_days
+from pipeline.ingest.webhook_scan import pending_webhook_days
+from pipeline.settings import DBT_PROJECT_DIR, load_settings
+from pipeline.sidecar.replay import replay_to_log
+from pipeline.warehouse import connect, ensure_raw_schema
+
+OUT = Path(__file__).resolve().parent / "out" / "dbt"
+DBT = Path(sys.executable).with_name("dbt")
+EVERYTHING_SETTLED_NS = 9 * 10**18
+
+# dim_customers by hand: the staged money movements, deduplicated within each source (webhooks
+# by natural key, export rows by content and occurrence), export rows dropped when a webhook
+# has the same payment (exact charge id, or order/item/kind/amount within the tolerance;
+# refunds without the date), then one aggregate per customer and currency.
+FLOOR_SQL = """
+create or replace table main.floor_customers as
+with csv_rows as (
+    select *,
+        case when event_type = 'refund' then -abs(total) else total end as amount,
+        dense_rank() over (
+            partition by file_sha256, order_id, event_type, item_type, item_id,
+                transaction_id, ordered_at_local, abs(total)
+            order by file_row_number) as occurrence
+    from staging.stg_thrivecart__transactions
+    where event_type in ('charge', 'rebill', 'refund')
+),
+csv_payments as (
+    select event_type as payment_type, order_id, item_type, item_id, amount, currency,
+        ordered_at as paid_at, transaction_id, email
+    from csv_rows
+    qualify row_number() over (
+        partition by order_id, event_type, item_type, item_id, transaction_id,
+            ordered_at_local, amount, occurrence
+        order by file_sha256) = 1
+),
+order_items as (
+    select *, sum(amount) over (partition by delivery_id) as charges_sum
+    from staging.stg_thrivecart__webhook_order_items
+),
+webhook_movements as (
+    select 'charge' as payment_type, account || order_id || item_type || item_id as natural_key,
+        order_id, item_type, item_id, amount, currency, ordered_at as paid_at,
+        processor_charge_id, email, received_at, is_test
+    from order_items
+    where not (charge_type = 'recurring' and charges_sum > order_total)
+    union all
+    select 'rebill', account || order_id || invoice_id, order_id, item_type, item_id, amount,
+        currency, rebilled_at, processor_charge_id, email, received_at, is_test
+    from staging.stg_thrivecart__webhook_rebills
+    union all
+    select 'refund', account || event_id, order_id, item_type, item_id, -abs(amount),
+        currency, refunded_at, processor_charge_id, email, received_at, is_test
+    from staging.stg_thrivecart__webhook_refunds
+),
+webhook_payments as (
+    select * from webhook_movements
+    qualify row_number() over (partition by natural_key order by received_at) = 1
+),
+csv_only as (
+    select * from csv_payments as c
+    where not exists (
+        select 1 from webhook_payments as w
+        where w.payment_type = c.payment_type and (
+            w.processor_charge_id = c.transaction_id
+            or (w.order_id = c.order_id and w.item_type = c.item_type
+                and w.item_id = c.item_id and w.amount = c.amount
+                and w.currency = c.currency
+                and (c.payment_type = 'refund'
+                    or abs(epoch(w.paid_at) - epoch(c.paid_at)) <= {tolerance_seconds})))
+    )
+),
+payments as (
+    select payment_type, order_id, item_type, item_id, amount, currency, paid_at, email
+    from webhook_payments where not is_test
+    union all
+    select payment_type, order_id, item_type, item_id, amount, currency, paid_at, email
+    from csv_only
+)
+select
+    email, currency,
+    sum(amount) filter (where payment_type <> 'refund') as gross_revenue,
+    -sum(amount) filter (where payment_type = 'refund') as refunded_amount,
+    sum(amount) as net_revenue,
+    min(paid_at) filter (where amount > 0 and payment_type <> 'refund') as first_paid_at,
+    count(distinct order_id) filter (where payment_type = 'charge') as orders_count,
+    count(*) filter (where payment_type = 'rebill') as rebills_count
+from payments
+group by email, currency
+"""
+
+FLOOR_CHECK_SQL = """
+select count(*) from (
+    select email, currency, coalesce(gross_revenue, 0), coalesce(refunded_amount, 0),
+        net_revenue, first_paid_at, orders_count, rebills_count
+    from main.floor_customers
+    except
+    select email, currency, gross_revenue, refunded_amount, net_revenue, first_paid_at,
+        orders_count, rebills_count
+    from marts.dim_customers
+)
+"""
+
+
+def prepare_raw(rows: int) -> tuple[Path, dict]:
+    """The raw warehouse of a seller with about `rows` latest-export rows, built once."""
+    raw = OUT / f"raw-{rows}.duckdb"
+    facts = OUT / f"raw-{rows}.json"
+    if raw.exists() and facts.exists():
+        return raw, json.loads(facts.read_text())
+    OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dbt-bench-") as tmp:
+        landing = Path(tmp) / "landing"
+        started = time.perf_counter()
+        summary = generate_seller(landing, customers_for_rows(rows), seed=1, workers=2)
+        truth = load_truth(landing)
+        secrets = {truth["account"]: truth["secret"]}
+        replay_to_log(landing / "_demo" / "deliveries.jsonl", landing / "webhooks", secrets)
+        prepared = time.perf_counter() - started
+        partial = raw.with_suffix(".part")
+        partial.unlink(missing_ok=True)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        con = connect(partial)
+        started = time.perf_counter()
+        try:
+            ensure_raw_schema(con)
+            for pending in pending_files(landing, loaded_hashes(con), EVERYTHING_SETTLED_NS):
+                file = ExportFile(pending.file.path, pending.file.rel_path, pending.sha256)
+                load_export(con, file, pending.export, now)
+            days = pending_webhook_days(landing / "webhooks", {})
+            load_webhook_days(con, landing, landing / "webhooks", days, now)
+        finally:
+            con.close()
+        loaded = time.perf_counter() - started
+    partial.rename(raw)
+    result = {
+        "latest_export_rows": summary.transaction_rows,
+        "older_export_rows": summary.older_export_rows,
+        "subscription_rows": summary.subscription_rows,
+        "deliveries": summary.deliveries,
+        "generate_and_replay_seconds": round(prepared, 1),
+        "raw_load_seconds": round(loaded, 1),
+    }
+    facts.write_text(json.dumps(result))
+    return raw, result
+
+
+def time_dbt_build(warehouse: Path) -> tuple[float, float]:
+    """(wall seconds of the subprocess, dbt's own elapsed seconds)."""
+    settings = load_settings({"LTV_WAREHOUSE": str(warehouse)})
+    target = warehouse.parent / "target"
+    command = [
+        str(DBT),
+        "build",
+        "--exclude",
+        "resource_type:unit_test",
+        "--vars",
+        json.dumps(settings.dbt_vars()),
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(warehouse.parent / "logs"),
+    ]
+    started = time.perf_counter()
+    result = subprocess.run(
+        command, env={**os.environ, **settings.dbt_env()}, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"dbt build failed:\n{result.stdout[-4000:]}")
+    elapsed = json.loads((target / "run_results.json").read_text())["elapsed_time"]
+    return wall, elapsed
+
+
+def time_floor(warehouse: Path) -> tuple[float, int]:
+    """(seconds of the hand-written dim_customers, rows differing from marts.dim_customers)."""
+    tolerance = load_settings({}).match_tolerance_minutes * 60
+    with duckdb.connect(str(warehouse)) as con:
+        started = time.perf_counter()
+        con.execute(FLOOR_SQL.format(tolerance_seconds=tolerance))
+        seconds = time.perf_counter() - started
+        differing = con.execute(FLOOR_CHECK_SQL).fetchone()[0]
+    return seconds, differing
+
+
+def bench(rows: int, repeat: int) -> dict:
+    raw, facts = prepare_raw(rows)
+    walls, elapsed, floors, differing = [], [], [], 0
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="dbt-bench-run-") as tmp:
+            warehouse = Path(tmp) / "ltv.duckdb"
+            shutil.copyfile(raw, warehouse)
+            wall, own = time_dbt_build(warehouse)
+            floor, differing = time_floor(warehouse)
+        walls.append(wall)
+        elapsed.append(own)
+        floors.append(floor)
+    return {
+        "rows": rows,
+        **facts,
+        "dbt_build_seconds": round(statistics.median(walls), 1),
+        "dbt_elapsed_seconds": round(statistics.median(elapsed), 1),
+        "floor_seconds": round(statistics.median(floors), 2),
+        "floor_rows_differing_from_dim_customers": differing,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    results = []
+    for rows in args.rows:
+        result = bench(rows, args.repeat)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
