@@ -82,12 +82,20 @@ def _name(path: tuple[str, ...]) -> str:
 
 def _listify(node: dict[str, Any]) -> dict[str, Any] | list[Any]:
     """Turn groups keyed exactly by 0..n-1 into lists in index order, depth first."""
-    converted = {k: _listify(v) if isinstance(v, dict) else v for k, v in node.items()}
-    if converted and all(_INDEX.match(k) for k in converted):
-        indexes = sorted(int(k) for k in converted)
+    _listify_children(node)
+    if node and all(_INDEX.match(k) for k in node):
+        indexes = sorted(int(k) for k in node)
         if indexes == list(range(len(indexes))):
-            return [converted[str(i)] for i in indexes]
-    return converted
+            return [node[str(i)] for i in indexes]
+    return node
+
+
+def _listify_children(node: dict[str, Any]) -> None:
+    """In place (the groups are this decode's own): rebuilding every dict cost more than the
+    rest of the decode. Replacing values, never keys, is safe while iterating."""
+    for key, value in node.items():
+        if isinstance(value, dict):
+            node[key] = _listify(value)
 
 
 def decode_php_form(body: str | bytes) -> dict[str, Any]:
@@ -107,11 +115,12 @@ def decode_php_form(body: str | bytes) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for field in fields:
         if field:
-            raw_key, _, raw_value = field.partition("=")
-            _insert(root, _key_path(raw_key), _unquote(raw_value))
-    result = _listify(root)
-    assert isinstance(result, dict)  # the root has named keys only
-    return result
+            raw_key, _, value = field.partition("=")
+            if "%" in value or "+" in value:  # most values are plain: skip the call
+                value = _unquote(value)
+            _insert(root, _key_path(raw_key), value)
+    _listify_children(root)  # the payload itself stays an object, even keyed 0..n-1
+    return root
 
 
 def _flatten(prefix: str, node: Any) -> list[tuple[str, str]]:

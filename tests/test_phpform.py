@@ -50,6 +50,11 @@ def test_empty_brackets_append_after_the_largest_index_like_php() -> None:
     assert decode_php_form("a[k]=x&a[]=y") == {"a": {"k": "x", "0": "y"}}
 
 
+def test_the_payload_itself_stays_an_object_whatever_its_keys() -> None:
+    assert decode_php_form("0=x&1=y") == {"0": "x", "1": "y"}
+    assert decode_php_form("") == {}
+
+
 def test_blank_values_are_kept_as_empty_strings() -> None:
     assert decode_php_form("a=&b[c]=") == {"a": "", "b": {"c": ""}}
 

@@ -94,6 +94,14 @@ def metric(client: httpx.Client, series: str) -> float:
     raise AssertionError(f"{series} not in /metrics")
 
 
+def test_no_secret_no_app(tmp_path: Path) -> None:
+    with (
+        SegmentAppender(tmp_path) as appender,
+        pytest.raises(ValueError, match="THRIVECART_SECRET"),
+    ):
+        create_app({}, GroupCommitLog(appender))
+
+
 def test_url_checks_and_pings_answer_200_and_store_nothing(tmp_path: Path) -> None:
     with sidecar(tmp_path) as client:
         head = client.head(PATH)
