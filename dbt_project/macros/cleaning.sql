@@ -28,7 +28,14 @@
     cast(cast({{ null_if_missing(expr) }} as bigint) * 0.01 as decimal(18, 2))
 {%- endmacro %}
 
-{#- Export money: "1,234.50" or "-47.00" in major units; a thousands separator is stripped. -#}
+{#-
+    Export money: "-47.00" or "1,234.50" in major units; a thousands separator is stripped.
+    A comma without a dot ("47,00" from a re-saved spreadsheet, or "1,234") is ambiguous: NULL,
+    which the not_null tests on amounts report, rather than a guess off by a factor of 100.
+-#}
 {% macro decimal_amount(expr) -%}
-    cast(replace({{ null_if_missing(expr) }}, ',', '') as decimal(18, 2))
+    case
+        when {{ expr }} like '%,%' and {{ expr }} not like '%.%' then null
+        else cast(replace({{ null_if_missing(expr) }}, ',', '') as decimal(18, 2))
+    end
 {%- endmacro %}
