@@ -9,8 +9,13 @@ from __future__ import annotations
 import dagster as dg
 
 
+def build_definitions() -> dg.Definitions:
+    """Ingest (landing files, webhook log), dbt models, publish (snapshot, report)."""
+    from pipeline.defs import dbt, ingest, publish
+
+    return dg.Definitions.merge(ingest.defs, dbt.build_defs(), publish.defs)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    from pipeline.defs import dbt, ingest
-
-    return dg.Definitions.merge(ingest.defs, dbt.build_defs())
+    return build_definitions()

@@ -1,0 +1,164 @@
+"""`ltv up`: what `make run` starts. Sidecar, Dagster webserver and daemon, demo data.
+
+Runs the three long-lived processes side by side, prints where to find everything, and stops
+them all cleanly on Ctrl-C or as soon as one of them dies (a half-running pipeline would
+acknowledge webhooks nobody loads, or load files nobody sees).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from pipeline.instance import prepare_dagster_home
+from pipeline.settings import PROJECT_ROOT, Settings, load_settings
+
+LANDING_KEEP = {"README.md", ".gitkeep"}
+STOP_GRACE_SECONDS = 15
+
+
+@dataclass
+class Child:
+    """One supervised process."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+
+def ensure_secret(env_file: Path = PROJECT_ROOT / ".env") -> str | None:
+    """Create and keep a random secret word in `.env` when none is configured.
+
+    Returns the new secret, or None when one was already set. The sidecar refuses to start
+    without a secret; a first `make run` should still just work.
+    """
+    if load_settings().secrets:
+        return None
+    secret = secrets.token_urlsafe(18)
+    existing = env_file.read_text() if env_file.exists() else ""
+    lines = [line for line in existing.splitlines() if not line.startswith("THRIVECART_SECRET=")]
+    lines.append(f"THRIVECART_SECRET={secret}")
+    env_file.write_text("\n".join(lines) + "\n")
+    return secret
+
+
+def demo_account(settings: Settings) -> tuple[str, str]:
+    """The (account, secret word) the demo seller's deliveries carry, so the sidecar takes them."""
+    if "*" in settings.secrets:
+        return "demo-seller", settings.secrets["*"]
+    return next(iter(settings.secrets.items()))
+
+
+def landing_is_empty(landing: Path) -> bool:
+    """True when the landing folder holds nothing a user put there."""
+    if not landing.exists():
+        return True
+    return all(p.name in LANDING_KEEP for p in landing.iterdir())
+
+
+def start(children: list[Child], env: dict[str, str]) -> None:
+    for child in children:
+        child.process = subprocess.Popen(child.argv, env=env, cwd=PROJECT_ROOT)
+
+
+def stop(children: list[Child]) -> None:
+    """SIGTERM every child still running, then SIGKILL whatever outlives the grace period."""
+    running = [c for c in children if c.process and c.process.poll() is None]
+    for child in running:
+        child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in running:
+        try:
+            child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+            child.process.wait()
+
+
+def supervise(children: list[Child]) -> int:
+    """Wait until a child exits (or Ctrl-C), then stop the rest; return the exit code."""
+    try:
+        while True:
+            for child in children:
+                code = child.process.poll() if child.process else None
+                if code is not None:
+                    click.echo(f"ltv up: {child.name} exited with code {code}; stopping.", err=True)
+                    return code or 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo("\nltv up: stopping...", err=True)
+        return 0
+    finally:
+        stop(children)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--ui-port", default=3000, show_default=True, help="Dagster UI port.")
+@click.option("--webhook-port", default=8787, show_default=True, help="Webhook sidecar port.")
+@click.option(
+    "--demo-customers",
+    default=400,
+    show_default=True,
+    help="Size of the demo seller written when the landing folder is empty.",
+)
+def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
+    """Run everything: webhook sidecar, Dagster UI and daemon (what `make run` does).
+
+    Seeds a demo seller when the landing folder is empty. Ctrl-C stops everything.
+    """
+    created = ensure_secret()
+    if created:
+        click.echo("ltv up: no THRIVECART_SECRET was set; created one and saved it in .env.")
+    settings = load_settings()
+    prepare_dagster_home(settings)
+    settings.landing_dir.mkdir(parents=True, exist_ok=True)
+    if landing_is_empty(settings.landing_dir):
+        from pipeline.demo import generate_seller
+
+        click.echo("ltv up: landing folder is empty; writing a demo seller into it.")
+        account, secret = demo_account(settings)
+        generate_seller(
+            settings.landing_dir, demo_customers, seed=1, account=account, secret=secret
+        )
+
+    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
+    bin_dir = Path(sys.executable).parent
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    children = [
+        Child(
+            "webhook sidecar",
+            [
+                str(bin_dir / "ltv"),
+                "webhooks",
+                "serve",
+                "--host",
+                host,
+                "--port",
+                str(webhook_port),
+            ],
+        ),
+        Child("dagster daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", workspace]),
+        Child(
+            "dagster webserver",
+            [str(bin_dir / "dagster-webserver"), "-h", host, "-p", str(ui_port), "-w", workspace],
+        ),
+    ]
+    start(children, env)
+    click.echo(
+        f"\n  Dagster UI:   http://{host}:{ui_port}\n"
+        f"  Webhook URL:  http://{host}:{webhook_port}/webhooks/thrivecart"
+        "  (ThriveCart > Settings > API & Webhooks)\n"
+        f"  Landing:      {settings.landing_dir}\n"
+        f"  Warehouse:    {settings.warehouse}\n"
+        "  Ctrl-C stops everything.\n"
+    )
+    sys.exit(supervise(children))
