@@ -64,6 +64,32 @@ def landing_is_empty(landing: Path) -> bool:
     return all(p.name in LANDING_KEEP for p in landing.iterdir())
 
 
+def wait_until_healthy(url: str, timeout: float = 60.0) -> None:
+    """Poll the sidecar's /healthz until it answers, for at most `timeout` seconds."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2.0).is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"the webhook sidecar did not answer at {url}")
+        time.sleep(0.3)
+
+
+def deliver_demo_webhooks(settings: Settings, base_url: str) -> None:
+    """Send the demo seller's deliveries through the running sidecar, as ThriveCart would."""
+    from pipeline.sidecar.replay import replay_to_url
+
+    wait_until_healthy(f"{base_url}/healthz")
+    deliveries = settings.landing_dir / "_demo" / "deliveries.jsonl"
+    summary = replay_to_url(deliveries, f"{base_url}/webhooks/thrivecart")
+    click.echo(f"ltv up: demo webhooks through the sidecar: {summary.describe()}")
+
+
 def start(children: list[Child], env: dict[str, str]) -> None:
     for child in children:
         child.process = subprocess.Popen(child.argv, env=env, cwd=PROJECT_ROOT)
@@ -121,7 +147,8 @@ def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
     settings = load_settings()
     prepare_dagster_home(settings)
     settings.landing_dir.mkdir(parents=True, exist_ok=True)
-    if landing_is_empty(settings.landing_dir):
+    seeded = landing_is_empty(settings.landing_dir)
+    if seeded:
         from pipeline.demo import generate_seller
 
         click.echo("ltv up: landing folder is empty; writing a demo seller into it.")
@@ -161,4 +188,10 @@ def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
         f"  Warehouse:    {settings.warehouse}\n"
         "  Ctrl-C stops everything.\n"
     )
+    if seeded:
+        try:
+            deliver_demo_webhooks(settings, f"http://{host}:{webhook_port}")
+        except (KeyboardInterrupt, click.ClickException):
+            stop(children)
+            raise
     sys.exit(supervise(children))
