@@ -10,10 +10,10 @@ import dagster as dg
 
 
 def build_definitions() -> dg.Definitions:
-    """Ingest (landing files, webhook log), dbt models, publish (snapshot, report)."""
-    from pipeline.defs import dbt, ingest, publish
+    """Ingest (landing files, webhook log), dbt models, publish (snapshot, report), automation."""
+    from pipeline.defs import automation, dbt, ingest, publish
 
-    return dg.Definitions.merge(ingest.defs, dbt.build_defs(), publish.defs)
+    return dg.Definitions.merge(ingest.defs, dbt.build_defs(), publish.defs, automation.defs)
 
 
 @dg.definitions

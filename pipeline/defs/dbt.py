@@ -17,6 +17,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipeline.defs import WAREHOUSE_POOL
+from pipeline.defs.automation import EAGER_DESPITE_MISSING_PARENTS
 from pipeline.settings import DBT_PROJECT_DIR, load_settings
 
 # dagster-dbt writes a fresh target folder per invocation; keep only the newest few.
@@ -40,7 +41,11 @@ class LtvDbtTranslator(DagsterDbtTranslator):
             return spec.replace_attributes(key=dg.AssetKey(["raw", node["name"]]))
         # Models are keyed by schema, e.g. marts/fct_payments, and grouped by layer.
         schema = node.get("schema", "dbt")
-        return spec.replace_attributes(key=dg.AssetKey([schema, node["name"]]), group_name=schema)
+        return spec.replace_attributes(
+            key=dg.AssetKey([schema, node["name"]]),
+            group_name=schema,
+            automation_condition=EAGER_DESPITE_MISSING_PARENTS,
+        )
 
 
 @cache
