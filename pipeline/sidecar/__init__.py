@@ -1,5 +1,7 @@
 """The webhook sidecar: receives ThriveCart deliveries and appends them, durably, to the log.
 
-`app.py` is the ASGI app, `records.py` the pure delivery-to-record logic shared with
-`replay.py`, `metrics.py` the Prometheus counters, `cli.py` the `ltv webhooks` commands.
+`records.py` turns one delivery into one record (pure, shared by the server and the replay),
+`app.py` is the Starlette app, `server.py` runs it under uvicorn, `metrics.py` holds the
+Prometheus counters, `replay.py` replays recorded deliveries, `cli.py` is `ltv webhooks`.
+The log itself (segments, writer, reader) is `pipeline.webhook_log`.
 """
