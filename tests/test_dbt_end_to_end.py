@@ -9,8 +9,11 @@ identical. The large seller has ~100k rows in its latest export.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -138,6 +141,66 @@ def test_test_mode_orders_stay_in_staging(small_seller: Seller) -> None:
         ).fetchone()[0]
     assert flagged > 0
     assert leaked == 0
+
+
+def _exported_subscriptions(landing: Path) -> dict[str, dict[str, Any]]:
+    """The Subscriptions exports read independently of the pipeline: subscription id ->
+    the folder's kind and the columns dim_subscriptions takes from the export."""
+    exported = {}
+    for kind in ("recurring", "limited"):
+        for path in (landing / "subscriptions" / kind).glob("*.csv"):
+            with path.open(newline="", encoding="utf-8") as export:
+                reader = csv.reader(export)
+                header = next(reader)
+                ours, processors = (i for i, name in enumerate(header) if name == "subscription_id")
+                column = {name: i for i, name in enumerate(header) if name != "subscription_id"}
+                for row in reader:
+                    exported[row[ours]] = {
+                        "kind": kind,
+                        "product_id": row[column["relevant_item_id"]],
+                        "frequency": row[column["frequency"]],
+                        "amount": Decimal(row[column["amount"]]),
+                        "currency": row[column["order_currency"]],
+                        "processor_subscription_id": None
+                        if row[processors] == "-"
+                        else row[processors],
+                        "status": row[column["subscription_status"]],
+                    }
+    return exported
+
+
+def test_subscriptions_keep_what_the_exports_say(small_seller: Seller) -> None:
+    exported = _exported_subscriptions(small_seller.settings.landing_dir)
+    with small_seller.connect() as con:
+        cursor = con.execute(
+            """select subscription_id, kind, product_id, frequency, amount, currency,
+                      processor_subscription_id, status, cancelled_at
+               from marts.dim_subscriptions"""
+        )
+        names = [column[0] for column in cursor.description]
+        built = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+        # Rule 4's outcome: a subscription's first payment is its order's charge, once.
+        first_payments = con.execute(
+            """select count(*) filter (where payment_type = 'charge'), count(distinct
+                      subscription_id) filter (where payment_type = 'charge')
+               from marts.fct_payments where subscription_id is not null"""
+        ).fetchone()
+    assert len(exported) > 100
+    assert {"recurring", "limited"} <= {row["kind"] for row in exported.values()}
+    wrong = []
+    for subscription_id, export in exported.items():
+        row = built.get(subscription_id)
+        kept = row and all(row[name] == value for name, value in export.items() if name != "status")
+        # A later cancellation webhook overrides an export's "active", never the reverse.
+        status_ok = row and (
+            row["status"] == export["status"]
+            or (export["status"] == "active" and row["status"] == "cancelled")
+        )
+        cancelled_ok = row and (row["status"] != "cancelled") == (row["cancelled_at"] is None)
+        if not (kept and status_ok and cancelled_ok):
+            wrong.append(f"{subscription_id}: export {export}, built {row}")
+    assert not wrong, _report(wrong)
+    assert first_payments[0] == first_payments[1] >= len(exported)
 
 
 def test_marts_do_not_depend_on_load_order_or_reloads(small_root: Path) -> None:
