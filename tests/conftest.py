@@ -47,6 +47,14 @@ def dagster_instance(pipeline_settings: Settings) -> Iterator[dg.DagsterInstance
         yield instance
 
 
+@pytest.fixture
+def ephemeral_instance(pipeline_settings: Settings) -> Iterator[dg.DagsterInstance]:
+    """An in-memory Dagster instance: runs store their events without disk writes, so tests
+    that execute many runs stay fast. Use `dagster_instance` where the instance config matters."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
 def _settle(folder: Path) -> None:
     past = time.time_ns() - 60 * 10**9
     for path in folder.rglob("*"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -31,11 +31,8 @@ RAW_TABLES = ["thrivecart_transactions", "thrivecart_subscriptions", "rejected_r
 
 
 @pytest.fixture
-def instance(pipeline_settings: Settings) -> Iterator[dg.DagsterInstance]:
-    """An in-memory instance: runs store their events without disk writes, so tests stay fast
-    (the persistent instance and its pool are exercised in test_ingest_sensors and below)."""
-    with dg.DagsterInstance.ephemeral() as ephemeral:
-        yield ephemeral
+def instance(ephemeral_instance: dg.DagsterInstance) -> dg.DagsterInstance:
+    return ephemeral_instance
 
 
 def execute(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
@@ -244,7 +241,7 @@ def test_webhook_days_load_in_one_run_and_reload_unchanged(
         for e in result.get_asset_materialization_events()
     ]
     assert partitions == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
-    assert metadata(result, "2026-03-04")["events"] == 4
+    assert metadata(result, "2026-03-04")["events_in_run"] == 4
     assert checks(result) == {"delivery_ids_unique": (True, "ERROR")}
     snapshot = "SELECT * EXCLUDE (_loaded_at) FROM raw.thrivecart_webhook_events ORDER BY ALL"
     before = query(pipeline_settings, snapshot)

@@ -34,12 +34,12 @@ def tick(
 
 
 def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
-    dagster_instance: dg.DagsterInstance,
+    ephemeral_instance: dg.DagsterInstance,
     demo_landing: SellerSummary,
     pipeline_settings: Settings,
     settle: Callable[[Path], None],
 ) -> None:
-    result = tick(landing_files_sensor, dagster_instance, None)
+    result = tick(landing_files_sensor, ephemeral_instance, None)
     files = demo_landing.files
     expected = {
         file_sha256(files[role]): (job, files[role].relative_to(demo_landing.out).as_posix())
@@ -56,21 +56,21 @@ def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
         if r.partition_key == r.run_key
     }
     assert requested == expected
-    assert len(dagster_instance.get_dynamic_partitions(TRANSACTIONS_FILES.name)) == 2
-    assert len(dagster_instance.get_dynamic_partitions(SUBSCRIPTIONS_FILES.name)) == 2
+    assert len(ephemeral_instance.get_dynamic_partitions(TRANSACTIONS_FILES.name)) == 2
+    assert len(ephemeral_instance.get_dynamic_partitions(SUBSCRIPTIONS_FILES.name)) == 2
 
-    assert tick(landing_files_sensor, dagster_instance, result.cursor).run_requests == []
+    assert tick(landing_files_sensor, ephemeral_instance, result.cursor).run_requests == []
     copy = pipeline_settings.landing_dir / "inbox" / "same export, other name.csv"
     copy.parent.mkdir()
     shutil.copyfile(files["latest"], copy)
     settle(copy.parent)
-    again = tick(landing_files_sensor, dagster_instance, result.cursor)
+    again = tick(landing_files_sensor, ephemeral_instance, result.cursor)
     assert again.run_requests == []
     assert not pipeline_settings.warehouse.exists()  # sensors never open DuckDB
 
 
 def test_half_written_files_wait_for_a_later_tick(
-    dagster_instance: dg.DagsterInstance,
+    ephemeral_instance: dg.DagsterInstance,
     pipeline_settings: Settings,
     settle: Callable[[Path], None],
 ) -> None:
@@ -79,17 +79,17 @@ def test_half_written_files_wait_for_a_later_tick(
     header = "order_id,order_date,event,transaction_id,total,email\n"
     (landing / "orders" / "export.csv.crdownload").write_text(header + "1,2,3,4,5,6\n")
     (landing / "orders" / "being-copied.csv").write_text(header + "7,8,9,10,11,12\n")
-    result = tick(landing_files_sensor, dagster_instance, None)
+    result = tick(landing_files_sensor, ephemeral_instance, None)
     assert result.run_requests == []
     (landing / "orders" / "export.csv.crdownload").rename(landing / "orders" / "export.csv")
     settle(landing)
-    result = tick(landing_files_sensor, dagster_instance, result.cursor)
+    result = tick(landing_files_sensor, ephemeral_instance, result.cursor)
     paths = sorted(r.tags[LANDING_PATH_TAG] for r in result.run_requests)
     assert paths == ["orders/being-copied.csv", "orders/export.csv"]
 
 
 def test_webhook_sensor_requests_one_run_for_a_whole_replayed_history(
-    dagster_instance: dg.DagsterInstance, demo_landing: SellerSummary, pipeline_settings: Settings
+    ephemeral_instance: dg.DagsterInstance, demo_landing: SellerSummary, pipeline_settings: Settings
 ) -> None:
     log = pipeline_settings.webhooks_dir
     summary = replay_to_log(demo_landing.files["deliveries"], log, {"*": "demo-secret"})
@@ -97,21 +97,21 @@ def test_webhook_sensor_requests_one_run_for_a_whole_replayed_history(
     segments = sorted(p.name for p in log.glob("thrivecart-*.jsonl"))
     assert len(segments) > 20
 
-    result = tick(webhook_log_sensor, dagster_instance, None)
+    result = tick(webhook_log_sensor, ephemeral_instance, None)
     (request,) = result.run_requests
     first, last = segments[0][11:21], segments[-1][11:21]
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (first, last)
     assert request.partition_key is None and request.run_key
-    assert tick(webhook_log_sensor, dagster_instance, result.cursor).run_requests == []
+    assert tick(webhook_log_sensor, ephemeral_instance, result.cursor).run_requests == []
 
     with (log / segments[-1]).open("ab") as f:
         f.write((log / segments[-1]).read_bytes().splitlines(keepends=True)[0])
         f.write(b'{"torn": ')
-    later = tick(webhook_log_sensor, dagster_instance, result.cursor)
+    later = tick(webhook_log_sensor, ephemeral_instance, result.cursor)
     (request,) = later.run_requests
     assert (request.partition_key, request.tags.get(RANGE_START_TAG)) == (last, None)
     assert request.run_key != result.run_requests[0].run_key
-    assert tick(webhook_log_sensor, dagster_instance, later.cursor).run_requests == []
+    assert tick(webhook_log_sensor, ephemeral_instance, later.cursor).run_requests == []
     assert not pipeline_settings.warehouse.exists()
 
 

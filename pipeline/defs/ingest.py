@@ -121,7 +121,9 @@ def _locate(
     )
 
 
-def _landing_metadata(file: ExportFile, loaded: LoadedExport, archived: Path | None) -> dict:
+def _landing_metadata(
+    file: ExportFile, loaded: LoadedExport, archived: Path | None
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "file": file.rel_path,
         "sha256": file.sha256,
@@ -276,6 +278,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
 
 
 def _webhook_metadata(days: Sequence[date], loads: Sequence[SegmentLoad]) -> dict[str, Any]:
+    """Figures for the whole run: Dagster attaches them to every day of a range run alike."""
     table = [
         {
             "segment": load.segment,
@@ -286,15 +289,13 @@ def _webhook_metadata(days: Sequence[date], loads: Sequence[SegmentLoad]) -> dic
         }
         for load in loads
     ]
-    events = sum(load.events for load in loads)
     return {
-        "days": f"{days[0]} to {days[-1]}" if len(days) > 1 else str(days[0]),
-        "segments": len(loads),
-        "dagster/row_count": events,
-        "events": events,
-        "duplicate_deliveries": sum(load.duplicates for load in loads),
-        "rejected_lines": sum(load.rejected for load in loads),
-        "per_segment": dg.MetadataValue.md(_markdown_table(table[:50])),
+        "days_in_run": f"{days[0]} to {days[-1]}" if len(days) > 1 else str(days[0]),
+        "segments_in_run": len(loads),
+        "events_in_run": sum(load.events for load in loads),
+        "duplicate_deliveries_in_run": sum(load.duplicates for load in loads),
+        "rejected_lines_in_run": sum(load.rejected for load in loads),
+        "segments": dg.MetadataValue.md(_markdown_table(table[:50])),
     }
 
 
