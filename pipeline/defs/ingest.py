@@ -231,13 +231,10 @@ def landing_requests(
 ) -> tuple[list[dg.RunRequest], list[dg.AddDynamicPartitionsRequest]]:
     """One run per new file content, and the partitions those runs need."""
     runs = [landing_run_request(p) for p in pending]
-    partitions = [
-        LANDING_PARTITIONS[export].build_add_request(
-            [p.sha256 for p in pending if p.export == export]
-        )
-        for export in LANDING_PARTITIONS
-        if any(p.export == export for p in pending)
-    ]
+    keys = {
+        export: [p.sha256 for p in pending if p.export == export] for export in LANDING_PARTITIONS
+    }
+    partitions = [LANDING_PARTITIONS[e].build_add_request(k) for e, k in keys.items() if k]
     return runs, partitions
 
 
@@ -265,7 +262,7 @@ def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     batch, next_cursor = select_new(scan_landing(settings.landing_dir), cursor, time.time_ns())
     pending = describe_new(batch, _known_contents(context.instance)) if batch else []
     if skipped := len(batch) - len(pending):
-        context.log.info(f"{skipped} new file(s) hold content that is already loaded or queued")
+        context.log.info(f"{skipped} new file(s) skipped: content already requested, or gone")
     runs, partitions = landing_requests(pending)
     if not runs:
         return dg.SensorResult(skip_reason="no new files to load", cursor=next_cursor.to_json())

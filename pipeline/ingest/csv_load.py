@@ -42,6 +42,8 @@ PREVIEW_ROWS = 5
 _NO_NULL_STRING = "\x01"
 _REJECTS = "ltv_reject_errors"
 _REJECT_SCANS = "ltv_reject_scans"
+# One reason per rejected row, from DuckDB's rejects table (a row can break several rules).
+_REASON = "string_agg(error_type || ': ' || error_message, '; ')"
 
 
 class ContentChanged(RuntimeError):
@@ -99,7 +101,11 @@ def _folder_notes(export: str, rel_path: str) -> tuple[str, ...]:
 
 
 def _insert_sql(head: ExportHead) -> str:
-    """INSERT … SELECT over read_csv for this header's column mapping (parameters: see use)."""
+    """INSERT … SELECT over read_csv for this header's column mapping.
+
+    Parameters, in order: the kind (Subscriptions only), SHA-256, path, loaded-at time, then
+    the CSV file, its delimiter and the null string.
+    """
     export = head.match.export
     source_of = {t: i for i, t in enumerate(head.match.targets) if t is not None}
     columns = COLUMNS[export]
@@ -158,8 +164,7 @@ def _record_rejects(
     """
     con.execute(
         f"""INSERT INTO {REJECTED_ROWS_TABLE}
-        SELECT ?, ?, line, string_agg(error_type || ': ' || error_message, '; '),
-               ltrim(any_value(csv_line), chr(13) || chr(10)), ?
+        SELECT ?, ?, line, {_REASON}, ltrim(any_value(csv_line), chr(13) || chr(10)), ?
         FROM temp.{_REJECTS} GROUP BY line ORDER BY line""",
         [file.rel_path, file.sha256, loaded_at],
     )
@@ -246,11 +251,8 @@ def _unreadable(con: duckdb.DuckDBPyConnection) -> FileRejected:
 
 
 def _rejected_sample(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple[int, str]]:
-    sql = (
-        f"SELECT line, string_agg(error_type || ': ' || error_message, '; ') "
-        f"FROM temp.{_REJECTS} GROUP BY line ORDER BY line LIMIT {int(limit)}"
-    )
-    return [(int(line), str(reason)) for line, reason in con.execute(sql).fetchall()]
+    sql = f"SELECT line, {_REASON} FROM temp.{_REJECTS} GROUP BY line ORDER BY line LIMIT ?"
+    return [(int(line), str(reason)) for line, reason in con.execute(sql, [limit]).fetchall()]
 
 
 def _summary(
