@@ -37,8 +37,7 @@ def instance(ephemeral_instance: dg.DagsterInstance) -> dg.DagsterInstance:
 
 def execute(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
     """Run what a sensor requested, in-process: its job (or the webhook asset) and checks."""
-    job_name = request.job_name or "__anonymous_asset_job_webhook_log_sensor"
-    return defs.resolve_job_def(job_name).execute_in_process(
+    return defs.resolve_job_def(request.job_name).execute_in_process(
         instance=instance,
         partition_key=request.partition_key,
         tags=request.tags,

@@ -210,8 +210,12 @@ LANDING_ASSETS = {
     TRANSACTIONS: raw_thrivecart_transactions,
     SUBSCRIPTIONS: raw_thrivecart_subscriptions,
 }
+# One process per run: every step needs the single warehouse slot anyway, so step subprocesses
+# would only add start-up time.
 LANDING_JOBS = {
-    export: dg.define_asset_job(f"load_{export}_file", selection=[asset])
+    export: dg.define_asset_job(
+        f"load_{export}_file", selection=[asset], executor_def=dg.in_process_executor
+    )
     for export, asset in LANDING_ASSETS.items()
 }
 
@@ -325,12 +329,20 @@ def raw_thrivecart_webhook_events(
     return dg.MaterializeResult(metadata=_webhook_metadata(days, loads))
 
 
+WEBHOOK_JOB = dg.define_asset_job(
+    "load_webhook_days",
+    selection=[raw_thrivecart_webhook_events],
+    executor_def=dg.in_process_executor,
+)
+
+
 def webhook_days_request(days: Sequence[date], run_key: str | None = None) -> dg.RunRequest:
     """One run for `days`: a single partition, or the range from the first to the last."""
     first, last = min(days).isoformat(), max(days).isoformat()
     if first == last:
-        return dg.RunRequest(run_key=run_key, partition_key=first)
-    return dg.RunRequest(run_key=run_key, tags={RANGE_START_TAG: first, RANGE_END_TAG: last})
+        return dg.RunRequest(run_key=run_key, job_name=WEBHOOK_JOB.name, partition_key=first)
+    tags = {RANGE_START_TAG: first, RANGE_END_TAG: last}
+    return dg.RunRequest(run_key=run_key, job_name=WEBHOOK_JOB.name, tags=tags)
 
 
 def _loadable_days(days: Sequence[date], log: Callable[[str], None]) -> list[date]:
@@ -341,7 +353,7 @@ def _loadable_days(days: Sequence[date], log: Callable[[str], None]) -> list[dat
 
 
 @dg.sensor(
-    target=[raw_thrivecart_webhook_events],
+    job=WEBHOOK_JOB,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
 )
@@ -483,7 +495,7 @@ def _materialize(
 defs = dg.Definitions(
     assets=[*LANDING_ASSETS.values(), raw_thrivecart_webhook_events],
     asset_checks=RAW_CHECKS,
-    jobs=list(LANDING_JOBS.values()),
+    jobs=[*LANDING_JOBS.values(), WEBHOOK_JOB],
     sensors=[landing_files_sensor, webhook_log_sensor],
     resources={"warehouse": WarehouseResource()},
 )
