@@ -176,18 +176,18 @@ def load_webhook_days(
 ) -> list[SegmentLoad]:
     """Replace the events of `days` with their segments' complete lines, in one transaction.
 
-    A day without a segment loads nothing (and keeps nothing from before).
+    A day whose segment is gone (deleted to save space, say) keeps what was loaded from it:
+    a range run over it must not lose deliveries the warehouse already holds.
     """
-    days = sorted(set(days))
-    paths = {day: segment_path(webhooks_dir, day) for day in days}
+    paths = {day: segment_path(webhooks_dir, day) for day in sorted(set(days))}
+    paths = {day: path for day, path in paths.items() if path.is_file()}
     sources = {day: _source(landing_dir, path) for day, path in paths.items()}
     loads: list[SegmentLoad] = []
     con.execute("BEGIN TRANSACTION")
     try:
-        _delete_days(con, days, list(sources.values()))
-        for day in days:
-            if paths[day].is_file():
-                loads.append(_load_day(con, paths[day], sources[day], day, loaded_at))
+        _delete_days(con, list(paths), list(sources.values()))
+        for day, path in paths.items():
+            loads.append(_load_day(con, path, sources[day], day, loaded_at))
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
