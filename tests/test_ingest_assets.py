@@ -17,6 +17,7 @@ from pipeline.defs.ingest import (
     LANDING_PARTITIONS,
     LANDING_PATH_TAG,
     defs,
+    failure_messages,
     ingest_pending,
     landing_files_sensor,
     webhook_days_request,
@@ -250,19 +251,28 @@ def test_webhook_days_load_in_one_run_and_reload_unchanged(
 
 
 def test_ingest_pending_loads_everything_once(
-    instance: dg.DagsterInstance, demo_landing: SellerSummary, pipeline_settings: Settings
+    instance: dg.DagsterInstance,
+    demo_landing: SellerSummary,
+    pipeline_settings: Settings,
+    settle: Callable[[Path], None],
 ) -> None:
     write_segments(pipeline_settings, ["2026-03-01", "2026-03-02"])
+    (pipeline_settings.landing_dir / "orders" / "notes.csv").write_text("just notes\n")
+    settle(pipeline_settings.landing_dir)
     results = ingest_pending(instance, pipeline_settings)
-    assert len(results) == 5 and all(r.success for r in results)
+    assert len(results) == 6 and sum(r.success for r in results) == 5
+    (message,) = failure_messages(results)
+    assert message.startswith("orders/notes.csv was rejected: unrecognised header")
     counts = query(
         pipeline_settings,
         "SELECT (SELECT count(*) FROM raw.landing_files), "
         "(SELECT count(*) > 0 FROM raw.thrivecart_webhook_events)",
     )
     assert counts == [(4, True)]
-    for export in (TRANSACTIONS, SUBSCRIPTIONS):
-        assert len(instance.get_dynamic_partitions(LANDING_PARTITIONS[export].name)) == 2
+    partitions = {
+        e: len(instance.get_dynamic_partitions(p.name)) for e, p in LANDING_PARTITIONS.items()
+    }
+    assert partitions == {TRANSACTIONS: 3, SUBSCRIPTIONS: 2}  # the rejected file's run too
     assert ingest_pending(instance, pipeline_settings) == []
     # The sensor, running later on the same instance, finds nothing new to load either.
     assert run_sensor(landing_files_sensor, instance) == []

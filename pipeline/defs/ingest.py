@@ -476,6 +476,18 @@ def ingest_pending(
     return results
 
 
+def failure_messages(results: Sequence[dg.ExecuteInProcessResult]) -> list[str]:
+    """Why each failed run failed, in the words the Dagster UI shows (for `ltv run`'s output)."""
+    messages = []
+    for result in results:
+        for event in result.all_events:
+            if event.is_step_failure:
+                failure = event.step_failure_data
+                described = failure.user_failure_data and failure.user_failure_data.description
+                messages.append(described or failure.error.message.strip())
+    return messages
+
+
 def _materialize(
     assets: list[Any],
     request: dg.RunRequest,
