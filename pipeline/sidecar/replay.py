@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from pipeline.sidecar.records import Accepted, Outcome, Ping, process_delivery
 from pipeline.webhook_log import SegmentAppender
+
+if TYPE_CHECKING:
+    import httpx
 
 Progress = Callable[[int, int], None]  # (done, total)
 BATCH_LINES = 1000  # lines per fsync when writing offline
@@ -148,6 +150,8 @@ def replay_to_url(
     deliveries: Path, url: str, *, progress: Progress | None = None, timeout: float = 10.0
 ) -> ReplaySummary:
     """POST every delivery, in order, to a running sidecar at `url`; count its answers."""
+    import httpx  # only this client needs it: `ltv webhooks serve` never imports it
+
     items = read_deliveries(deliveries)
     summary = ReplaySummary()
     with httpx.Client(timeout=timeout) as client:
