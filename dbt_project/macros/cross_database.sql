@@ -55,9 +55,16 @@
     ${% for key in path.split('.') if key %}."{{ key }}"{% endfor %}
 {%- endmacro %}
 
-{#- A naive local TIMESTAMP on the `from_tz` clock -> the naive TIMESTAMP on the `to_tz` clock. -#}
+{#-
+    A naive local TIMESTAMP on the `from_tz` clock -> the naive TIMESTAMP on the `to_tz` clock.
+    The same zone on both sides (the default, UTC everywhere) costs nothing.
+-#}
 {% macro convert_timezone(expr, from_tz, to_tz) -%}
-    {{ return(adapter.dispatch('convert_timezone')(expr, from_tz, to_tz)) }}
+    {%- if from_tz == to_tz -%}
+        {{ expr }}
+    {%- else -%}
+        {{ return(adapter.dispatch('convert_timezone')(expr, from_tz, to_tz)) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#-

@@ -16,16 +16,19 @@ export_clocks as (
     -- dependable (files are renamed, and may be loaded in any order).
     select
         file_sha256,
-        max(ordered_at) as export_latest_at
-    from {{ ref('stg_thrivecart__transactions') }}
+        max(paid_at) as export_latest_at
+    from csv_movements
     group by file_sha256
 
 ),
 
 occurrences as (
 
+    -- Ranked on the keys alone: the wide rows join back once a copy is chosen.
     select
-        csv_movements.*,
+        csv_movements.movement_id,
+        csv_movements.natural_key,
+        csv_movements.file_sha256,
         export_clocks.export_latest_at,
         -- dense_rank: a file loaded twice repeats its (file, row) pairs, not its movements.
         dense_rank() over (
@@ -38,10 +41,11 @@ occurrences as (
 
 ),
 
-ranked as (
+copies_ranked as (
 
     select
-        *,
+        movement_id,
+        natural_key || '#' || cast(occurrence as {{ dbt.type_string() }}) as csv_key,
         row_number() over (
             partition by natural_key, occurrence
             order by export_latest_at desc, file_sha256 desc
@@ -52,31 +56,33 @@ ranked as (
 )
 
 select
-    movement_id,
-    natural_key || '#' || cast(occurrence as {{ dbt.type_string() }}) as csv_key,
-    copies_seen,
-    payment_type,
-    order_id,
-    item_type,
-    item_id,
-    item_name,
-    subscription_id,
-    amount,
-    tax_amount,
-    currency,
-    paid_at,
-    is_dated_by_order,
-    processor_charge_id,
-    email,
-    first_name,
-    last_name,
-    country,
-    campaign_id,
-    affiliate_id,
-    coupon,
-    processor,
-    file_sha256,
-    file_row_number
+    csv_movements.movement_id,
+    copies_ranked.csv_key,
+    copies_ranked.copies_seen,
+    csv_movements.payment_type,
+    csv_movements.order_id,
+    csv_movements.item_type,
+    csv_movements.item_id,
+    csv_movements.item_name,
+    csv_movements.subscription_id,
+    csv_movements.amount,
+    csv_movements.tax_amount,
+    csv_movements.currency,
+    csv_movements.paid_at,
+    csv_movements.is_dated_by_order,
+    csv_movements.processor_charge_id,
+    csv_movements.email,
+    csv_movements.first_name,
+    csv_movements.last_name,
+    csv_movements.country,
+    csv_movements.campaign_id,
+    csv_movements.affiliate_id,
+    csv_movements.coupon,
+    csv_movements.processor,
+    csv_movements.file_sha256,
+    csv_movements.file_row_number
 
-from ranked
-where export_rank = 1
+from copies_ranked
+inner join csv_movements
+    on copies_ranked.movement_id = csv_movements.movement_id
+where copies_ranked.export_rank = 1

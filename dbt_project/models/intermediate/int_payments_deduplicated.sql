@@ -64,7 +64,7 @@ export_orders as (
         order_id,
         max(campaign_id) as campaign_id,
         max(affiliate_id) as affiliate_id
-    from {{ ref('stg_thrivecart__transactions') }}
+    from {{ ref('int_csv_payments_deduplicated') }}
     group by order_id
 
 ),

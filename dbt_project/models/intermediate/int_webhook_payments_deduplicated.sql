@@ -8,10 +8,11 @@ with webhook_movements as (
 
 ),
 
-ranked as (
+deliveries_ranked as (
 
+    -- Ranked on the keys alone: the wide rows join back once a delivery is chosen.
     select
-        *,
+        movement_id,
         row_number() over (
             partition by natural_key order by received_at, delivery_id
         ) as delivery_rank,
@@ -21,34 +22,36 @@ ranked as (
 )
 
 select
-    movement_id,
-    natural_key,
-    deliveries_seen,
-    payment_type,
-    is_test,
-    account,
-    order_id,
-    item_type,
-    item_id,
-    item_name,
-    subscription_id,
-    processor_subscription_id,
-    amount,
-    tax_amount,
-    currency,
-    paid_at,
-    processor_charge_id,
-    event_id,
-    webhook_id,
-    invoice_id,
-    email,
-    first_name,
-    last_name,
-    country,
-    thrivecart_customer_id,
-    processor,
-    received_at,
-    delivery_id
+    webhook_movements.movement_id,
+    webhook_movements.natural_key,
+    deliveries_ranked.deliveries_seen,
+    webhook_movements.payment_type,
+    webhook_movements.is_test,
+    webhook_movements.account,
+    webhook_movements.order_id,
+    webhook_movements.item_type,
+    webhook_movements.item_id,
+    webhook_movements.item_name,
+    webhook_movements.subscription_id,
+    webhook_movements.processor_subscription_id,
+    webhook_movements.amount,
+    webhook_movements.tax_amount,
+    webhook_movements.currency,
+    webhook_movements.paid_at,
+    webhook_movements.processor_charge_id,
+    webhook_movements.event_id,
+    webhook_movements.webhook_id,
+    webhook_movements.invoice_id,
+    webhook_movements.email,
+    webhook_movements.first_name,
+    webhook_movements.last_name,
+    webhook_movements.country,
+    webhook_movements.thrivecart_customer_id,
+    webhook_movements.processor,
+    webhook_movements.received_at,
+    webhook_movements.delivery_id
 
-from ranked
-where delivery_rank = 1
+from deliveries_ranked
+inner join webhook_movements
+    on deliveries_ranked.movement_id = webhook_movements.movement_id
+where deliveries_ranked.delivery_rank = 1
