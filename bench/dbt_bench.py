@@ -15,7 +15,8 @@ of that raw warehouse each time:
   same deduplication, timed as `CREATE TABLE … AS`. It is checked against marts.dim_customers,
   so the floor is a fair one.
 
-Medians of `--repeat` runs go to stdout and bench/out/dbt/results.json.
+Medians of `--repeat` runs, wall and CPU seconds (CPU time says more than wall time on a
+machine shared with other work), go to stdout and bench/out/dbt/results.json.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -99,13 +101,15 @@ csv_only as (
     select * from csv_payments as c
     where not exists (
         select 1 from webhook_payments as w
-        where w.payment_type = c.payment_type and (
-            w.processor_charge_id = c.transaction_id
-            or (w.order_id = c.order_id and w.item_type = c.item_type
-                and w.item_id = c.item_id and w.amount = c.amount
-                and w.currency = c.currency
-                and (c.payment_type = 'refund'
-                    or abs(epoch(w.paid_at) - epoch(c.paid_at)) <= {tolerance_seconds})))
+        where w.payment_type = c.payment_type and w.processor_charge_id = c.transaction_id
+    )
+    and not exists (
+        select 1 from webhook_payments as w
+        where w.payment_type = c.payment_type and w.order_id = c.order_id
+            and w.item_type = c.item_type and w.item_id = c.item_id
+            and w.amount = c.amount and w.currency = c.currency
+            and (c.payment_type = 'refund'
+                or abs(epoch(w.paid_at) - epoch(c.paid_at)) <= {tolerance_seconds})
     )
 ),
 payments as (
@@ -183,8 +187,18 @@ def prepare_raw(rows: int) -> tuple[Path, dict]:
     return raw, result
 
 
-def time_dbt_build(warehouse: Path) -> tuple[float, float]:
-    """(wall seconds of the subprocess, dbt's own elapsed seconds)."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_dbt_build(warehouse: Path) -> tuple[float, float, float]:
+    """(wall seconds of the subprocess, its CPU seconds, dbt's own elapsed seconds)."""
     settings = load_settings({"LTV_WAREHOUSE": str(warehouse)})
     target = warehouse.parent / "target"
     command = [
@@ -203,47 +217,51 @@ def time_dbt_build(warehouse: Path) -> tuple[float, float]:
         "--log-path",
         str(warehouse.parent / "logs"),
     ]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     result = subprocess.run(
         command, env={**os.environ, **settings.dbt_env()}, capture_output=True, text=True
     )
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
     if result.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{result.stdout[-4000:]}")
     elapsed = json.loads((target / "run_results.json").read_text())["elapsed_time"]
-    return wall, elapsed
+    return wall, cpu, elapsed
 
 
-def time_floor(warehouse: Path) -> tuple[float, int]:
-    """(seconds of the hand-written dim_customers, rows differing from marts.dim_customers)."""
+def time_floor(warehouse: Path) -> tuple[float, float, int]:
+    """(wall and CPU seconds of the hand-written dim_customers, rows differing from
+    marts.dim_customers)."""
     tolerance = load_settings({}).match_tolerance_minutes * 60
     with duckdb.connect(str(warehouse)) as con:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _own_cpu()
         con.execute(FLOOR_SQL.format(tolerance_seconds=tolerance))
-        seconds = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, _own_cpu() - cpu
         differing = con.execute(FLOOR_CHECK_SQL).fetchone()[0]
-    return seconds, differing
+    return wall, cpu, differing
 
 
 def bench(rows: int, repeat: int) -> dict:
     raw, facts = prepare_raw(rows)
-    walls, elapsed, floors, differing = [], [], [], 0
+    runs = []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="dbt-bench-run-") as tmp:
             warehouse = Path(tmp) / "ltv.duckdb"
             shutil.copyfile(raw, warehouse)
-            wall, own = time_dbt_build(warehouse)
-            floor, differing = time_floor(warehouse)
-        walls.append(wall)
-        elapsed.append(own)
-        floors.append(floor)
+            runs.append((*time_dbt_build(warehouse), *time_floor(warehouse)))
+
+    def median(index: int) -> float:
+        return round(statistics.median(run[index] for run in runs), 1)
+
     return {
         "rows": rows,
         **facts,
-        "dbt_build_seconds": round(statistics.median(walls), 1),
-        "dbt_elapsed_seconds": round(statistics.median(elapsed), 1),
-        "floor_seconds": round(statistics.median(floors), 2),
-        "floor_rows_differing_from_dim_customers": differing,
+        "dbt_build_seconds": median(0),
+        "dbt_build_cpu_seconds": median(1),
+        "dbt_elapsed_seconds": median(2),
+        "floor_seconds": median(3),
+        "floor_cpu_seconds": median(4),
+        "floor_rows_differing_from_dim_customers": max(run[5] for run in runs),
+        "load_average": round(os.getloadavg()[0], 1),
     }
 
 
