@@ -220,15 +220,24 @@ def generate_and_replay(settings: Settings, customers: int, seed: int) -> dict[s
 def built_once(
     tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
 ) -> Iterator[Path]:
-    """A folder where `build(folder)` ran exactly once across all xdist workers."""
+    """A folder where `build(folder)` ran exactly once across all xdist workers.
+
+    A failed build is not tried again by the next worker: it fails with the first error.
+    """
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # the session's folder, common to every worker
     root = shared / name
     with FileLock(str(shared / f"{name}.lock")):
+        if (root / ".failed").exists():
+            pytest.fail(f"building {name} failed in another test: {(root / '.failed').read_text()}")
         if not (root / ".built").exists():
             root.mkdir(exist_ok=True)
-            build(root)
+            try:
+                build(root)
+            except BaseException as exc:
+                (root / ".failed").write_text(str(exc)[:2000])
+                raise
             (root / ".built").touch()
     yield root
 

@@ -1,7 +1,8 @@
 -- One row per ThriveCart subscription, merged from every source. Exports describe a
 -- subscription as it was when exported (kind from the folder, status, frequency, recurring
 -- amount); webhooks and payments say what happened since: payments collected, the last
--- payment, the cancellation. Test-mode subscriptions are flagged, not dropped.
+-- payment, the cancellation. Only live data counts: a test-mode order's subscription stays in
+-- staging (its ids may even repeat a live one's).
 with export_rows as (
 
     select
@@ -47,7 +48,6 @@ order_items as (
 
     select
         subscription_id,
-        min(case when is_test then 1 else 0 end) = 1 as is_test,
         min(ordered_at) as started_at,
         max(order_id) as order_id,
         max(item_type) as item_type,
@@ -59,7 +59,7 @@ order_items as (
         max(future_frequency) as frequency,
         max(future_amount) as amount
     from {{ ref('stg_thrivecart__webhook_order_items') }}
-    where subscription_id is not null
+    where subscription_id is not null and not is_test
     group by subscription_id
 
 ),
@@ -133,7 +133,11 @@ cancellations as (
     select
         coalesce(cancellations.subscription_id, subscription_items.subscription_id)
             as subscription_id,
-        cancellations.cancelled_at
+        cancellations.cancelled_at,
+        cancellations.email,
+        cancellations.item_type,
+        cancellations.item_id,
+        cancellations.currency
     from {{ ref('stg_thrivecart__webhook_cancellations') }} as cancellations
     left join subscription_items
         on cancellations.order_id = subscription_items.order_id
@@ -146,7 +150,11 @@ cancellations as (
     -- An export's cancel row is the fallback when no cancellation webhook is known.
     select
         coalesce(csv_cancels.subscription_id, subscription_items.subscription_id),
-        csv_cancels.ordered_at
+        csv_cancels.ordered_at,
+        csv_cancels.email,
+        csv_cancels.item_type,
+        csv_cancels.item_id,
+        csv_cancels.currency
     from {{ ref('stg_thrivecart__transactions') }} as csv_cancels
     left join subscription_items
         on csv_cancels.order_id = subscription_items.order_id
@@ -158,7 +166,14 @@ cancellations as (
 
 cancelled as (
 
-    select subscription_id, min(cancelled_at) as cancelled_at
+    -- A subscription older than every other source is known from its cancellation alone.
+    select
+        subscription_id,
+        min(cancelled_at) as cancelled_at,
+        max(email) as email,
+        max(item_type) as item_type,
+        max(item_id) as item_id,
+        max(currency) as currency
     from cancellations
     where subscription_id is not null
     group by subscription_id
@@ -181,13 +196,18 @@ merged as (
 
     select
         all_subscriptions.subscription_id,
-        coalesce(order_items.is_test, false) as is_test,
         coalesce(order_items.order_id, payment_totals.order_id) as order_id,
-        coalesce(order_items.email, payment_totals.email, latest_exports.email) as email,
-        coalesce(order_items.item_type, payment_totals.item_type, latest_exports.item_type)
-            as item_type,
-        coalesce(order_items.item_id, payment_totals.item_id, latest_exports.item_id)
-            as product_id,
+        coalesce(order_items.email, payment_totals.email, latest_exports.email, cancelled.email)
+            as email,
+        coalesce(
+            order_items.item_type,
+            payment_totals.item_type,
+            latest_exports.item_type,
+            cancelled.item_type
+        ) as item_type,
+        coalesce(
+            order_items.item_id, payment_totals.item_id, latest_exports.item_id, cancelled.item_id
+        ) as product_id,
         coalesce(latest_exports.item_name, order_items.item_name, payment_totals.item_name)
             as product_name,
         coalesce(
@@ -204,8 +224,12 @@ merged as (
         coalesce(latest_exports.frequency, latest_rebills.frequency, order_items.frequency)
             as frequency,
         coalesce(latest_exports.amount, latest_rebills.amount, order_items.amount) as amount,
-        coalesce(latest_exports.currency, order_items.currency, payment_totals.currency)
-            as currency,
+        coalesce(
+            latest_exports.currency,
+            order_items.currency,
+            payment_totals.currency,
+            cancelled.currency
+        ) as currency,
         coalesce(payment_totals.payments_collected, 0) as payments_collected,
         coalesce(payment_totals.collected_amount, 0) as collected_amount,
         coalesce(payment_totals.refunded_amount, 0) as refunded_amount,
@@ -233,7 +257,6 @@ merged as (
 
 select
     subscription_id,
-    is_test,
     {{ dbt.hash('email') }} as customer_id,
     email,
     order_id,

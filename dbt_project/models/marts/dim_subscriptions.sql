@@ -1,4 +1,4 @@
--- One row per subscription (test mode excluded): what it is, its state, what it collected.
+-- One row per subscription (live data only): what it is, its state, what it collected.
 select
     subscription_id,
     customer_id,
@@ -20,4 +20,3 @@ select
     processor_subscription_id
 
 from {{ ref('int_subscriptions_merged') }}
-where not is_test
