@@ -100,6 +100,13 @@ def _folder_notes(export: str, rel_path: str) -> tuple[str, ...]:
     return ()
 
 
+def _strip_nul(column: str) -> str:
+    """SQL that drops NUL bytes from a text column; rewriting only values that hold one is
+    measurably cheaper than `replace` on every value of every column (bench/raw_load_bench)."""
+    stripped = f"replace({column}, chr(0), '')"
+    return f"CASE WHEN strpos({column}, chr(0)) > 0 THEN {stripped} ELSE {column} END"
+
+
 def _insert_sql(head: ExportHead) -> str:
     """INSERT … SELECT over read_csv for this header's column mapping.
 
@@ -109,11 +116,9 @@ def _insert_sql(head: ExportHead) -> str:
     export = head.match.export
     source_of = {t: i for i, t in enumerate(head.match.targets) if t is not None}
     columns = COLUMNS[export]
-    values = [
-        f"replace(c{source_of[c]}, chr(0), '')" if c in source_of else "NULL" for c in columns
-    ]
+    values = [_strip_nul(f"c{source_of[c]}") if c in source_of else "NULL" for c in columns]
     extra = [
-        f"'{name}', replace(c{i}, chr(0), '')"
+        f"'{name}', {_strip_nul(f'c{i}')}"
         for i, (name, target) in enumerate(zip(head.match.names, head.match.targets, strict=True))
         if target is None
     ]
