@@ -44,17 +44,6 @@ class RunSummary:
         return lines + [f"  - {failure}" for failure in self.failures]
 
 
-def failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
-    """The user-facing message of every failed step of an in-process run."""
-    messages = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            data = event.step_failure_data
-            user = data.user_failure_data
-            messages.append(user.description if user and user.description else data.error.message)
-    return [m.strip() for m in messages if m]
-
-
 def _materializations(result: dg.ExecuteInProcessResult) -> list[dict]:
     return [e.materialization.metadata for e in result.get_asset_materialization_events()]
 
@@ -65,12 +54,12 @@ def _number(value: object) -> int:
 
 def ingest(instance: dg.DagsterInstance, settings: Settings, summary: RunSummary) -> None:
     """Load pending landing files and webhook log lines; a bad file fails only its own run."""
-    from pipeline.defs.ingest import ingest_pending
+    from pipeline.defs.ingest import failure_messages, ingest_pending
 
     for result in ingest_pending(instance, settings):
         metadata = _materializations(result)
         if not result.success:
-            summary.failures.extend(failure_messages(result))
+            summary.failures.extend(failure_messages([result]))
         elif metadata and "file" in metadata[0]:
             summary.files_loaded.append(str(metadata[0]["file"].value))
             summary.rows_loaded += _number(metadata[0].get("rows"))
@@ -81,6 +70,7 @@ def ingest(instance: dg.DagsterInstance, settings: Settings, summary: RunSummary
 def build_and_publish(instance: dg.DagsterInstance, summary: RunSummary) -> bool:
     """Build every dbt model (with its tests), then publish the snapshot and the report."""
     from pipeline.defs import dbt, publish
+    from pipeline.defs.ingest import failure_messages
 
     dbt_defs = dbt.build_defs()
     result = dg.materialize(
@@ -90,7 +80,7 @@ def build_and_publish(instance: dg.DagsterInstance, summary: RunSummary) -> bool
         run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
     )
-    summary.failures.extend(failure_messages(result))
+    summary.failures.extend(failure_messages([result]))
     return result.success
 
 

@@ -1,0 +1,41 @@
+"""`ltv run` end to end: a generated seller through the CLI, marts equal to truth.json.
+
+The one-shot command drives the same Dagster assets as the sensors against the persistent
+instance; a bad file fails only its own load and the command's exit code, never the marts.
+(Loading twice or in another order is covered by tests/test_dbt_end_to_end.py.)
+"""
+
+from __future__ import annotations
+
+import duckdb
+from click.testing import CliRunner
+from test_dbt_support import aggregate_mismatches, customer_mismatches, generate_and_replay
+
+from pipeline.cli import main
+from pipeline.settings import Settings
+
+CUSTOMERS = 40
+SEED = 11
+
+
+def test_ltv_run_builds_marts_equal_to_truth_and_reports_a_bad_file(
+    pipeline_settings: Settings, settle
+) -> None:
+    truth = generate_and_replay(pipeline_settings, CUSTOMERS, SEED)
+    bad = pipeline_settings.landing_dir / "orders" / "notes.csv"
+    bad.write_text("this is,not a\nThriveCart,export\n")
+    settle(pipeline_settings.landing_dir)
+
+    first = CliRunner().invoke(main, ["run"])
+
+    assert first.exit_code == 1, first.output
+    assert "files loaded: 4" in first.output  # two exports + recurring + limited
+    assert "failed: 1" in first.output and "notes.csv" in first.output
+    assert (pipeline_settings.rejected_dir / "notes.csv.error.txt").exists()
+    with duckdb.connect(str(pipeline_settings.warehouse), read_only=True) as con:
+        assert customer_mismatches(con, truth) == []
+        assert aggregate_mismatches(con, truth) == []
+    with duckdb.connect(str(pipeline_settings.marts_snapshot), read_only=True) as snapshot:
+        payments = snapshot.execute("select count(*) from fct_payments").fetchone()[0]
+    assert payments == sum(total["payments"] for total in truth["totals"])
+    assert f"payments: {payments:,}" in first.output
