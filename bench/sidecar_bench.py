@@ -8,6 +8,7 @@ generator in this process keeps CLIENTS keep-alive connections busy, each POSTin
 judged relative to the ceiling measured in the same run on the same machine.
 
     .venv/bin/python bench/sidecar_bench.py [--clients 32] [--seconds 8] [--warmup 2] [--rounds 3]
+                                            [--json OUT]
 
 Rounds alternate ceiling and durable so that noise from other work on the machine hits both;
 the table reports each server's median round.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -25,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -249,6 +251,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3, help="alternating ceiling/durable runs")
+    parser.add_argument("--json", type=Path, help="also write every round's figures here")
     args = parser.parse_args()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     results = []
@@ -256,7 +259,12 @@ def main() -> None:
         for n in range(args.rounds):
             for mode in ("ceiling", "durable"):
                 results.append(measure(mode, args, Path(work) / f"round-{n}"))
-    sys.exit(0 if report(results, args) else 1)
+    met = report(results, args)
+    if args.json:
+        settings = {k: getattr(args, k) for k in ("clients", "seconds", "warmup", "rounds")}
+        results_json = [asdict(r) for r in results]
+        args.json.write_text(json.dumps({**settings, "results": results_json}, indent=2) + "\n")
+    sys.exit(0 if met else 1)
 
 
 if __name__ == "__main__":

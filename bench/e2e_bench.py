@@ -1,0 +1,280 @@
+"""End to end: a generated seller through `ltv run`, stage by stage, at growing sizes.
+
+    .venv/bin/python bench/e2e_bench.py [--rows 10000 100000 1000000] [--repeat 1] [--json OUT]
+
+For each size, a demo seller with about that many rows in its latest Transactions export is
+generated once and cached in bench/out/e2e/seller-<rows>-seed<seed>/ (the generator is slow and
+not part of the pipeline: its time is reported apart, and only when this run generated it).
+Every repeat then gets a fresh pipeline (landing folder hard-linked from the cache, empty
+warehouse, snapshot and DAGSTER_HOME) and runs the stages of `ltv run`, each in a process of its
+own so that its wall time, CPU time and peak memory (`wait4` rusage: the largest process of the
+stage, dbt's subprocess included) are its own:
+
+- replay:  the seller's webhook deliveries into the log (`replay_to_log`), what the sidecar
+           would have written as they arrived;
+- ingest:  `ltv run`'s ingest step: every landing file and all webhook days, through Dagster;
+- dbt:     the dbt assets of `ltv run`'s build step (`dbt build` via dagster-dbt);
+- publish: the publish assets of that step (snapshot, Parquet, HTML report).
+
+`ltv run` does the last two in one Dagster run and all of it in one process; splitting them
+costs one interpreter start and Dagster import per stage (about 2-4 s each), counted here.
+The `ltv run` time is ingest + dbt + publish; replay is reported beside it (a live sidecar does
+that work as deliveries arrive). Growth with size is the exponent k of time ~ rows^k between
+consecutive sizes (1 = linear), in wall and in CPU time (CPU is less sensitive to other load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.settings import load_settings
+
+OUT = Path(__file__).resolve().parent / "out" / "e2e"
+STAGES = ("replay", "ingest", "dbt", "publish")
+# What `ltv run` does; replay is the sidecar's work, spread over the months the deliveries came.
+LTV_RUN_STAGES = ("ingest", "dbt", "publish")
+ACCOUNT, SECRET = "bench-seller", "bench-secret"
+
+
+def pipeline_env(root: Path) -> dict[str, str]:
+    """Environment of a pipeline living entirely under `root` (no .env or shell settings)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LTV_", "THRIVECART_"))}
+    env.update(
+        {
+            "LTV_LANDING_DIR": str(root / "landing"),
+            "LTV_WAREHOUSE": str(root / "warehouse" / "ltv.duckdb"),
+            "LTV_MARTS_SNAPSHOT": str(root / "warehouse" / "marts.duckdb"),
+            "DAGSTER_HOME": str(root / "dagster_home"),
+            "THRIVECART_SECRET": SECRET,
+            "LTV_ARCHIVE_DIR": "",  # never move the cached seller's files away
+        }
+    )
+    return env
+
+
+# --- the stages, each run by `--stage NAME` in a process of its own ---------------------------
+
+
+def stage_generate(out: Path, rows: int, seed: int) -> dict[str, Any]:
+    from pipeline.demo import customers_for_rows, generate_seller
+
+    summary = generate_seller(
+        out, customers_for_rows(rows), seed, account=ACCOUNT, secret=SECRET, workers=2
+    )
+    return {
+        "latest_export_rows": summary.transaction_rows,
+        "older_export_rows": summary.older_export_rows,
+        "subscription_rows": summary.subscription_rows,
+        "deliveries": summary.deliveries,
+    }
+
+
+def stage_replay() -> dict[str, Any]:
+    from pipeline.sidecar.replay import replay_to_log
+
+    settings = load_settings()
+    deliveries = settings.landing_dir / "_demo" / "deliveries.jsonl"
+    summary = replay_to_log(deliveries, settings.webhooks_dir, settings.secrets)
+    return {"accepted": summary.accepted}
+
+
+def stage_ingest() -> dict[str, Any]:
+    from pipeline.instance import dagster_instance
+    from pipeline.run_cli import RunSummary, ingest
+
+    settings = load_settings()
+    summary = RunSummary()
+    ingest(dagster_instance(settings), settings, summary)
+    if summary.failures:
+        raise SystemExit(f"ingest failed: {summary.failures}")
+    return {"files": len(summary.files_loaded), "rows": summary.rows_loaded}
+
+
+def _materialize(assets: list[Any], resources: dict[str, Any]) -> dict[str, Any]:
+    """One in-process Dagster run of `assets` on the persistent instance, as `ltv run` does.
+
+    A failed dbt data test fails the run but is a data finding, not a benchmark failure: the
+    messages are returned with the figures, and the next stage still runs and is timed.
+    """
+    import dagster as dg
+
+    from pipeline.defs.ingest import failure_messages
+    from pipeline.instance import dagster_instance
+    from pipeline.run_cli import QUIET_RUN_CONFIG
+
+    result = dg.materialize(
+        assets,
+        instance=dagster_instance(load_settings()),
+        resources=resources,
+        run_config=QUIET_RUN_CONFIG,
+        raise_on_error=False,
+    )
+    return {"failures": failure_messages([result])}
+
+
+def stage_dbt() -> dict[str, Any]:
+    from pipeline.defs import dbt
+
+    dbt_defs = dbt.build_defs()
+    return _materialize(list(dbt_defs.assets), dbt_defs.resources)
+
+
+def stage_publish() -> dict[str, Any]:
+    import duckdb
+
+    from pipeline.defs import publish
+
+    facts = _materialize(list(publish.defs.assets), {})
+    snapshot = load_settings().marts_snapshot
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        facts["payments"] = con.execute("select count(*) from fct_payments").fetchone()[0]
+    return facts
+
+
+# --- the driver ------------------------------------------------------------------------------
+
+
+def run_stage(argv: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
+    """Run one stage process; its wall, CPU and peak RSS (largest process of its tree)."""
+    started = time.perf_counter()
+    with log.open("ab") as out:
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=out)
+        stdout = process.stdout.read() if process.stdout else b""
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[2:])} failed ({process.returncode}); see {log}")
+    facts = json.loads(stdout.decode().strip().splitlines()[-1])
+    return {
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        **facts,
+    }
+
+
+def cached_seller(rows: int, seed: int) -> tuple[Path, dict[str, Any]]:
+    """The generated seller for (rows, seed), generating it now if absent (figures included)."""
+    seller = OUT / f"seller-{rows}-seed{seed}"
+    facts = seller.with_suffix(".json")
+    if seller.exists() and facts.exists():
+        return seller, {**json.loads(facts.read_text()), "generate": None}
+    partial = seller.with_name(seller.name + ".part")
+    shutil.rmtree(partial, ignore_errors=True)
+    argv = [sys.executable, __file__, "--stage", "generate", "--out", str(partial)]
+    argv += ["--rows", str(rows), "--seed", str(seed)]
+    generate = run_stage(argv, dict(os.environ), OUT / "generate.log")
+    partial.rename(seller)
+    keys = ("latest_export_rows", "older_export_rows", "subscription_rows", "deliveries")
+    summary = {k: generate.pop(k) for k in keys}
+    facts.write_text(json.dumps(summary))
+    return seller, {**summary, "generate": generate}
+
+
+def run_once(seller: Path, work: Path, log: Path) -> dict[str, dict[str, Any]]:
+    """Every stage on a fresh pipeline under `work`, whose landing folder is the seller."""
+    shutil.copytree(seller, work / "landing", copy_function=os.link)
+    env = pipeline_env(work)
+    log.write_text("")  # kept outside `work`, which is deleted even when a stage fails
+    return {
+        stage: run_stage([sys.executable, __file__, "--stage", stage], env, log) for stage in STAGES
+    }
+
+
+def bench(rows: int, seed: int, repeat: int) -> dict[str, Any]:
+    """Figures of every repeat at one size, and the medians."""
+    seller, facts = cached_seller(rows, seed)
+    runs = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="run-", dir=OUT) as tmp:
+            stages = run_once(seller, Path(tmp), OUT / f"stages-{rows}.log")
+        ltv_run = [stages[s] for s in LTV_RUN_STAGES]
+        runs.append(
+            {
+                "stages": stages,
+                "seconds": round(sum(s["seconds"] for s in ltv_run), 2),
+                "cpu_seconds": round(sum(s["cpu_seconds"] for s in ltv_run), 2),
+            }
+        )
+        print(f"  {rows:,} rows: ltv run {runs[-1]['seconds']:.1f} s", file=sys.stderr, flush=True)
+    return {
+        "rows": rows,
+        **facts,
+        "median_seconds": round(statistics.median(r["seconds"] for r in runs), 2),
+        "median_cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in runs), 2),
+        "peak_rss_mib": max(s["peak_rss_mib"] for r in runs for s in r["stages"].values()),
+        "runs": runs,
+    }
+
+
+def _exponent(small: dict[str, Any], large: dict[str, Any], pick: Any) -> float:
+    """k in time ~ rows^k from the median of `pick(run)` at two sizes."""
+    a = statistics.median(pick(r) for r in small["runs"])
+    b = statistics.median(pick(r) for r in large["runs"])
+    scale = large["latest_export_rows"] / small["latest_export_rows"]
+    return round(math.log(b / a) / math.log(scale), 2)
+
+
+def growth(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """k in time ~ rows^k between consecutive sizes, for the total and for every stage."""
+    steps = []
+    for small, large in itertools.pairwise(sizes):
+        step = {"from": small["rows"], "to": large["rows"]}
+        step["ltv_run"] = _exponent(small, large, lambda r: r["seconds"])
+        step["ltv_run_cpu"] = _exponent(small, large, lambda r: r["cpu_seconds"])
+        for stage in STAGES:
+            step[stage] = _exponent(small, large, lambda r, s=stage: r["stages"][s]["seconds"])
+        steps.append(step)
+    return steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--stage", choices=["generate", *STAGES], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        if args.stage == "generate":
+            facts = stage_generate(args.out, args.rows[0], args.seed)
+        else:
+            facts = globals()[f"stage_{args.stage}"]()
+        print(json.dumps(facts))
+        return
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    sizes = [bench(rows, args.seed, args.repeat) for rows in sorted(args.rows)]
+    result = {"sizes": sizes, "growth": growth(sizes)}
+    print("| rows | " + " | ".join(f"{s} s" for s in STAGES) + " | ltv run s | peak MiB |")
+    print("|---:|" + "---:|" * (len(STAGES) + 2))
+    for size in sizes:
+        cells = [statistics.median(r["stages"][s]["seconds"] for r in size["runs"]) for s in STAGES]
+        row = " | ".join(f"{c:.1f}" for c in cells)
+        print(
+            f"| {size['latest_export_rows']:,} | {row} | {size['median_seconds']:.1f} "
+            f"| {size['peak_rss_mib']} |"
+        )
+    for step in result["growth"]:
+        print(f"growth {step['from']:,} -> {step['to']:,}: ltv run time ~ rows^{step['ltv_run']}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
