@@ -18,8 +18,8 @@ with event_times as (
 
     -- Orders, rebills and refunds: their event times.
     select max(paid_at)
-    from {{ ref('int_money_movements_unioned') }}
-    where source = 'webhook' and not is_test
+    from {{ ref('int_webhook_payments_deduplicated') }}
+    where not is_test
 
     union all
 

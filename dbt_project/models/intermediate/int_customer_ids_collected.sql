@@ -3,8 +3,8 @@
 with webhook_customers as (
 
     select email, currency, thrivecart_customer_id
-    from {{ ref('int_money_movements_unioned') }}
-    where source = 'webhook' and not is_test
+    from {{ ref('int_webhook_payments_deduplicated') }}
+    where not is_test
 
     union all
 

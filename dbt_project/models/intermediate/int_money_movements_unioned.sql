@@ -1,7 +1,10 @@
+{{ config(materialized='view') }}
 -- Every money movement from every source in one shape, before any deduplication: one row per
 -- CSV charge/rebill/refund row (every export) and per webhook order item, rebill and refund
 -- (every delivery). Amounts are signed: refunds are negative whatever sign the export used.
 -- `natural_key` says which rows describe the same movement within one source.
+-- A view: each dedupe model reads its own source's part of it once, and writing every row of
+-- every overlapping export to disk before deduplicating them cost more than the dedupe.
 with csv_rows as (
 
     -- Exports disagree on the sign of refunds (one export negative, another positive), so the

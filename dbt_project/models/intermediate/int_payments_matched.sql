@@ -1,4 +1,5 @@
-{%- set tolerance_seconds = var('match_tolerance_minutes') | int * 60 -%}
+{{ config(materialized='view') }}
+{%- set tolerance_seconds = var('match_tolerance_minutes') | int * 60 %}
 -- Dedupe rule 3: the same payment seen in a CSV row and in a webhook becomes one row.
 -- Exact ids first (the export's transaction_id equal to the webhook's processor charge id,
 -- event_id or webhook_id), then, among what is left, the natural key: order, item, kind,
@@ -6,6 +7,7 @@
 -- the order's date, so refunds match on the key alone, the k-th CSV refund of an item and
 -- amount with the k-th webhook refund of it; refunds still unpaired then pair per item
 -- whatever their amounts (rule refund_item). `matched_by` records the rule.
+-- A view: int_payments_deduplicated, its one reader, holds the result.
 with csv_payments as (
 
     select * from {{ ref('int_csv_payments_deduplicated') }}

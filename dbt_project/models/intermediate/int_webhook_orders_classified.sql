@@ -5,6 +5,6 @@ select
     order_id,
     max(account) as account,
     min(case when is_test then 1 else 0 end) = 1 as is_test_only
-from {{ ref('int_money_movements_unioned') }}
-where source = 'webhook' and order_id is not null
+from {{ ref('int_webhook_payments_deduplicated') }}
+where order_id is not null
 group by order_id
