@@ -259,7 +259,8 @@ def test_ingest_pending_loads_everything_once(
     write_segments(pipeline_settings, ["2026-03-01", "2026-03-02"])
     (pipeline_settings.landing_dir / "orders" / "notes.csv").write_text("just notes\n")
     settle(pipeline_settings.landing_dir)
-    results = ingest_pending(instance, pipeline_settings)
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    results = ingest_pending(instance, pipeline_settings, run_config=quiet)
     assert len(results) == 6 and sum(r.success for r in results) == 5
     (message,) = failure_messages(results)
     assert message.startswith("orders/notes.csv was rejected: unrecognised header")

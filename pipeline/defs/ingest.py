@@ -10,7 +10,7 @@ The logic lives in `pipeline.ingest`; this module only wires it to Dagster.
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -447,13 +447,16 @@ def _checks_for(asset: dg.AssetsDefinition) -> list[dg.AssetChecksDefinition]:
 
 
 def ingest_pending(
-    instance: dg.DagsterInstance, settings: Settings | None = None
+    instance: dg.DagsterInstance,
+    settings: Settings | None = None,
+    run_config: Mapping[str, Any] | None = None,
 ) -> list[dg.ExecuteInProcessResult]:
     """Load everything pending, in-process, through the same assets and checks as the sensors.
 
     Pending: settled landing files whose content the ledger lacks, and log segments that grew
     past what was loaded. One run per file (a bad file fails only its own run) and one run for
-    all pending webhook days. Returns every run's result; none raises.
+    all pending webhook days, each with `run_config` (e.g. a quieter console logger). Returns
+    every run's result; none raises.
     """
     settings = settings or load_settings()
     con = connect(settings.warehouse)
@@ -468,11 +471,13 @@ def ingest_pending(
         instance.add_dynamic_partitions(LANDING_PARTITIONS[pending.export].name, [pending.sha256])
         asset = LANDING_ASSETS[pending.export]
         request = landing_run_request(pending)
-        results.append(_materialize([asset, *_checks_for(asset)], request, instance, resources))
+        assets = [asset, *_checks_for(asset)]
+        results.append(_materialize(assets, request, instance, resources, run_config))
     days = _loadable_days(pending_webhook_days(settings.webhooks_dir, sizes), _log.warning)
     if days:
         assets = [raw_thrivecart_webhook_events, *_checks_for(raw_thrivecart_webhook_events)]
-        results.append(_materialize(assets, webhook_days_request(days), instance, resources))
+        request = webhook_days_request(days)
+        results.append(_materialize(assets, request, instance, resources, run_config))
     return results
 
 
@@ -493,9 +498,11 @@ def _materialize(
     request: dg.RunRequest,
     instance: dg.DagsterInstance,
     resources: dict[str, Any],
+    run_config: Mapping[str, Any] | None,
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         assets,
+        run_config=run_config,
         partition_key=request.partition_key,
         tags=request.tags,
         instance=instance,
