@@ -56,7 +56,7 @@ def ingest(instance: dg.DagsterInstance, settings: Settings, summary: RunSummary
     """Load pending landing files and webhook log lines; a bad file fails only its own run."""
     from pipeline.defs.ingest import failure_messages, ingest_pending
 
-    for result in ingest_pending(instance, settings):
+    for result in ingest_pending(instance, settings, run_config=QUIET_RUN_CONFIG):
         metadata = _materializations(result)
         if not result.success:
             summary.failures.extend(failure_messages([result]))
