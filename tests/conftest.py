@@ -1,4 +1,8 @@
-"""Fixtures shared by the test modules: an isolated pipeline environment per test."""
+"""Fixtures shared by the test modules: an isolated pipeline environment per test.
+
+Dagster and the demo generator are imported inside the fixtures that need them, so test
+modules that use neither (the sidecar's, say) do not pay for the import.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,16 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
 import pytest
 
-from pipeline.demo import SellerSummary, generate_seller
 from pipeline.settings import PROJECT_ROOT, Settings, load_settings
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from pipeline.demo import SellerSummary
 
 
 @pytest.fixture
@@ -40,6 +48,8 @@ def pipeline_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settin
 def dagster_instance(pipeline_settings: Settings) -> Iterator[dg.DagsterInstance]:
     """A persistent Dagster instance in the test's DAGSTER_HOME, configured by the same
     `pipeline/dagster.yaml` that `ltv up` installs (the single-writer pool)."""
+    import dagster as dg
+
     home = pipeline_settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(PROJECT_ROOT / "pipeline" / "dagster.yaml", home / "dagster.yaml")
@@ -51,6 +61,8 @@ def dagster_instance(pipeline_settings: Settings) -> Iterator[dg.DagsterInstance
 def ephemeral_instance(pipeline_settings: Settings) -> Iterator[dg.DagsterInstance]:
     """An in-memory Dagster instance: runs store their events without disk writes, so tests
     that execute many runs stay fast. Use `dagster_instance` where the instance config matters."""
+    import dagster as dg
+
     with dg.DagsterInstance.ephemeral() as instance:
         yield instance
 
@@ -71,6 +83,8 @@ def settle() -> Callable[[Path], None]:
 @pytest.fixture
 def demo_landing(pipeline_settings: Settings) -> SellerSummary:
     """A small demo seller written into the test's landing folder, every file settled."""
+    from pipeline.demo import generate_seller
+
     summary = generate_seller(pipeline_settings.landing_dir, customers=30, seed=3)
     _settle(pipeline_settings.landing_dir)
     return summary
