@@ -22,6 +22,10 @@ def prepare_dagster_home(settings: Settings) -> None:
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(DAGSTER_YAML_TEMPLATE, settings.dagster_home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    # Opening the instance creates its SQLite storage now, once: a daemon and a webserver started
+    # together on a fresh home would both create it and leave two schema heads behind.
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)):
+        pass
 
 
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
