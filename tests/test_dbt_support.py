@@ -58,13 +58,20 @@ EVERYTHING_SETTLED_NS = 10**18 * 9
 
 
 def settings_for(root: Path, **env: str) -> Settings:
-    """Settings for a landing folder and warehouse under `root`, plus `env` overrides."""
+    """Settings for a landing folder and warehouse under `root`, plus `env` overrides.
+
+    Every option truth.json depends on is set here, so a developer's .env cannot change it.
+    """
     return load_settings(
         {
             "LTV_LANDING_DIR": str(root / "landing"),
             "LTV_WAREHOUSE": str(root / "warehouse" / "ltv.duckdb"),
             "LTV_MARTS_SNAPSHOT": str(root / "warehouse" / "marts.duckdb"),
             "DAGSTER_HOME": str(root / "dagster"),
+            "LTV_TIMEZONE": "UTC",
+            "LTV_CSV_TIMEZONE": "UTC",
+            "LTV_MATCH_TOLERANCE_MINUTES": "1440",
+            "LTV_DAY_N": "0,7,30,60,90,180,365",
             **env,
         }
     )
