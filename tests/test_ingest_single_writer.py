@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -70,6 +71,8 @@ import sys, time, duckdb
 con = duckdb.connect(sys.argv[1])
 print("locked", flush=True)
 time.sleep(float(sys.argv[2]))
+con.close()
+print(time.time(), flush=True)
 """
 
 
@@ -84,5 +87,8 @@ def test_connect_waits_for_another_writer_then_gives_up_with_a_clear_error(
     with pytest.raises(WarehouseBusy, match="stayed locked by another process"):
         connect(database, lock_timeout=0.2)
     con = connect(database, lock_timeout=60)
-    assert holder.poll() == 0  # it got the lock only after the holder had finished
+    got_lock_at = time.time()
     con.close()
+    released_at = float(holder.stdout.readline())
+    assert released_at <= got_lock_at  # it got the lock only after the holder let go
+    assert holder.wait(timeout=30) == 0
