@@ -32,6 +32,16 @@ import duckdb
 from pipeline.settings import Settings
 
 MARTS_SCHEMA = "marts"
+# The marts of the contract (marts.md), the tables analysts rely on.
+CONTRACT_MARTS = (
+    "fct_payments",
+    "dim_customers",
+    "dim_subscriptions",
+    "ltv_cohorts_monthly",
+    "ltv_day_n",
+    "revenue_daily",
+    "source_reconciliation",
+)
 # The snapshot and its Parquet files are replaced, never edited: mode r--r--r-- says so, and
 # keeps a read-write session from leaving a WAL file that would not match the next snapshot.
 READ_ONLY_MODE = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH

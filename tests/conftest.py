@@ -7,7 +7,6 @@ modules that use neither (the sidecar's, say) do not pay for the import.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pipeline.settings import PROJECT_ROOT, Settings, load_settings
+from pipeline.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -50,10 +49,10 @@ def dagster_instance(pipeline_settings: Settings) -> Iterator[dg.DagsterInstance
     `pipeline/dagster.yaml` that `ltv up` installs (the single-writer pool)."""
     import dagster as dg
 
-    home = pipeline_settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "pipeline" / "dagster.yaml", home / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    from pipeline.instance import prepare_dagster_home
+
+    prepare_dagster_home(pipeline_settings)
+    with dg.DagsterInstance.from_config(str(pipeline_settings.dagster_home)) as instance:
         yield instance
 
 

@@ -39,20 +39,12 @@ from pipeline.ingest.csv_load import ExportFile, load_export, loaded_hashes
 from pipeline.ingest.landing import PendingFile, pending_files
 from pipeline.ingest.webhook_load import load_webhook_days, loaded_segment_sizes
 from pipeline.ingest.webhook_scan import pending_webhook_days
+from pipeline.publish import CONTRACT_MARTS
 from pipeline.settings import DBT_PROJECT_DIR, Settings, load_settings
 from pipeline.sidecar.replay import replay_to_log
 from pipeline.warehouse import connect, ensure_raw_schema
 
-MARTS = (
-    "fct_payments",
-    "dim_customers",
-    "dim_subscriptions",
-    "ltv_cohorts_monthly",
-    "ltv_day_n",
-    "revenue_daily",
-    "source_reconciliation",
-    "mart_metadata",
-)
+MARTS = (*CONTRACT_MARTS, "mart_metadata")
 # Load a whole landing folder now, however recently its files were written.
 EVERYTHING_SETTLED_NS = 10**18 * 9
 

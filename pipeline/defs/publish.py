@@ -11,25 +11,15 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline.defs import WAREHOUSE_POOL
-from pipeline.publish import PublishResult, publish_snapshot
+from pipeline.publish import CONTRACT_MARTS, PublishResult, publish_snapshot
 from pipeline.report.build import write_report
 from pipeline.report.formatting import when
 from pipeline.report.marts import SNAPSHOT_SCHEMA
 from pipeline.report.summary import summary_markdown
 from pipeline.settings import load_settings
 
-# The marts of the marts contract (marts.md); the snapshot copies whatever schema `marts`
-# holds, but waits for these.
-MARTS = (
-    "fct_payments",
-    "dim_customers",
-    "dim_subscriptions",
-    "ltv_cohorts_monthly",
-    "ltv_day_n",
-    "revenue_daily",
-    "source_reconciliation",
-)
-MART_KEYS = [dg.AssetKey(["marts", name]) for name in MARTS]
+# The snapshot copies whatever schema `marts` holds, but waits for the contract's marts.
+MART_KEYS = [dg.AssetKey(["marts", name]) for name in CONTRACT_MARTS]
 
 
 @dg.asset(

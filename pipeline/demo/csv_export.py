@@ -78,6 +78,18 @@ def _customer_block(order: Order) -> list[str]:
     ]
 
 
+def _order_block(order: Order) -> list[str]:
+    """processor .. affiliate_name: the order columns both exports share, in header order."""
+    return [
+        order.processor,
+        order.currency,
+        order.coupon,
+        order.campaign_id,
+        order.affiliate_id,
+        order.affiliate_name,
+    ]
+
+
 def _item_block(item: Item, at: int) -> list[str]:
     offer = item.offer
     return [
@@ -112,12 +124,7 @@ class TransactionRows:
             order.order_id,
             day,
             time,
-            order.processor,
-            order.currency,
-            order.coupon,
-            order.campaign_id,
-            order.affiliate_id,
-            order.affiliate_name,
+            *_order_block(order),
             *_item_block(item, at),
             *tail,
         ]
@@ -186,12 +193,7 @@ def subscription_row(world: World, sub: Subscription, at: int) -> str:
         sub.tc_id,
         day,
         time,
-        order.processor,
-        order.currency,
-        order.coupon,
-        order.campaign_id,
-        order.affiliate_id,
-        order.affiliate_name,
+        *_order_block(order),
         *_item_block(item, at),
         sub.processor_id,
         item.plan.frequency,
