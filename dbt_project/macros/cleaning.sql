@@ -29,6 +29,17 @@
 {%- endmacro %}
 
 {#-
+    A webhook item's amount as the customer paid it: `amount_gross` (tax included), else
+    `amount` (docs/interfaces.md, "Semantics"), from a json_texts list built over `paths`.
+-#}
+{% macro gross_cents_amount(list_expr, paths) -%}
+    coalesce(
+        {{ cents_to_amount(json_list_item(list_expr, paths, 'amount_gross')) }},
+        {{ cents_to_amount(json_list_item(list_expr, paths, 'amount')) }}
+    )
+{%- endmacro %}
+
+{#-
     Export money: "-47.00" or "1,234.50" in major units; a thousands separator is stripped.
     A comma without a dot ("47,00" from a re-saved spreadsheet, or "1,234") is ambiguous: NULL,
     which the not_null tests on amounts report, rather than a guess off by a factor of 100.

@@ -5,6 +5,24 @@
 -- `natural_key` says which rows describe the same movement within one source.
 -- A view: each dedupe model reads its own source's part of it once, and writing every row of
 -- every overlapping export to disk before deduplicating them cost more than the dedupe.
+{#- The columns every webhook movement carries after its natural key, in union order: who paid,
+    and which delivery said so; attribution and file lineage are the exports' alone. -#}
+{%- set webhook_context %}
+        email,
+        first_name,
+        last_name,
+        country,
+        thrivecart_customer_id,
+        cast(null as {{ dbt.type_string() }}) as campaign_id,
+        cast(null as {{ dbt.type_string() }}) as affiliate_id,
+        cast(null as {{ dbt.type_string() }}) as coupon,
+        processor,
+        received_at,
+        delivery_id,
+        cast(null as {{ dbt.type_string() }}) as file_sha256,
+        cast(null as bigint) as file_row_number
+{%- endset %}
+
 with csv_rows as (
 
     -- Exports disagree on the sign of refunds (one export negative, another positive), so the
@@ -117,19 +135,7 @@ order_item_movements as (
             'webhook_id|' || webhook_id || '|' || cast(charge_index as {{ dbt.type_string() }}),
             'delivery|' || order_item_id
         ) as natural_key,
-        email,
-        first_name,
-        last_name,
-        country,
-        thrivecart_customer_id,
-        cast(null as {{ dbt.type_string() }}) as campaign_id,
-        cast(null as {{ dbt.type_string() }}) as affiliate_id,
-        cast(null as {{ dbt.type_string() }}) as coupon,
-        processor,
-        received_at,
-        delivery_id,
-        cast(null as {{ dbt.type_string() }}) as file_sha256,
-        cast(null as bigint) as file_row_number
+        {{ webhook_context }}
 
     from order_items
     -- Older payloads also list the recurring plan itself in charges[]: that entry was not
@@ -168,19 +174,7 @@ rebill_movements as (
             'webhook_id|' || webhook_id,
             'delivery|' || delivery_id
         ) as natural_key,
-        email,
-        first_name,
-        last_name,
-        country,
-        thrivecart_customer_id,
-        cast(null as {{ dbt.type_string() }}) as campaign_id,
-        cast(null as {{ dbt.type_string() }}) as affiliate_id,
-        cast(null as {{ dbt.type_string() }}) as coupon,
-        processor,
-        received_at,
-        delivery_id,
-        cast(null as {{ dbt.type_string() }}) as file_sha256,
-        cast(null as bigint) as file_row_number
+        {{ webhook_context }}
 
     from rebills
 
@@ -216,19 +210,7 @@ refund_movements as (
             'webhook_id|' || webhook_id,
             'delivery|' || delivery_id
         ) as natural_key,
-        email,
-        first_name,
-        last_name,
-        country,
-        thrivecart_customer_id,
-        cast(null as {{ dbt.type_string() }}) as campaign_id,
-        cast(null as {{ dbt.type_string() }}) as affiliate_id,
-        cast(null as {{ dbt.type_string() }}) as coupon,
-        processor,
-        received_at,
-        delivery_id,
-        cast(null as {{ dbt.type_string() }}) as file_sha256,
-        cast(null as bigint) as file_row_number
+        {{ webhook_context }}
 
     from refunds
 

@@ -27,10 +27,7 @@ select
     lower({{ null_if_missing(json_list_item('subscription_fields', paths, 'type')) }})
         as item_type,
     {{ null_if_missing(json_list_item('subscription_fields', paths, 'id')) }} as item_id,
-    coalesce(
-        {{ cents_to_amount(json_list_item('subscription_fields', paths, 'amount_gross')) }},
-        {{ cents_to_amount(json_list_item('subscription_fields', paths, 'amount')) }}
-    ) as amount,
+    {{ gross_cents_amount('subscription_fields', paths) }} as amount,
     currency,
     thrivecart_customer_id,
     email

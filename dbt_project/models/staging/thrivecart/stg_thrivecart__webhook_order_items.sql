@@ -47,10 +47,7 @@ items as (
             as item_name,
         lower({{ null_if_missing(json_list_item('fields', charge_paths, 'type')) }})
             as charge_type,
-        coalesce(
-            {{ cents_to_amount(json_list_item('fields', charge_paths, 'amount_gross')) }},
-            {{ cents_to_amount(json_list_item('fields', charge_paths, 'amount')) }}
-        ) as amount,
+        {{ gross_cents_amount('fields', charge_paths) }} as amount,
         {{ cents_to_amount(json_list_item('fields', charge_paths, 'tax_paid')) }} as tax_amount,
         {{ null_if_missing(json_list_item('fields', charge_paths, 'payment_plan_id')) }}
             as payment_plan_id,
@@ -72,10 +69,7 @@ schedules as (
         {{ null_if_missing(json_list_item('fields', future_paths, 'reference')) }} as item_id,
         lower({{ null_if_missing(json_list_item('fields', future_paths, 'frequency')) }})
             as frequency,
-        coalesce(
-            {{ cents_to_amount(json_list_item('fields', future_paths, 'amount_gross')) }},
-            {{ cents_to_amount(json_list_item('fields', future_paths, 'amount')) }}
-        ) as amount,
+        {{ gross_cents_amount('fields', future_paths) }} as amount,
         row_number() over (
             partition by
                 delivery_id,

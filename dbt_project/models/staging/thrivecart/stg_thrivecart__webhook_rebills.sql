@@ -37,10 +37,7 @@ select
     {{ null_if_missing(json_list_item('subscription_fields', paths, 'id')) }} as item_id,
     -- Unlike order.charges[], this name is not HTML-escaped.
     {{ null_if_missing(json_list_item('subscription_fields', paths, 'name')) }} as item_name,
-    coalesce(
-        {{ cents_to_amount(json_list_item('subscription_fields', paths, 'amount_gross')) }},
-        {{ cents_to_amount(json_list_item('subscription_fields', paths, 'amount')) }}
-    ) as amount,
+    {{ gross_cents_amount('subscription_fields', paths) }} as amount,
     {{ cents_to_amount(json_list_item('subscription_fields', paths, 'tax_paid')) }}
         as tax_amount,
     lower({{ null_if_missing(json_list_item('subscription_fields', paths, 'frequency')) }})

@@ -36,10 +36,7 @@ select
     {{ null_if_missing(json_list_item('refund_fields', paths, 'id')) }} as item_id,
     -- Unlike order.charges[], this name is not HTML-escaped.
     {{ null_if_missing(json_list_item('refund_fields', paths, 'name')) }} as item_name,
-    coalesce(
-        {{ cents_to_amount(json_list_item('refund_fields', paths, 'amount_gross')) }},
-        {{ cents_to_amount(json_list_item('refund_fields', paths, 'amount')) }}
-    ) as amount,
+    {{ gross_cents_amount('refund_fields', paths) }} as amount,
     {{ cents_to_amount(json_list_item('refund_fields', paths, 'tax_paid')) }} as tax_amount,
     pro_rata,
     processor_charge_id,
