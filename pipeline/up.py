@@ -90,6 +90,30 @@ def deliver_demo_webhooks(settings: Settings, base_url: str) -> None:
     click.echo(f"ltv up: demo webhooks through the sidecar: {summary.describe()}")
 
 
+def create_instance_storage(settings: Settings) -> None:
+    """Create the instance's SQLite databases before the daemon and webserver start.
+
+    On a fresh DAGSTER_HOME each of them (and each one's code server) would create and stamp
+    the databases at the same moment, and one loses the race with "Version table
+    'alembic_version' has more than one head present" (dagster #27390): the webserver then
+    shows the code location as failed. Opening the instance once, first, creates them.
+    """
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)):
+        pass
+
+
+def raise_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so `ltv up` stopped by a service manager or a
+    `kill` stops its children as Ctrl-C does, instead of leaving them running orphaned."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def start(children: list[Child], env: dict[str, str]) -> None:
     for child in children:
         child.process = subprocess.Popen(child.argv, env=env, cwd=PROJECT_ROOT)
@@ -146,6 +170,7 @@ def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
         click.echo("ltv up: no THRIVECART_SECRET was set; created one and saved it in .env.")
     settings = load_settings()
     prepare_dagster_home(settings)
+    create_instance_storage(settings)
     settings.landing_dir.mkdir(parents=True, exist_ok=True)
     seeded = landing_is_empty(settings.landing_dir)
     if seeded:
@@ -179,7 +204,12 @@ def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
             [str(bin_dir / "dagster-webserver"), "-h", host, "-p", str(ui_port), "-w", workspace],
         ),
     ]
-    start(children, env)
+    raise_on_sigterm()
+    try:
+        start(children, env)
+    except BaseException:
+        stop(children)
+        raise
     click.echo(
         f"\n  Dagster UI:   http://{host}:{ui_port}\n"
         f"  Webhook URL:  http://{host}:{webhook_port}/webhooks/thrivecart"
@@ -191,7 +221,10 @@ def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
     if seeded:
         try:
             deliver_demo_webhooks(settings, f"http://{host}:{webhook_port}")
-        except (KeyboardInterrupt, click.ClickException):
+        except KeyboardInterrupt:
             stop(children)
             raise
+        except Exception as exc:  # e.g. the sidecar died mid-way: stop everything, say why
+            stop(children)
+            raise click.ClickException(f"demo webhooks could not be delivered: {exc}") from exc
     sys.exit(supervise(children))

@@ -1,0 +1,196 @@
+"""What people look at, in a real browser: the Dagster UI's asset graph and the LTV report.
+
+Headless Debian chromium through selenium and /usr/bin/chromedriver (`make test` installs both
+with scripts/ensure-chromium.sh; a plain pytest run installs them the same way if it can).
+Each page must render its content, not just answer: the asset graph draws our asset groups
+and the marts, the report draws every plotly chart and shows the snapshot's numbers. A
+screenshot of every page is saved under the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from e2e_support import (
+    BIN,
+    SECRET,
+    drop_file,
+    run_command,
+    running_stack,
+    settings_of,
+    settle,
+    stack_environment,
+    truth_net_by_currency,
+)
+from filelock import FileLock
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from pipeline.demo import generate_seller, load_truth
+from pipeline.settings import PROJECT_ROOT
+from pipeline.sidecar.replay import replay_to_log
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ENSURE_CHROMIUM = PROJECT_ROOT / "scripts" / "ensure-chromium.sh"
+INSTALL_TIMEOUT_SECONDS = 600
+# Bounds for the browser: the Dagster UI is a large single-page app on a loaded machine.
+PAGE_TIMEOUT_SECONDS = 90
+LTV_RUN_TIMEOUT_SECONDS = 300.0
+ASSET_GROUPS = ("raw", "staging", "intermediate", "marts", "publish")
+# The graph fills in only the nodes in view; at this window size these marts are.
+MARTS_IN_VIEW = ("dim_customers", "fct_payments", "ltv_cohorts_monthly", "ltv_day_n")
+
+T = TypeVar("T")
+
+
+def _ensure_chromium() -> str | None:
+    """Install chromium and chromedriver if missing (once, whichever worker comes first);
+    return why they are still missing, or None when both are there."""
+    if CHROMIUM.exists() and CHROMEDRIVER.exists():
+        return None
+    with FileLock(str(Path(tempfile.gettempdir()) / "ltv-ensure-chromium.lock")):
+        if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+            result = subprocess.run(
+                [str(ENSURE_CHROMIUM)],
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT_SECONDS,
+                check=False,
+            )
+            if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+                output = (result.stdout + result.stderr).strip()[-1000:]
+                return f"{ENSURE_CHROMIUM.name} could not install them: {output}"
+    return None
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    """A headless chromium with a fresh profile; quit (and its processes gone) afterwards."""
+    missing = _ensure_chromium()
+    if missing:
+        pytest.skip(f"no {CHROMIUM} and {CHROMEDRIVER}: {missing}")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log"))
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(PAGE_TIMEOUT_SECONDS)
+    try:
+        yield driver
+    finally:
+        driver.save_screenshot(str(tmp_path / "last-page.png"))  # what a failure looked like
+        driver.quit()
+
+
+def _wait(driver: WebDriver, what: str, condition: Callable[[WebDriver], T]) -> T:
+    """WebDriverWait with our bound and a message naming what did not appear."""
+    return WebDriverWait(driver, PAGE_TIMEOUT_SECONDS, poll_frequency=0.5).until(
+        condition, message=f"{what} did not appear within {PAGE_TIMEOUT_SECONDS} s"
+    )
+
+
+def _graph_labels(driver: WebDriver) -> set[str]:
+    """The first line of every node drawn in the asset graph (the group or asset name)."""
+    nodes = driver.find_elements(By.CSS_SELECTOR, "svg foreignObject")
+    return {node.text.split("\n", 1)[0] for node in nodes if node.text}
+
+
+def _dismiss_dialogs(driver: WebDriver) -> None:
+    """Close the UI's first-visit dialog ("Join the Dagster community") if it is open."""
+    for button in driver.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+        button.click()
+
+
+def _assert_no_error(driver: WebDriver, page: str) -> None:
+    text = driver.find_element(By.TAG_NAME, "body").text
+    assert "error" not in text.lower(), f"{page} shows an error:\n{text[:2000]}"
+
+
+def test_dagster_ui_draws_the_asset_graph(tmp_path: Path, browser: WebDriver) -> None:
+    """The webserver as `ltv up` starts it: the global lineage shows our five asset groups,
+    and the marts group draws its assets."""
+    with running_stack(tmp_path / "pipeline", services=("dagster-webserver",)) as stack:
+        browser.get(f"{stack.ui_url}/asset-groups")
+        _wait(browser, "the five asset groups", lambda d: set(ASSET_GROUPS) <= _graph_labels(d))
+        _dismiss_dialogs(browser)
+        assert browser.title == "Global asset lineage"
+        _assert_no_error(browser, "the global asset lineage")
+        browser.save_screenshot(str(tmp_path / "dagster-asset-groups.png"))
+
+        browser.get(f"{stack.ui_url}/locations/pipeline.definitions/asset-groups/marts")
+        _wait(browser, "the marts' asset nodes", lambda d: set(MARTS_IN_VIEW) <= _graph_labels(d))
+        _dismiss_dialogs(browser)
+        assert "marts" in browser.title
+        _assert_no_error(browser, "the marts asset group")
+        browser.save_screenshot(str(tmp_path / "dagster-marts-group.png"))
+
+    for name in ("dagster-asset-groups.png", "dagster-marts-group.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, f"{name} is (nearly) empty"
+
+
+def test_ltv_report_renders_its_charts_and_numbers(tmp_path: Path, browser: WebDriver) -> None:
+    """`ltv report` after a real `ltv run`, opened from disk: every chart drawn, one section
+    per currency, and the headline net revenue per currency equal to truth.json's."""
+    seller = generate_seller(tmp_path / "seller", 25, seed=9, secret=SECRET)
+    want_net = {
+        cur: f"{net:,.2f}" for cur, net in truth_net_by_currency(load_truth(seller.out)).items()
+    }
+    env = stack_environment(tmp_path / "pipeline")
+    settings = settings_of(env)
+    for name in ("latest", "recurring", "limited"):
+        export = seller.files[name]
+        drop_file(export, settings.landing_dir / export.relative_to(seller.out))
+    settle(settings.landing_dir)
+    replay_to_log(seller.files["deliveries"], settings.webhooks_dir, {"*": SECRET})
+    logs, report = tmp_path / "logs", tmp_path / "report.html"
+    built = run_command([str(BIN / "ltv"), "run"], env, LTV_RUN_TIMEOUT_SECONDS, logs / "run.log")
+    assert built.returncode == 0, built.output
+    written = run_command(
+        [str(BIN / "ltv"), "report", "--out", str(report)], env, 120.0, logs / "report.log"
+    )
+    assert written.returncode == 0, written.output
+
+    browser.get(report.as_uri())
+    charts = browser.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div")
+    assert len(charts) >= 2 * len(want_net), f"only {len(charts)} charts in the report"
+    _wait(
+        browser,
+        "every chart drawn (an svg in each .plot-container)",
+        lambda d: (
+            len(d.find_elements(By.CSS_SELECTOR, ".plot-container svg.main-svg")) >= len(charts)
+        ),
+    )
+    assert browser.title == "Customer lifetime value"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Customer lifetime value"
+    sections = browser.find_elements(By.CSS_SELECTOR, "section.currency h2")
+    assert {section.text for section in sections} == set(want_net)
+    headline = {}
+    for row in browser.find_elements(By.CSS_SELECTOR, "table#headline tbody tr"):
+        cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        headline[cells[0]] = cells[4]  # Currency, Customers, Gross, Refunds, Net revenue
+    assert headline == want_net
+    severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not severe, f"the report logged errors in the browser console: {severe}"
+    browser.save_screenshot(str(tmp_path / "ltv-report.png"))
+    assert (tmp_path / "ltv-report.png").stat().st_size > 10_000
