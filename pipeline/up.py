@@ -7,6 +7,7 @@ acknowledge webhooks nobody loads, or load files nobody sees).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -115,22 +116,35 @@ def raise_on_sigterm() -> None:
 
 
 def start(children: list[Child], env: dict[str, str]) -> None:
+    """Start each child as the leader of its own process group.
+
+    Ctrl-C then reaches `ltv up` alone, which stops the children itself: when the terminal
+    signalled them too, a child that exited first was reported as having died, and `ltv up`
+    ended with an error. The group also holds each child's own subprocesses (Dagster's run
+    workers and code servers, dbt), so stopping a group leaves none of them behind.
+    """
     for child in children:
-        child.process = subprocess.Popen(child.argv, env=env, cwd=PROJECT_ROOT)
+        child.process = subprocess.Popen(child.argv, env=env, cwd=PROJECT_ROOT, process_group=0)
+
+
+def _signal_group(child: Child, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.process.pid, sig)
 
 
 def stop(children: list[Child]) -> None:
-    """SIGTERM every child still running, then SIGKILL whatever outlives the grace period."""
-    running = [c for c in children if c.process and c.process.poll() is None]
-    for child in running:
-        child.process.send_signal(signal.SIGTERM)
+    """SIGTERM every child's process group, wait up to the grace period, then SIGKILL what is
+    left of each group (a child that outlived it, or a run worker its parent left behind)."""
+    started = [c for c in children if c.process]
+    for child in started:
+        _signal_group(child, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for child in running:
-        try:
+    for child in started:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            child.process.kill()
-            child.process.wait()
+    for child in started:
+        _signal_group(child, signal.SIGKILL)
+        child.process.wait()
 
 
 def supervise(children: list[Child]) -> int:
