@@ -26,6 +26,7 @@ run: setup
 	$(BIN)/ltv up
 
 test: setup
+	sh scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2

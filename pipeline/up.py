@@ -19,7 +19,9 @@ from pathlib import Path
 
 import click
 
+from pipeline.dbt_docs import default_docs_path
 from pipeline.instance import prepare_dagster_home
+from pipeline.report.build import default_report_path
 from pipeline.settings import PROJECT_ROOT, Settings, load_settings
 
 LANDING_KEEP = {"README.md", ".gitkeep"}
@@ -230,6 +232,9 @@ def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
         "  (ThriveCart > Settings > API & Webhooks)\n"
         f"  Landing:      {settings.landing_dir}\n"
         f"  Warehouse:    {settings.warehouse}\n"
+        f"  Marts:        {settings.marts_snapshot}  (read-only DuckDB, republished per build)\n"
+        f"  LTV report:   {default_report_path(settings)}\n"
+        f"  dbt docs:     {default_docs_path(settings)}\n"
         "  Ctrl-C stops everything.\n"
     )
     if seeded:

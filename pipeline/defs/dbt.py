@@ -7,17 +7,15 @@ definition time.
 import json
 import os
 import shutil
-import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipeline.dbt_docs import dbt_executable
 from pipeline.defs import WAREHOUSE_POOL
-from pipeline.defs.automation import EAGER_DESPITE_MISSING_PARENTS
 from pipeline.settings import DBT_PROJECT_DIR, load_settings
 
 # dagster-dbt writes a fresh target folder per invocation; keep only the newest few.
@@ -44,7 +42,6 @@ class LtvDbtTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(
             key=dg.AssetKey([schema, node["name"]]),
             group_name=schema,
-            automation_condition=EAGER_DESPITE_MISSING_PARENTS,
         )
 
 
@@ -57,9 +54,7 @@ def dbt_project() -> DbtProject:
 def dbt_resource() -> DbtCliResource:
     """The dbt CLI resource; the dbt subprocess inherits the warehouse path from settings."""
     os.environ.update(load_settings().dbt_env())
-    # The venv's dbt, found beside this interpreter: `.venv/bin/ltv` runs without an activated venv.
-    dbt_executable = str(Path(sys.executable).with_name("dbt"))
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable)
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
 
 
 def prune_target_runs(op_name: str, keep: int = KEEP_TARGET_RUNS) -> None:

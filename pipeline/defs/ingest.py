@@ -60,7 +60,9 @@ LANDING_PATH_TAG = "ltv/landing_path"
 # Dagster's tags for one run over a partition range (what a single-run backfill sets).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-SENSOR_INTERVAL_SECONDS = 30
+# Ticks only stat files and read new log lines, so they can be frequent: freshness is the
+# sum of this interval, a run start, and the build.
+SENSOR_INTERVAL_SECONDS = 10
 
 _log = logging.getLogger(__name__)
 

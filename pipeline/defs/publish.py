@@ -1,15 +1,17 @@
-"""Dagster assets that publish the marts: the analysts' snapshot, then the HTML LTV report.
+"""Dagster assets that publish the marts: the analysts' snapshot, then the HTML LTV report and
+the dbt docs beside it.
 
-Both run by themselves after a successful build (eager automation, once every mart's blocking
-checks pass), and both are part of any run that selects everything downstream of the marts.
-The logic lives in pipeline.publish and pipeline.report; these assets only call it and report
-what it wrote.
+They are part of the `build_marts` run (pipeline/defs/automation.py) after the dbt models, so
+they run only when the build and its error-level tests passed, and of any run that selects
+everything downstream of the marts. The logic lives in pipeline.publish, pipeline.report and
+pipeline.dbt_docs; these assets only call it and report what it wrote.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from pipeline.dbt_docs import write_dbt_docs
 from pipeline.defs import WAREHOUSE_POOL
 from pipeline.publish import CONTRACT_MARTS, PublishResult, publish_snapshot
 from pipeline.report.build import write_report
@@ -29,8 +31,6 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in CONTRACT_MARTS]
     pool=WAREHOUSE_POOL,
     group_name="publish",
     kinds={"duckdb", "parquet"},
-    automation_condition=dg.AutomationCondition.eager()
-    & dg.AutomationCondition.all_deps_blocking_checks_passed(),
     description="Read-only copy of every mart for analysts (LTV_MARTS_SNAPSHOT) and Parquet "
     "files beside it, replaced atomically so readers never block the pipeline.",
 )
@@ -57,7 +57,6 @@ def snapshot_metadata(result: PublishResult) -> dict[str, dg.MetadataValue]:
     deps=[marts_snapshot],
     group_name="publish",
     kinds={"html"},
-    automation_condition=dg.AutomationCondition.eager(),
     description="The HTML LTV report (one offline file beside the snapshot), built from the "
     "snapshot, so it needs no warehouse lock.",
 )
@@ -74,4 +73,25 @@ def ltv_report() -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[marts_snapshot, ltv_report])
+@dg.asset(
+    key=["publish", "dbt_docs"],
+    deps=[marts_snapshot],
+    # dbt reads the warehouse's catalog, so it needs the warehouse like any writer.
+    pool=WAREHOUSE_POOL,
+    group_name="publish",
+    kinds={"dbt", "html"},
+    description="The dbt docs site (models, columns, tests, lineage and the warehouse catalog) "
+    "as one offline HTML file beside the snapshot.",
+)
+def dbt_docs() -> dg.MaterializeResult:
+    """Generate the docs of what was just built."""
+    path = write_dbt_docs(load_settings())
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "size (bytes)": dg.MetadataValue.int(path.stat().st_size),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[marts_snapshot, ltv_report, dbt_docs])

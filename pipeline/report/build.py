@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.files import write_atomically
 from pipeline.report.contents import collect
 from pipeline.report.marts import open_marts
 from pipeline.report.page import render_page
@@ -43,21 +42,10 @@ def write_report(settings: Settings, out: Path | None = None) -> ReportResult:
         published_at = datetime.fromtimestamp(snapshot.stat().st_mtime, UTC).replace(tzinfo=None)
         contents = collect(con, published_at)
     data = render_page(contents).encode("utf-8")
-    _write_atomically(out, data)
+    write_atomically(out, data)
     return ReportResult(
         path=out,
         currencies=[c.currency for c in contents.currencies],
         as_of=contents.as_of.at,
         size_bytes=len(data),
     )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write aside, then rename: a browser or a copy never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)

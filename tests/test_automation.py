@@ -1,0 +1,75 @@
+"""The build sensor: one `build_marts` run per raw change, never two at once, and what it builds."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster._core.test_utils import create_run_for_test
+
+from pipeline.definitions import build_definitions
+from pipeline.defs.automation import BUILD_TRIGGER_TAG, RAW_KEYS, build_marts, marts_build_sensor
+
+WEBHOOKS = dg.AssetKey(["raw", "thrivecart_webhook_events"])
+
+
+def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
+    return marts_build_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+
+def raw_loaded(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+
+
+def test_no_raw_data_requests_no_build(ephemeral_instance: dg.DagsterInstance) -> None:
+    result = tick(ephemeral_instance, None)
+    assert result.run_requests == []
+    assert result.skip_reason and "no raw change" in result.skip_reason.skip_message
+
+
+def test_each_raw_change_requests_one_build(ephemeral_instance: dg.DagsterInstance) -> None:
+    raw_loaded(ephemeral_instance, WEBHOOKS, "2026-11-01")
+    first = tick(ephemeral_instance, None)
+    assert [r.run_key for r in first.run_requests] == [f"raw-{first.cursor}"]
+    assert first.run_requests[0].tags[BUILD_TRIGGER_TAG] == first.cursor
+
+    assert tick(ephemeral_instance, first.cursor).run_requests == []
+
+    transactions = dg.AssetKey(["raw", "thrivecart_transactions"])
+    raw_loaded(ephemeral_instance, transactions, "0" * 64)
+    second = tick(ephemeral_instance, first.cursor)
+    assert len(second.run_requests) == 1
+    assert int(second.cursor) > int(first.cursor)
+
+
+def test_a_build_in_progress_defers_the_next_until_it_ends(
+    ephemeral_instance: dg.DagsterInstance,
+) -> None:
+    raw_loaded(ephemeral_instance, WEBHOOKS, "2026-11-01")
+    running = create_run_for_test(
+        ephemeral_instance, job_name=build_marts.name, status=dg.DagsterRunStatus.STARTED
+    )
+
+    deferred = tick(ephemeral_instance, "0")
+    assert deferred.run_requests == []
+    assert deferred.cursor is None  # the change is still pending
+
+    ephemeral_instance.report_run_failed(running)
+    assert len(tick(ephemeral_instance, "0").run_requests) == 1
+
+
+def test_the_build_covers_every_model_check_and_publish_asset_and_no_raw_asset() -> None:
+    defs = build_definitions()
+    job = defs.resolve_job_def(build_marts.name)
+    graph = defs.resolve_asset_graph()
+    built = set(job.asset_layer.executable_asset_keys)
+    assert built.isdisjoint(RAW_KEYS)
+    groups = {graph.get(key).group_name for key in built}
+    assert groups == {"staging", "intermediate", "marts", "publish"}
+    everything_else = {key for key in graph.executable_asset_keys if key not in RAW_KEYS}
+    assert built == everything_else
+    assert {
+        dg.AssetKey(["publish", n]) for n in ("marts_snapshot", "ltv_report", "dbt_docs")
+    } <= built
+    # Every dbt data test runs in the build as an asset check; the raw checks stay with the loads.
+    dbt_checks = {c for c in graph.asset_check_keys if c.asset_key in built}
+    assert len(dbt_checks) > 50
+    assert set(job.asset_layer.asset_graph.asset_check_keys) == dbt_checks
