@@ -123,17 +123,33 @@ def decode_php_form(body: str | bytes) -> dict[str, Any]:
     return root
 
 
-def _flatten(prefix: str, node: Any) -> list[tuple[str, str]]:
-    if isinstance(node, dict):
-        items = node.items()
-    elif isinstance(node, list):
-        items = ((str(i), v) for i, v in enumerate(node))
-    else:
-        return [(prefix, str(node))]
-    pairs: list[tuple[str, str]] = []
+@functools.lru_cache(maxsize=8192)
+def _quote(text: str) -> str:
+    """`quote_plus` without a safe character, cached: webhook bodies repeat most values
+    ("null", names, amounts, plan ids) and quoting was most of the encoder's time."""
+    return quote_plus(text, safe="")
+
+
+@functools.lru_cache(maxsize=8192)
+def _field_name(quoted_prefix: str, key: str) -> str:
+    """The quoted name of `key` under an already quoted parent name, `a%5Bb%5D%5Bkey%5D`.
+
+    Quoting works character by character, so quoting each segment once equals quoting the
+    whole bracketed name; the few hundred names of a payload shape are then cache hits.
+    """
+    quoted = _quote(key)
+    return f"{quoted_prefix}%5B{quoted}%5D" if quoted_prefix else quoted
+
+
+def _encode_fields(quoted_prefix: str, node: dict[str, Any] | list[Any], out: list[str]) -> None:
+    """Append `name=value` for every scalar under `node`, depth first in insertion order."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
     for key, value in items:
-        pairs.extend(_flatten(f"{prefix}[{key}]" if prefix else str(key), value))
-    return pairs
+        name = _field_name(quoted_prefix, str(key))
+        if isinstance(value, dict | list):
+            _encode_fields(name, value, out)
+        else:
+            out.append(f"{name}={_quote(str(value))}")
 
 
 def encode_php_form(payload: dict[str, Any]) -> str:
@@ -141,6 +157,6 @@ def encode_php_form(payload: dict[str, Any]) -> str:
 
     Like PHP, an empty list or object produces no field at all.
     """
-    return "&".join(
-        f"{quote_plus(k, safe='')}={quote_plus(v, safe='')}" for k, v in _flatten("", payload)
-    )
+    fields: list[str] = []
+    _encode_fields("", payload, fields)
+    return "&".join(fields)
