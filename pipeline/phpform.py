@@ -123,11 +123,19 @@ def decode_php_form(body: str | bytes) -> dict[str, Any]:
     return root
 
 
+# quote_plus(safe="") of each ASCII character it changes: space to `+`, the rest to `%XX`.
+_ASCII_QUOTED = {
+    code: "+" if code == 32 else f"%{code:02X}"
+    for code in range(128)
+    if not (chr(code).isalnum() or chr(code) in "_.-~")
+}
+
+
 @functools.lru_cache(maxsize=8192)
 def _quote(text: str) -> str:
-    """`quote_plus` without a safe character, cached: webhook bodies repeat most values
-    ("null", names, amounts, plan ids) and quoting was most of the encoder's time."""
-    return quote_plus(text, safe="")
+    """`quote_plus(text, safe="")`, cached, since webhook bodies repeat most values ("null",
+    names, amounts, plan ids); ASCII text, the usual miss, takes the faster `str.translate`."""
+    return text.translate(_ASCII_QUOTED) if text.isascii() else quote_plus(text, safe="")
 
 
 @functools.lru_cache(maxsize=8192)
