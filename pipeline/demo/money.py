@@ -6,9 +6,14 @@ the edge: decimal major units for the CSVs and truth.json, cents strings for web
 
 from __future__ import annotations
 
+import functools
 
+
+@functools.lru_cache(maxsize=4096)
 def major(cents: int) -> str:
-    """`-1234` -> `"-12.34"`: the CSV and truth.json notation."""
+    """`-1234` -> `"-12.34"`: the CSV and truth.json notation.
+
+    Cached: prices, taxes and their sums repeat on nearly every row of the exports."""
     sign = "-" if cents < 0 else ""
     whole, frac = divmod(abs(cents), 100)
     return f"{sign}{whole}.{frac:02d}"
