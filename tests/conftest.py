@@ -12,9 +12,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import hypothesis
 import pytest
 
 from pipeline.settings import Settings, load_settings
+
+# Property tests judge correctness, not speed: on a shared 2-core machine under load, input
+# generation and single examples can be slow without anything being wrong.
+hypothesis.settings.register_profile(
+    "shared-machine", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("shared-machine")
 
 if TYPE_CHECKING:
     import dagster as dg

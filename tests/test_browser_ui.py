@@ -34,6 +34,7 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from pipeline.dbt_docs import default_docs_path
 from pipeline.demo import generate_seller, load_truth
 from pipeline.settings import PROJECT_ROOT
 from pipeline.sidecar.replay import replay_to_log
@@ -194,3 +195,22 @@ def test_ltv_report_renders_its_charts_and_numbers(tmp_path: Path, browser: WebD
     assert not severe, f"the report logged errors in the browser console: {severe}"
     browser.save_screenshot(str(tmp_path / "ltv-report.png"))
     assert (tmp_path / "ltv-report.png").stat().st_size > 10_000
+
+    # The same `ltv run` wrote the dbt docs beside the snapshot: one file that opens from disk,
+    # with the model's description (manifest) and its column types (the warehouse's catalog).
+    model_page = "#!/model/model.thrivecart_ltv.dim_customers"
+    browser.get(default_docs_path(settings).as_uri() + model_page)
+    page = _wait(
+        browser,
+        "dim_customers' page in the dbt docs",
+        lambda d: _text_with(d, "One row per (customer, currency)"),
+    )
+    assert browser.title == "dbt Docs"
+    assert "ltv.marts.dim_customers" in page and "VARCHAR" in page
+    browser.save_screenshot(str(tmp_path / "dbt-docs.png"))
+
+
+def _text_with(driver: WebDriver, expected: str) -> str | None:
+    """The page's text once it contains `expected`."""
+    text = driver.find_element(By.TAG_NAME, "body").text
+    return text if expected in text else None

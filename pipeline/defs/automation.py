@@ -33,7 +33,7 @@ ACTIVE_STATUSES = [
 
 build_marts = dg.define_asset_job(
     "build_marts",
-    selection=dg.AssetSelection.keys(*RAW_KEYS).downstream(include_self=False),
+    selection=dg.AssetSelection.assets(*RAW_KEYS).downstream(include_self=False),
     executor_def=dg.in_process_executor,
     description="Build every dbt model and its tests, then publish the snapshot, the report "
     "and the dbt docs. Requested by marts_build_sensor after each raw change.",
