@@ -136,6 +136,8 @@ class CsvClock:
 
     def date_time(self, t: int) -> tuple[str, str]:
         """`(YYYY-MM-DD, HH:MM:SS)` local: the exports' `order_date` and `order_time`."""
+        if self._fixed:
+            return _utc_parts(t)
         d = datetime.fromtimestamp(t, self._zone)
         return (
             f"{d.year:04d}-{d.month:02d}-{d.day:02d}",
