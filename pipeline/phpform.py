@@ -154,7 +154,9 @@ def _encode_fields(quoted_prefix: str, node: dict[str, Any] | list[Any], out: li
     items = node.items() if isinstance(node, dict) else enumerate(node)
     for key, value in items:
         name = _field_name(quoted_prefix, str(key))
-        if isinstance(value, dict | list):
+        if type(value) is str:  # nearly every value: tested first, as the cheapest check
+            out.append(f"{name}={_quote(value)}")
+        elif isinstance(value, dict | list):
             _encode_fields(name, value, out)
         else:
             out.append(f"{name}={_quote(str(value))}")
