@@ -8,6 +8,7 @@ now and then, a second ThriveCart customer id, as real buyers do.
 
 from __future__ import annotations
 
+import functools
 import string
 import unicodedata
 from dataclasses import dataclass
@@ -116,7 +117,9 @@ def _pick(rng: Random, weighted: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([v for v, _ in weighted], [w for _, w in weighted])[0]
 
 
+@functools.lru_cache(maxsize=256)
 def _slug(name: str) -> str:
+    """`Chloé` -> `chloe`; cached, as every name comes from the short lists above."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return "".join(c for c in ascii_name.lower() if c.isalnum())
 
