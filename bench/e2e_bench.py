@@ -39,7 +39,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.settings import load_settings
+from pipeline.settings import PROJECT_ROOT, load_settings
+
+sys.path.insert(0, str(PROJECT_ROOT))  # the environment helper lives with the end-to-end tests
+from tests.e2e_support import stack_environment
 
 OUT = Path(__file__).resolve().parent / "out" / "e2e"
 STAGES = ("replay", "ingest", "dbt", "publish")
@@ -49,19 +52,9 @@ ACCOUNT, SECRET = "bench-seller", "bench-secret"
 
 
 def pipeline_env(root: Path) -> dict[str, str]:
-    """Environment of a pipeline living entirely under `root` (no .env or shell settings)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LTV_", "THRIVECART_"))}
-    env.update(
-        {
-            "LTV_LANDING_DIR": str(root / "landing"),
-            "LTV_WAREHOUSE": str(root / "warehouse" / "ltv.duckdb"),
-            "LTV_MARTS_SNAPSHOT": str(root / "warehouse" / "marts.duckdb"),
-            "DAGSTER_HOME": str(root / "dagster_home"),
-            "THRIVECART_SECRET": SECRET,
-            "LTV_ARCHIVE_DIR": "",  # never move the cached seller's files away
-        }
-    )
-    return env
+    """Environment of a pipeline living entirely under `root` (no .env or shell settings),
+    as the end-to-end tests build it; blank LTV_ARCHIVE_DIR keeps the cached seller's files."""
+    return stack_environment(root, THRIVECART_SECRET=SECRET)
 
 
 # --- the stages, each run by `--stage NAME` in a process of its own ---------------------------

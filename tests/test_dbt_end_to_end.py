@@ -225,3 +225,16 @@ def test_a_100k_row_seller_matches_truth(large_seller: Seller) -> None:
         problems += aggregate_mismatches(con, large_seller.truth)
     assert export_rows > 90_000
     assert not problems, _report(problems)
+
+
+def test_empty_raw_tables_build_empty_marts_and_one_metadata_row(tmp_path: Path) -> None:
+    """The first build can come before any data (a fresh `make run`): nothing is no error."""
+    settings = settings_for(tmp_path)
+    load_landing(settings)  # creates the raw tables; the landing folder is empty
+
+    run_dbt(settings, "build", "--exclude", "resource_type:unit_test")
+
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from marts.dim_customers").fetchone() == (0,)
+        metadata = con.execute("select as_of, payments from marts.mart_metadata").fetchall()
+    assert metadata == [(None, 0)]

@@ -40,16 +40,3 @@ def test_ltv_run_builds_marts_equal_to_truth_and_reports_a_bad_file(
     assert payments == sum(total["payments"] for total in truth["totals"])
     assert f"payments: {payments:,}" in first.output
 
-
-def test_ltv_run_on_an_empty_landing_folder_publishes_empty_marts(
-    pipeline_settings: Settings,
-) -> None:
-    """The first `make run` builds before the demo files settle: nothing loaded is no error."""
-    result = CliRunner().invoke(main, ["run"])
-
-    assert result.exit_code == 0, result.output
-    assert "files loaded: 0" in result.output
-    with duckdb.connect(str(pipeline_settings.marts_snapshot), read_only=True) as snapshot:
-        assert snapshot.execute("select count(*) from dim_customers").fetchone() == (0,)
-        metadata = snapshot.execute("select as_of, payments from mart_metadata").fetchall()
-    assert metadata == [(None, 0)]
