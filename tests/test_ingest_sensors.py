@@ -134,3 +134,6 @@ def test_the_instance_template_holds_one_warehouse_slot(
     pools = dagster_instance.get_concurrency_config().pool_config
     assert (pools.default_pool_limit, pools.pool_granularity.value) == (1, "op")
     assert Path(dagster_instance.root_directory, "dagster.yaml").exists()
+    queue = dagster_instance.get_concurrency_config().run_queue_config
+    assert queue is not None and queue.max_concurrent_runs == 4
+    assert dagster_instance.run_coordinator.dequeue_interval_seconds == 1  # freshness

@@ -39,4 +39,3 @@ def test_ltv_run_builds_marts_equal_to_truth_and_reports_a_bad_file(
         payments = snapshot.execute("select count(*) from fct_payments").fetchone()[0]
     assert payments == sum(total["payments"] for total in truth["totals"])
     assert f"payments: {payments:,}" in first.output
-

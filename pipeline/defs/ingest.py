@@ -62,7 +62,7 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Ticks only stat files and read new log lines, so they can be frequent: freshness is the
 # sum of this interval, a run start, and the build.
-SENSOR_INTERVAL_SECONDS = 10
+SENSOR_INTERVAL_SECONDS = 5
 
 _log = logging.getLogger(__name__)
 
