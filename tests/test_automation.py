@@ -72,4 +72,11 @@ def test_the_build_covers_every_model_check_and_publish_asset_and_no_raw_asset()
     # Every dbt data test runs in the build as an asset check; the raw checks stay with the loads.
     dbt_checks = {c for c in graph.asset_check_keys if c.asset_key in built}
     assert len(dbt_checks) > 50
+    # The singular tests that read several marts are checks too, each on the mart it names.
+    singular = {(c.asset_key.path[-1], c.name) for c in dbt_checks if c.name.startswith("assert_")}
+    assert singular == {
+        ("fct_payments", "assert_no_payment_counted_twice"),
+        ("fct_payments", "assert_revenue_totals_agree"),
+        ("ltv_day_n", "assert_day_n_counts_acquired_customers"),
+    }
     assert set(job.asset_layer.asset_graph.asset_check_keys) == dbt_checks

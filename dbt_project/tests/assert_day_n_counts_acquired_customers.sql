@@ -1,3 +1,6 @@
+-- Shown in Dagster as an asset check on marts/ltv_day_n (it reads several marts).
+{{ config(meta={'dagster': {'ref': {'name': 'ltv_day_n'}}}) }}
+
 -- ltv_day_n's 'all' segment counts exactly the acquired customers of dim_customers, for every
 -- day N, and never more eligible customers than acquired ones. Fails with the offending rows.
 with acquired as (

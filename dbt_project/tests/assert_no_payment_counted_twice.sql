@@ -1,3 +1,6 @@
+-- Shown in Dagster as an asset check on marts/fct_payments (it reads several marts).
+{{ config(meta={'dagster': {'ref': {'name': 'fct_payments'}}}) }}
+
 -- No payment id appears twice in fct_payments, and no source row (an export row or a webhook
 -- delivery's item) stands behind two payments. Fails with the offending ids.
 with payment_ids as (

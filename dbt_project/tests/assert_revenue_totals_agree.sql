@@ -1,3 +1,6 @@
+-- Shown in Dagster as an asset check on marts/fct_payments (it reads several marts).
+{{ config(meta={'dagster': {'ref': {'name': 'fct_payments'}}}) }}
+
 -- Per currency, every mart tells the same total: the payments, the customers' net revenue,
 -- the last cumulative value of every cohort, the daily revenue and the source reconciliation.
 -- Customers never acquired (only free payments) add 0, so the cohorts miss nothing.
