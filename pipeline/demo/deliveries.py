@@ -74,8 +74,9 @@ def write_run(lines: list[str], path: Path) -> None:
         run.writelines(lines)
 
 
-def _merged(paths: list[Path], stack: ExitStack) -> Iterator[str]:
-    files = [stack.enter_context(p.open(encoding="utf-8", newline="")) for p in paths]
+def _merged(paths: list[Path], stack: ExitStack) -> Iterator[bytes]:
+    """The lines of sorted runs, merged. Bytes sort like the (ASCII) text and need no decoding."""
+    files = [stack.enter_context(p.open("rb")) for p in paths]
     return heapq.merge(*files)
 
 
@@ -85,14 +86,14 @@ def merge_runs(runs: list[Path], out: Path) -> int:
     while len(runs) > MERGE_FAN_IN:
         batch, runs = runs[:MERGE_FAN_IN], runs[MERGE_FAN_IN:]
         merged = batch[0].with_name(batch[0].name + ".merged")
-        with ExitStack() as stack, merged.open("w", encoding="utf-8", newline="") as target:
+        with ExitStack() as stack, merged.open("wb") as target:
             target.writelines(_merged(batch, stack))
         for path in batch:
             path.unlink()
         runs.append(merged)
     count = 0
-    with ExitStack() as stack, out.open("w", encoding="utf-8", newline="") as target:
+    with ExitStack() as stack, out.open("wb") as target:
         for line in _merged(runs, stack):
-            target.write(line.partition("\t")[2])
+            target.write(line.partition(b"\t")[2])
             count += 1
     return count

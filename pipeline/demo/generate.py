@@ -129,16 +129,14 @@ def _assemble(
     rows, totals, runs = dict.fromkeys(TEXT_PARTS[:4], 0), TruthTotals(), []
     rows.update(deliveries=0, customers=0)
     with ExitStack() as stack:
-        outs = {
-            name: stack.enter_context(path.open("w", encoding="utf-8", newline=""))
-            for name, path in targets.items()
-        }
+        # Binary: the parts are already UTF-8, so joining them needs no decoding.
+        outs = {name: stack.enter_context(path.open("wb")) for name, path in targets.items()}
         for name, header in headers.items():
-            outs[name].write(header + "\n")
+            outs[name].write(header.encode() + b"\n")
         last_report = time.monotonic()
         for result in _chunk_results(plan, workdir, workers):
             for name in TEXT_PARTS:
-                with result.parts[name].open(encoding="utf-8", newline="") as part:
+                with result.parts[name].open("rb") as part:
                     shutil.copyfileobj(part, outs[name])
                 result.parts[name].unlink()
             runs.append(result.parts["deliveries"])
