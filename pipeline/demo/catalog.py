@@ -50,15 +50,21 @@ class Offer:
     plans: tuple[Plan, ...]
     label: str = ""
 
-    @property
+    # Derived text is cached on the instance: every row and payload asks for it again.
+    @cached_property
     def key(self) -> str:
         """`product-101`: the key in `transactions{}`, `purchase_map[]` and friends."""
         return f"{self.item_type}-{self.item_id}"
 
-    @property
+    @cached_property
     def identifier(self) -> str:
         """`product_101`: the `item_identifier` of `order.charges[]`."""
         return f"{self.item_type}_{self.item_id}"
+
+    @cached_property
+    def id_text(self) -> str:
+        """`"101"`: `item_id` as the exports and payloads write it."""
+        return str(self.item_id)
 
     def name_at(self, t: int) -> str:
         """The item's plain name at moment `t` (names change over time)."""
@@ -68,9 +74,13 @@ class Offer:
                 current = name
         return current
 
+    @cached_property
+    def _escaped_names(self) -> dict[str, str]:
+        return {name: html.escape(name, quote=False) for _, name in self.names}
+
     def escaped_name_at(self, t: int) -> str:
         """The name as the exports, `charges[]` and `purchases[]` write it (`&amp;`)."""
-        return html.escape(self.name_at(t), quote=False)
+        return self._escaped_names[self.name_at(t)]
 
     @cached_property
     def slug(self) -> str:

@@ -98,45 +98,58 @@ def _order_block(order: Order) -> list[str]:
     ]
 
 
-def _item_block(item: Item, at: int) -> list[str]:
+@functools.lru_cache(maxsize=256)
+def _item_fragment(escaped_name: str, item_type: str, item_id: str, plan_name: str) -> str:
+    """relevant_item_name .. relevant_item_pricing_option, rendered: the catalogue has a few
+    dozen (offer, plan, name) combinations, so every row after the first is a cache hit."""
+    return ",".join(
+        map(_export_field, (escaped_name, item_type, item_id, plan_name.replace("&", "&amp;")))
+    )
+
+
+def _item_text(item: Item, at: int) -> str:
     offer = item.offer
-    return [
-        offer.escaped_name_at(at),
-        offer.item_type,
-        str(offer.item_id),
-        item.plan.name.replace("&", "&amp;"),
-    ]
+    return _item_fragment(offer.escaped_name_at(at), offer.item_type, offer.id_text, item.plan.name)
+
+
+class _OrderText:
+    """The rendered columns of one order that are the same on each of its rows."""
+
+    __slots__ = ("head", "order")
+
+    def __init__(self, order: Order) -> None:
+        self.head = php_csv_line(_customer_block(order))[:-1]  # company .. company_vat_number
+        self.order = php_csv_line(_order_block(order))[:-1]  # processor .. affiliate_name
 
 
 class TransactionRows:
-    """Rows of the Transactions export, one per item per event, for one customer at a time."""
+    """Rows of the Transactions export, one per item per event, for one customer at a time.
+
+    A row is joined from fragments rendered once per order and once per catalogue item; only
+    the order id, date, time and the transaction columns are rendered per row.
+    """
 
     def __init__(self, world: World) -> None:
         self.clock = world.clock
-        self._heads: dict[int, str] = {}
+        self._orders: dict[int, _OrderText] = {}
 
     def start_customer(self) -> None:
-        """Forget the previous customer's cached customer blocks (memory stays flat)."""
-        self._heads.clear()
+        """Forget the previous customer's rendered orders (memory stays flat)."""
+        self._orders.clear()
 
-    def _head(self, order: Order) -> str:
-        """The customer block, rendered once per order."""
-        head = self._heads.get(id(order))
-        if head is None:
-            head = self._heads[id(order)] = php_csv_line(_customer_block(order))[:-1]
-        return head
+    def _order_text(self, order: Order) -> _OrderText:
+        text = self._orders.get(id(order))
+        if text is None:
+            text = self._orders[id(order)] = _OrderText(order)
+        return text
 
     def _row(self, order: Order, dated: int, item: Item, at: int, tail: list[str]) -> str:
+        text = self._order_text(order)
         day, time = self.clock.date_time(dated)
-        fields = [
-            order.order_id,
-            day,
-            time,
-            *_order_block(order),
-            *_item_block(item, at),
-            *tail,
-        ]
-        return f"{self._head(order)},{php_csv_line(fields)}"
+        return (
+            f"{text.head},{_export_field(order.order_id)},{day},{time},{text.order},"
+            f"{_item_text(item, at)},{php_csv_line(tail)}"
+        )
 
     def rows(self, event: Event, refund_sign: int) -> list[str]:
         """The rows `event` adds to an export whose refunds have sign `refund_sign` (+1/-1)."""
@@ -195,19 +208,10 @@ def _refunded(refund: Refund, sign: int) -> list[str]:
 def subscription_row(world: World, sub: Subscription, at: int) -> str:
     """The Subscriptions export row of `sub`: its state at moment `at`."""
     order, item = sub.order, sub.item
+    text = _OrderText(order)
     day, time = world.clock.date_time(order.at)
-    fields = [
-        *_customer_block(order),
-        sub.tc_id,
-        day,
-        time,
-        *_order_block(order),
-        *_item_block(item, at),
-        sub.processor_id,
-        item.plan.frequency,
-        major(sub.gross),
-        sub.status_at(at),
-        "",
-        "",
-    ]
-    return php_csv_line(fields)
+    tail = [sub.processor_id, item.plan.frequency, major(sub.gross), sub.status_at(at), "", ""]
+    return (
+        f"{text.head},{_export_field(sub.tc_id)},{day},{time},{text.order},"
+        f"{_item_text(item, at)},{php_csv_line(tail)}"
+    )
