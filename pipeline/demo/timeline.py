@@ -60,14 +60,18 @@ def _utc_day_text(day: int) -> str:
     return (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%d")
 
 
+# `HH:MM:` of each minute of a day and `SS` of each second: a clock text is two lookups.
+_MINUTE_TEXT = tuple(f"{hour:02d}:{minute:02d}:" for hour in range(24) for minute in range(60))
+_SECOND_TEXT = tuple(f"{second:02d}" for second in range(60))
+
+
 def _utc_parts(t: int) -> tuple[str, str]:
     """`(YYYY-MM-DD, HH:MM:SS)` in UTC by integer arithmetic: epoch seconds have no leap
     seconds, and this is several times faster than `datetime.fromtimestamp` + `strftime`,
     which the webhook bodies and truth.json call for every timestamp."""
     day, second = divmod(t, 86400)
-    hour, second = divmod(second, 3600)
     minute, second = divmod(second, 60)
-    return _utc_day_text(day), f"{hour:02d}:{minute:02d}:{second:02d}"
+    return _utc_day_text(day), _MINUTE_TEXT[minute] + _SECOND_TEXT[second]
 
 
 def utc_text(t: int) -> str:

@@ -289,9 +289,12 @@ def payload_for(world: World, event: Event) -> Payload:
     raise TypeError(f"no webhook for {type(event).__name__}")
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call
+
+
 def php_json(payload: Payload) -> str:
     """The body with "Receive results as JSON": PHP json_encode style (`\\/`, `\\uXXXX`)."""
-    return json.dumps(payload, separators=(",", ":")).replace("/", "\\/")
+    return _COMPACT_JSON.encode(payload).replace("/", "\\/")
 
 
 def encode_body(payload: Payload, as_json: bool) -> tuple[str, str]:
