@@ -70,13 +70,6 @@ def _record_rest(content_type: str, body: str) -> str:
     return f'", "content_type": "{content_type}", "body": {encode_basestring_ascii(body)}}}\n'
 
 
-def write_run(lines: list[str], path: Path) -> None:
-    """Write one sorted run file."""
-    lines.sort()
-    with path.open("w", encoding="utf-8", newline="") as run:
-        run.writelines(lines)
-
-
 def _merged(paths: list[Path], stack: ExitStack) -> Iterator[bytes]:
     """The lines of sorted runs, merged. Bytes sort like the (ASCII) text and need no decoding."""
     files = [stack.enter_context(p.open("rb")) for p in paths]
