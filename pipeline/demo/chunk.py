@@ -21,6 +21,7 @@ from pipeline.demo.world import SellerPlan, World, world_for
 TEXT_PARTS = ("latest", "older", "recurring", "limited", "customers")
 LATEST_REFUND_SIGN, OLDER_REFUND_SIGN = -1, 1  # one sign per export, both signs across them
 RECURRING_AFTER_EXPORT, LIMITED_AFTER_EXPORT = 40, 95  # seconds: the subscriptions downloads
+_CUSTOMER_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…) would build one per call
 
 
 @dataclass
@@ -89,7 +90,7 @@ def run_chunk(plan: SellerPlan, number: int, first: int, stop: int, workdir: Pat
         _subscription_rows(world, history, out)
         deliveries += delivery_lines(world, index, history.events)
         for entry in customer_entries(observe(history.events, world.timeline), result.totals):
-            out["customers"].append(json.dumps(entry, ensure_ascii=False) + "\n")
+            out["customers"].append(_CUSTOMER_JSON.encode(entry) + "\n")
         if index % TEST_ORDER_EVERY == 0:
             test = simulate_test_order(world, index // TEST_ORDER_EVERY)
             plan_deliveries(world, test.index, test.events, stream=1)

@@ -24,7 +24,7 @@ from pipeline.demo.webhook_bodies import encode_body, payload_for
 from pipeline.demo.world import World
 
 DROP_RATE, JSON_RATE, DUPLICATE_RATE = 0.02, 0.20, 0.03
-MERGE_FAN_IN = 64  # run files merged at once
+MERGE_FAN_IN = 512  # run files merged at once: one pass up to 512 chunks (~2M rows)
 
 
 def plan_deliveries(world: World, index: int, events: list[Event], stream: int = 0) -> None:

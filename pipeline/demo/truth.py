@@ -150,11 +150,13 @@ class TruthTotals:
         cohort[0] += 1
         cohort[1] += sum(p.amount for p in payments)
         first_day = _utc_day(first_paid_at)
-        offsets = [_utc_day(p.paid_at) - first_day for p in payments]
         row = self.day_n.setdefault((currency, first_day), [0] * (1 + len(DEFAULT_DAY_N)))
         row[0] += 1
-        for slot, n in enumerate(DEFAULT_DAY_N, start=1):
-            row[slot] += sum(p.amount for p, off in zip(payments, offsets, strict=True) if off <= n)
+        for payment in payments:
+            offset = _utc_day(payment.paid_at) - first_day
+            for slot, n in enumerate(DEFAULT_DAY_N, start=1):
+                if offset <= n:
+                    row[slot] += payment.amount
 
     def merge(self, other: TruthTotals) -> None:
         for mine, theirs in (
