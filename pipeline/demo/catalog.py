@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import accumulate
 
 from pipeline.demo.money import major
 
@@ -102,6 +103,11 @@ class Funnel:
     upsell_rate: float = 0.0
     downsell: Offer | None = None
     downsell_rate: float = 0.0  # chance a customer who declined the upsell takes the downsell
+
+    @cached_property
+    def plan_cum_weights(self) -> list[float]:
+        """`plan_weights` summed up, for `choices(plans, cum_weights=…)`: the same draw."""
+        return list(accumulate(self.plan_weights))
 
 
 def _one(plan_id: str, price: int, symbol: str) -> Plan:

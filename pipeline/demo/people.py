@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import string
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import accumulate
 from random import Random
 
 FIRST_NAMES = (
@@ -113,8 +115,23 @@ class Buyer:
         return f"{self.first_name.strip()} {self.last_name.strip()}"
 
 
-def _pick(rng: Random, weighted: tuple[tuple[str, float], ...]) -> str:
-    return rng.choices([v for v, _ in weighted], [w for _, w in weighted])[0]
+class _Weighted:
+    """Values and their cumulative weights, summed once: `choices(values, cum_weights=…)` draws
+    exactly what `choices(values, weights)` draws, without re-adding the weights every call."""
+
+    __slots__ = ("cum_weights", "values")
+
+    def __init__(self, weighted: Iterable[tuple[str, float]]) -> None:
+        self.values, weights = zip(*weighted, strict=True)
+        self.cum_weights = list(accumulate(weights))
+
+    def pick(self, rng: Random) -> str:
+        return rng.choices(self.values, cum_weights=self.cum_weights)[0]
+
+
+_PROCESSORS, _CAMPAIGNS = _Weighted(PROCESSORS), _Weighted(CAMPAIGNS)
+_COUNTRIES = _Weighted((country, facts[1]) for country, facts in COUNTRIES.items())
+_EURO_COUNTRIES = _Weighted(zip(EURO_COUNTRIES, (45, 25, 15, 15), strict=True))
 
 
 @functools.lru_cache(maxsize=256)
@@ -134,9 +151,7 @@ def thrivecart_customer_id(index: int, which: int) -> str:
 
 
 def _country(rng: Random, currency: str) -> str:
-    if currency == "EUR":
-        return rng.choices(EURO_COUNTRIES, (45, 25, 15, 15))[0]
-    return rng.choices(list(COUNTRIES), [c[1] for c in COUNTRIES.values()])[0]
+    return (_EURO_COUNTRIES if currency == "EUR" else _COUNTRIES).pick(rng)
 
 
 def make_person(rng: Random, index: int, currency: str) -> Person:
@@ -168,8 +183,8 @@ def make_person(rng: Random, index: int, currency: str) -> Person:
         user_agent=rng.choice(USER_AGENTS),
         currency=currency,
         tax_percent=VAT_PERCENT.get(country, 0) if rng.random() < 0.8 else 0,
-        processor=_pick(rng, PROCESSORS),
-        campaign_id=_pick(rng, CAMPAIGNS),
+        processor=_PROCESSORS.pick(rng),
+        campaign_id=_CAMPAIGNS.pick(rng),
         affiliate=Affiliate(*affiliate) if affiliate else None,
         customer_ids=(thrivecart_customer_id(index, 0), thrivecart_customer_id(index, 1)),
     )

@@ -87,7 +87,7 @@ class _Shopper:
     def checkout(self, at: int, funnel: Funnel, first: bool) -> Order:
         """A checkout of `funnel` at `at`, then its subscriptions' lives and its refunds."""
         order = self._new_order(at, funnel.front.currency, first)
-        plan = self.rng.choices(funnel.front.plans, funnel.plan_weights)[0]
+        plan = self.rng.choices(funnel.front.plans, cum_weights=funnel.plan_cum_weights)[0]
         self._add_item(order, funnel.front, plan, front=True)
         rng = self.rng
         if funnel.bump and rng.random() < funnel.bump_rate:
