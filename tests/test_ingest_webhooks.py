@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from pipeline.demo import generate_seller
+from pipeline.ingest import webhook_load
 from pipeline.ingest.raw_checks import duplicate_delivery_ids
 from pipeline.ingest.webhook_load import load_webhook_days
 from pipeline.ingest.webhook_scan import LogPosition, new_complete_lines, pending_webhook_days
@@ -76,9 +77,11 @@ def events(con: duckdb.DuckDBPyConnection) -> list[tuple]:
     ).fetchall()
 
 
+@pytest.mark.parametrize("batch_bytes", [1, 64 * 1024 * 1024], ids=["day-by-day", "together"])
 def test_each_delivery_is_stored_once_across_rotation_and_torn_lines_wait(
-    con: duckdb.DuckDBPyConnection, landing: Path
+    con: duckdb.DuckDBPyConnection, landing: Path, monkeypatch: pytest.MonkeyPatch, batch_bytes: int
 ) -> None:
+    monkeypatch.setattr(webhook_load, "_BATCH_BYTES", batch_bytes)
     first = append(landing, DAY1, record(1, DAY1), b'{"schema_version": 1, "deli', record(2, DAY1))
     append(landing, DAY2, record(2, DAY1), record(3, DAY2), torn=record(4, DAY2)[:30])
     loads = load(con, landing, DAY1, DAY2)
@@ -100,6 +103,25 @@ def test_each_delivery_is_stored_once_across_rotation_and_torn_lines_wait(
     assert rejected[3].startswith("not a JSON line (torn write or corrupted bytes)")
     assert rejected[4] == '{"schema_version": 1, "deli'
     assert duplicate_delivery_ids(con) == []
+
+
+def test_offsets_count_bytes_and_received_times_become_naive_utc(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    accented = record(1, DAY1).replace(b'"c1@x.io"', '"zo\u00eb@x.io"'.encode())  # 2-byte UTF-8
+    shifted = json.loads(record(2, DAY1))
+    shifted["received_at"] = "2026-03-01T12:00:00+02:00"
+    append(landing, DAY1, accented, json.dumps(shifted, ensure_ascii=False).encode())
+    load(con, landing, DAY1)
+    rows = [(row[3], row[4]) for row in sorted(events(con), key=lambda row: row[3])]
+    assert rows == [
+        (0, datetime(2026, 3, 1, 10, 0, 1, 123456)),
+        (len(accented) + 1, datetime(2026, 3, 1, 10, 0)),
+    ]
+    assert con.execute(
+        "SELECT payload->>'$.customer.email' FROM raw.thrivecart_webhook_events "
+        "WHERE _byte_offset = 0"
+    ).fetchone() == ("zo\u00eb@x.io",)
 
 
 def test_reloading_any_day_changes_nothing(con: duckdb.DuckDBPyConnection, landing: Path) -> None:

@@ -18,6 +18,7 @@ from pipeline.webhook_log import (
     SegmentAppender,
     iter_complete_lines,
     list_segments,
+    read_complete_lines,
     segment_day,
     segment_path,
 )
@@ -56,6 +57,15 @@ def test_reader_yields_offsets_and_never_a_line_without_its_newline(tmp_path: Pa
     with path.open("ab") as f:
         f.write(b":1}\n")  # the writer finishes the line
     assert list(iter_complete_lines(path, start=17)) == [(17, b'{"torn":1}')]
+
+
+def test_bulk_reader_returns_what_the_line_reader_yields(tmp_path: Path) -> None:
+    path = tmp_path / "thrivecart-2026-11-28.jsonl"
+    path.write_bytes(b'{"a":1}\n\n{"b":"\xc3\xab"}\n{"torn"')
+    assert read_complete_lines(path) == ([b'{"a":1}', b"", b'{"b":"\xc3\xab"}'], 20)
+    assert [line for _, line in iter_complete_lines(path)] == read_complete_lines(path)[0]
+    path.write_bytes(b'{"torn"')
+    assert read_complete_lines(path) == ([], 0)
 
 
 @pytest.mark.parametrize(("start", "message"), [(3, "not the start of a line"), (99, "outside")])

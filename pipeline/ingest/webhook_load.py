@@ -5,40 +5,88 @@ complete lines inserted again in one transaction, so reloading a day from the UI
 nothing. Each delivery is stored once, under the first line that carried it (ThriveCart
 resends; the sidecar logs every resend). Lines that are not a valid record, such as the torn
 bytes of a crash, go to `raw.rejected_rows` with their line number: nothing is dropped silently.
+
+Python only splits the segments into lines; DuckDB decodes, validates and extracts them in
+one statement per batch of days. Parsing 2 KB JSON lines one by one in Python was most of the
+cost of loading a large history (about 90 of 140 s for 373k deliveries).
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from itertools import accumulate
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pandas as pd
 
 from pipeline.warehouse import REJECTED_ROWS_TABLE, WEBHOOK_EVENTS_TABLE, WEBHOOK_SEGMENTS_TABLE
-from pipeline.webhook_log import iter_complete_lines, segment_path
+from pipeline.webhook_log import read_complete_lines, segment_path
 
-_DELIVERY_ID = re.compile(r"^[0-9a-f]{64}$")
-_TEXT_FIELDS = ("account", "event", "mode", "content_type", "format", "remote_addr")
 _MAX_RAW_LINE = 100_000
+# Segments are read and inserted in batches of about this many bytes: memory stays bounded
+# however long the history, and each batch is large enough for DuckDB to work in bulk.
+_BATCH_BYTES = 64 * 1024 * 1024
+_BATCH_TABLE = "webhook_batch"
+_NOT_JSON = "not a JSON line (torn write or corrupted bytes)"
 
+# One parse per line: every field the table needs, extracted by a single multi-path call.
+# The first character of an extracted value tells its JSON type ('"' string, '{' object).
+_CLASSIFY_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {_BATCH_TABLE} AS
+WITH decoded AS (
+    SELECT segment, CAST(day AS DATE) AS day, line, byte_offset, TRY(decode(raw)) AS text
+    FROM webhook_lines
+), extracted AS (
+    SELECT *, TRY(json_extract(text, [
+        '$.delivery_id', '$.received_at', '$.payload', '$.known_event', '$.schema_version',
+        '$.account', '$.event', '$.mode', '$.content_type', '$.format', '$.remote_addr'
+    ])) AS v
+    FROM decoded
+), timed AS (
+    SELECT *, v[2] ->> '$' AS received_text,
+        CASE WHEN regexp_matches(received_text, '(Z|z|[+-]\\d\\d:?\\d\\d)$')
+            THEN timezone('UTC', TRY_CAST(received_text AS TIMESTAMPTZ))
+            ELSE TRY_CAST(received_text AS TIMESTAMP)
+        END AS received_at
+    FROM extracted
+)
+SELECT segment, day, line, byte_offset,
+    CASE
+        WHEN text IS NULL THEN '{_NOT_JSON}: not UTF-8'
+        WHEN v IS NULL THEN '{_NOT_JSON}'
+        WHEN NOT starts_with(ltrim(text, chr(32) || chr(9) || chr(13)), '{{')
+            THEN 'not a JSON object'
+        WHEN NOT coalesce(regexp_full_match(v[1], '"[0-9a-f]{{64}}"'), false)
+            THEN 'delivery_id is missing or is not 64 hex digits'
+        WHEN NOT coalesce(starts_with(v[3], '{{'), false)
+            THEN 'payload is missing or is not a JSON object'
+        WHEN NOT coalesce(starts_with(v[2], '"'), false) THEN 'received_at is missing'
+        WHEN received_at IS NULL
+            THEN 'received_at ''' || left(received_text, 40) || ''' is not an ISO 8601 time'
+    END AS reason,
+    v[1] ->> '$' AS delivery_id, received_at,
+    v[6] ->> '$' AS account, v[7] ->> '$' AS event, v[8] ->> '$' AS mode,
+    v[9] ->> '$' AS content_type, v[10] ->> '$' AS format, v[11] ->> '$' AS remote_addr,
+    CASE v[4] WHEN 'true' THEN true WHEN 'false' THEN false END AS known_event,
+    CASE WHEN json_type(v[5]) IN ('BIGINT', 'UBIGINT') THEN TRY_CAST(v[5] ->> '$' AS INTEGER)
+    END AS schema_version,
+    v[3] AS payload
+FROM timed
+"""
 
-class BadRecord(ValueError):
-    """A log line that is not a webhook record; the message is the reason stored with it."""
-
-
-@dataclass
-class SegmentRows:
-    """The complete lines of one segment, split into records and rejects."""
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-    rejects: list[tuple[int, str, str]] = field(default_factory=list)  # line, reason, raw
-    end: int = 0  # byte offset after the last complete line
+# First line of each delivery in the batch, unless an earlier day already stored it.
+_INSERT_SQL = f"""
+INSERT INTO {WEBHOOK_EVENTS_TABLE}
+SELECT delivery_id, received_at, account, event, mode, content_type, format, remote_addr,
+       known_event, schema_version, payload, segment, day, byte_offset, ?
+FROM {_BATCH_TABLE}
+WHERE reason IS NULL
+  AND delivery_id NOT IN (SELECT delivery_id FROM {WEBHOOK_EVENTS_TABLE})
+QUALIFY row_number() OVER (PARTITION BY delivery_id ORDER BY segment, byte_offset) = 1
+"""
 
 
 @dataclass(frozen=True)
@@ -54,117 +102,106 @@ class SegmentLoad:
     bytes: int
 
 
-def _text(value: object) -> str | None:
-    return value if value is None or isinstance(value, str) else json.dumps(value)
+@dataclass(frozen=True)
+class _Segment:
+    """The complete lines of one day's segment, as read from disk."""
+
+    day: date
+    name: str
+    source: str  # the path rejected rows name
+    lines: list[bytes]
+    end: int  # byte offset after the last complete line
 
 
-def _received_at(value: object) -> datetime:
-    """The record's `received_at` as naive UTC, the warehouse's TIMESTAMP convention."""
-    if not isinstance(value, str):
-        raise BadRecord("received_at is missing")
+def _read_batches(paths: dict[date, Path], landing_dir: Path) -> Iterator[list[_Segment]]:
+    """The segments in day order, grouped into batches of about `_BATCH_BYTES`."""
+    batch: list[_Segment] = []
+    size = 0
+    for day, path in paths.items():
+        lines, end = read_complete_lines(path)
+        batch.append(_Segment(day, path.name, _source(landing_dir, path), lines, end))
+        size += end
+        if size >= _BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _lines_frame(batch: list[_Segment]) -> pd.DataFrame:
+    """One row per line: segment, day, line number, byte offset and the raw bytes."""
+    columns: dict[str, list] = {"segment": [], "day": [], "line": [], "byte_offset": []}
+    for segment in batch:
+        count = len(segment.lines)
+        columns["segment"] += [segment.name] * count
+        columns["day"] += [segment.day.isoformat()] * count
+        columns["line"] += range(1, count + 1)
+        columns["byte_offset"] += list(accumulate((len(x) + 1 for x in segment.lines), initial=0))[
+            :-1
+        ]
+    raw = pd.Series([line for segment in batch for line in segment.lines], dtype=object)
+    return pd.DataFrame({**columns, "raw": raw})
+
+
+def _store_rejects(
+    con: duckdb.DuckDBPyConnection, batch: list[_Segment], loaded_at: datetime
+) -> dict[str, int]:
+    """Insert the batch's rejected lines with their reason and raw text; count per segment."""
+    by_name = {segment.name: segment for segment in batch}
+    rows = con.execute(
+        f"SELECT segment, line, reason FROM {_BATCH_TABLE} WHERE reason IS NOT NULL "
+        "ORDER BY segment, line"
+    ).fetchall()
+    counts: dict[str, int] = {}
+    stored = []
+    for name, line, reason in rows:
+        segment = by_name[name]
+        raw = segment.lines[line - 1].decode("utf-8", errors="replace")[:_MAX_RAW_LINE]
+        stored.append((segment.source, line, reason, raw, loaded_at))
+        counts[name] = counts.get(name, 0) + 1
+    if stored:
+        con.executemany(f"INSERT INTO {REJECTED_ROWS_TABLE} VALUES (?, NULL, ?, ?, ?, ?)", stored)
+    return counts
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection, batch: list[_Segment], loaded_at: datetime
+) -> list[SegmentLoad]:
+    """Classify, insert and account for one batch of segments."""
+    con.register("webhook_lines", _lines_frame(batch))
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise BadRecord(f"received_at {value[:40]!r} is not an ISO 8601 time") from exc
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
-
-
-def parse_record(line: bytes) -> dict[str, Any]:
-    """The columns of one log line (schema_version 1 of docs/interfaces.md), or BadRecord."""
-    try:
-        record = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRecord(f"not a JSON line (torn write or corrupted bytes): {exc}") from exc
-    if not isinstance(record, dict):
-        raise BadRecord("not a JSON object")
-    delivery_id = record.get("delivery_id")
-    if not isinstance(delivery_id, str) or not _DELIVERY_ID.match(delivery_id):
-        raise BadRecord("delivery_id is missing or is not 64 hex digits")
-    payload = record.get("payload")
-    if not isinstance(payload, dict):
-        raise BadRecord("payload is missing or is not a JSON object")
-    version = record.get("schema_version")
-    known = record.get("known_event")
-    return {
-        "delivery_id": delivery_id,
-        "received_at": _received_at(record.get("received_at")),
-        **{name: _text(record.get(name)) for name in _TEXT_FIELDS},
-        "known_event": known if isinstance(known, bool) else None,
-        "schema_version": version if isinstance(version, int) else None,
-        "payload": json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
-    }
-
-
-def read_segment(path: Path) -> SegmentRows:
-    """Parse every complete line of a segment (a torn last line is left for later)."""
-    rows = SegmentRows()
-    for number, (offset, line) in enumerate(iter_complete_lines(path), start=1):
-        rows.end = offset + len(line) + 1
-        try:
-            record = parse_record(line)
-        except BadRecord as exc:
-            raw = line.decode("utf-8", errors="replace")[:_MAX_RAW_LINE]
-            rows.rejects.append((number, str(exc), raw))
-            continue
-        rows.records.append({**record, "_byte_offset": offset})
-    return rows
-
-
-def _insert_events(
-    con: duckdb.DuckDBPyConnection, rows: SegmentRows, segment: str, day: date, loaded_at: datetime
-) -> int:
-    """Insert the segment's records not already stored (from it or another day); return count."""
-    if not rows.records:
-        return 0
-    con.register("webhook_lines", pd.DataFrame.from_records(rows.records))
-    try:
-        return con.execute(
-            f"""INSERT INTO {WEBHOOK_EVENTS_TABLE}
-            SELECT delivery_id, received_at, account, event, mode, content_type, format,
-                   remote_addr, CAST(known_event AS BOOLEAN), CAST(schema_version AS INTEGER),
-                   CAST(payload AS JSON), ?, ?, _byte_offset, ?
-            FROM webhook_lines
-            WHERE delivery_id NOT IN (SELECT delivery_id FROM {WEBHOOK_EVENTS_TABLE})
-            QUALIFY row_number() OVER (PARTITION BY delivery_id ORDER BY _byte_offset) = 1""",
-            [segment, day, loaded_at],
-        ).fetchone()[0]
+        con.execute(_CLASSIFY_SQL)
     finally:
         con.unregister("webhook_lines")
+    rejected = _store_rejects(con, batch, loaded_at)
+    con.execute(_INSERT_SQL, [loaded_at])
+    names = [segment.name for segment in batch]
+    events = dict(
+        con.execute(
+            f"SELECT _segment, count(*) FROM {WEBHOOK_EVENTS_TABLE} WHERE _segment IN ? "
+            "GROUP BY _segment",
+            [names],
+        ).fetchall()
+    )
+    con.execute(f"DROP TABLE {_BATCH_TABLE}")
+    loads = [_segment_load(s, events.get(s.name, 0), rejected.get(s.name, 0)) for s in batch]
+    con.executemany(
+        f"INSERT INTO {WEBHOOK_SEGMENTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(s.segment, s.day, s.bytes, s.events, s.duplicates, s.rejected, loaded_at) for s in loads],
+    )
+    return loads
+
+
+def _segment_load(segment: _Segment, events: int, rejected: int) -> SegmentLoad:
+    lines = len(segment.lines)
+    duplicates = lines - rejected - events
+    return SegmentLoad(segment.name, segment.day, lines, events, duplicates, rejected, segment.end)
 
 
 def _delete_days(con: duckdb.DuckDBPyConnection, days: list[date], sources: list[str]) -> None:
     con.execute(f"DELETE FROM {WEBHOOK_EVENTS_TABLE} WHERE _segment_day IN ?", [days])
     con.execute(f"DELETE FROM {WEBHOOK_SEGMENTS_TABLE} WHERE day IN ?", [days])
     con.execute(f"DELETE FROM {REJECTED_ROWS_TABLE} WHERE source IN ?", [sources])
-
-
-def _load_day(
-    con: duckdb.DuckDBPyConnection, path: Path, source: str, day: date, loaded_at: datetime
-) -> SegmentLoad:
-    rows = read_segment(path)
-    events = _insert_events(con, rows, path.name, day, loaded_at)
-    if rows.rejects:
-        con.executemany(
-            f"INSERT INTO {REJECTED_ROWS_TABLE} VALUES (?, NULL, ?, ?, ?, ?)",
-            [(source, line, reason, raw, loaded_at) for line, reason, raw in rows.rejects],
-        )
-    valid = len(rows.records)
-    load = SegmentLoad(
-        segment=path.name,
-        day=day,
-        lines=valid + len(rows.rejects),
-        events=events,
-        duplicates=valid - events,
-        rejected=len(rows.rejects),
-        bytes=rows.end,
-    )
-    con.execute(
-        f"INSERT INTO {WEBHOOK_SEGMENTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [load.segment, day, load.bytes, load.events, load.duplicates, load.rejected, loaded_at],
-    )
-    return load
 
 
 def load_webhook_days(
@@ -181,13 +218,13 @@ def load_webhook_days(
     """
     paths = {day: segment_path(webhooks_dir, day) for day in sorted(set(days))}
     paths = {day: path for day, path in paths.items() if path.is_file()}
-    sources = {day: _source(landing_dir, path) for day, path in paths.items()}
+    sources = [_source(landing_dir, path) for path in paths.values()]
     loads: list[SegmentLoad] = []
     con.execute("BEGIN TRANSACTION")
     try:
-        _delete_days(con, list(paths), list(sources.values()))
-        for day, path in paths.items():
-            loads.append(_load_day(con, path, sources[day], day, loaded_at))
+        _delete_days(con, list(paths), sources)
+        for batch in _read_batches(paths, landing_dir):
+            loads += _load_batch(con, batch, loaded_at)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
