@@ -60,25 +60,26 @@ def _head(world: World, event: str, order: Order) -> Payload:
 
 def _customer(order: Order, with_agent: bool) -> Payload:
     buyer, person = order.buyer, order.buyer.person
-    address = {"country": person.country}
+    address: Payload = {"country": person.country}
     if person.zip:
-        address.update(
-            line1=buyer.address_line1, city=buyer.city, state=person.state or "null", zip=person.zip
-        )
+        address["line1"] = buyer.address_line1
+        address["city"] = buyer.city
+        address["state"] = person.state or "null"
+        address["zip"] = person.zip
     customer: Payload = {"id": buyer.customer_id}
     if with_agent:
         customer["client_user_agent"] = person.user_agent
-    customer.update(
-        name=buyer.full_name,
-        email=buyer.email,
-        business_name=buyer.company or "null",
-        contactno=person.phone or "null",
-        ip_address=person.ip_address,
-        address=address,
-        first_name=buyer.first_name,
-        last_name=buyer.last_name,
-        checkbox_confirmation="false",
-    )
+    customer |= {
+        "name": buyer.full_name,
+        "email": buyer.email,
+        "business_name": buyer.company or "null",
+        "contactno": person.phone or "null",
+        "ip_address": person.ip_address,
+        "address": address,
+        "first_name": buyer.first_name,
+        "last_name": buyer.last_name,
+        "checkbox_confirmation": "false",
+    }
     return customer
 
 
@@ -89,15 +90,23 @@ def _affiliate(order: Order) -> str | Payload:
 
 
 def _order_block(order: Order, total: int, tax: int, with_charges: bool) -> Payload:
-    block: Payload = {"id": order.order_id, "invoice_id": order.invoice_id}
-    block["processor"] = order.processor
-    block.update(_cents("total", total))
-    block.update(_cents("total_gross", total))
-    block.update(_dated("date", order.at))
-    block["tracking_id"] = "null"
-    block["tax"] = str(tax) if tax else "null"
-    block["tax_type"] = "vat" if tax else "null"
-    block["payment_method"] = "paypal" if order.processor.startswith("paypal") else "card"
+    # Literal dicts, here and in the other blocks every delivery builds: several times faster
+    # than assembling them with update() calls.
+    total_cents, total_major = str(total), major(total)
+    block: Payload = {
+        "id": order.order_id,
+        "invoice_id": order.invoice_id,
+        "processor": order.processor,
+        "total": total_cents,
+        "total_str": total_major,
+        "total_gross": total_cents,
+        "total_gross_str": total_major,
+        **_dated("date", order.at),
+        "tracking_id": "null",
+        "tax": str(tax) if tax else "null",
+        "tax_type": "vat" if tax else "null",
+        "payment_method": "paypal" if order.processor.startswith("paypal") else "card",
+    }
     if with_charges:
         block["charges"] = [_charge(item, order) for item in order.items]
         future = [f for item in order.items for f in _future_charges(item, order)]
@@ -108,35 +117,40 @@ def _order_block(order: Order, total: int, tax: int, with_charges: bool) -> Payl
 
 def _line(item: Item, order: Order, net: int) -> Payload:
     offer = item.offer
-    line: Payload = {
+    return {
         "name": offer.escaped_name_at(order.at),
         "label": offer.label,
-        "reference": str(offer.item_id),
+        "reference": offer.id_text,
         "item_type": offer.item_type,
         "item_identifier": offer.identifier,
+        "amount": str(net),
+        "amount_str": major(net),
+        "original_amount": str(item.original),
+        "original_amount_str": major(item.original),
     }
-    line.update(_cents("amount", net))
-    line.update(_cents("original_amount", item.original))
-    return line
 
 
 def _money_tail(net: int, tax: int) -> Payload:
-    tail = _cents("amount_gross", net + tax)
-    tail.update(_cents("tax_paid", tax))
-    return tail
+    return {
+        "amount_gross": str(net + tax),
+        "amount_gross_str": major(net + tax),
+        "tax_paid": str(tax),
+        "tax_paid_str": major(tax),
+    }
 
 
 def _charge(item: Item, order: Order) -> Payload:
-    charge = _line(item, order, item.net)
-    charge["type"] = "single"
-    charge["quantity"] = "1"
-    charge.update(_cents("unit_price", item.net))
-    charge["defer"] = "false"
-    charge.update(_money_tail(item.net, item.tax))
-    charge["related_to_recur"] = "true" if item.subscription else "false"
-    charge["payment_plan_id"] = item.plan.plan_id
-    charge["payment_plan_name"] = item.plan.name
-    return charge
+    return _line(item, order, item.net) | {
+        "type": "single",
+        "quantity": "1",
+        "unit_price": str(item.net),
+        "unit_price_str": major(item.net),
+        "defer": "false",
+        **_money_tail(item.net, item.tax),
+        "related_to_recur": "true" if item.subscription else "false",
+        "payment_plan_id": item.plan.plan_id,
+        "payment_plan_name": item.plan.name,
+    }
 
 
 def _future_charges(item: Item, order: Order) -> list[Payload]:
@@ -198,49 +212,52 @@ def order_success(world: World, order: Order) -> Payload:
 def _subscription_block(sub: Subscription, at: int, index: int) -> Payload:
     item, order = sub.item, sub.order
     offer = item.offer
-    block: Payload = {
+    frequency = item.plan.frequency
+    return {
         "type": offer.item_type,
-        "id": str(offer.item_id),
-        "product_id": str(offer.item_id),
+        "id": offer.id_text,
+        "product_id": offer.id_text,
         "name": offer.name_at(at),
         "label": offer.label,
         "processor": order.processor,
         "currency": order.currency,
         "invoice_id": order.invoice_id,
+        **_cents("amount", sub.net),
+        **_money_tail(sub.net, sub.tax),
+        "frequency": frequency,
+        "frequency_days": FREQUENCY_DAYS[frequency],
+        "remaining_rebills": sub.remaining_after(index),
     }
-    block.update(_cents("amount", sub.net))
-    block.update(_money_tail(sub.net, sub.tax))
-    block.update(frequency=item.plan.frequency, frequency_days=FREQUENCY_DAYS[item.plan.frequency])
-    block["remaining_rebills"] = sub.remaining_after(index)
-    return block
 
 
 def _subscription_event(world: World, name: str, sub: Subscription, at: int, index: int) -> Payload:
     """The shared shape of `order.subscription_payment`, `.rebill_failed` and `.cancelled`."""
     order = sub.order
-    payload = _head(world, name, order)
-    payload["base_payment_plan"] = sub.item.plan.plan_id
-    payload["currency"] = order.currency
-    payload.update(customer_id=order.buyer.customer_id, customer=_customer(order, False))
-    payload["affiliate"] = _affiliate(order)
-    payload.update(_dated("date", at))
-    payload["order"] = _order_block(order, sub.gross, sub.tax, with_charges=False)
-    invoice = f"{order.invoice_id}-{index}" if index else order.invoice_id
-    payload.update(order_id=order.order_id, invoice_id=invoice, subscription_id=sub.tc_id)
-    return payload
+    return _head(world, name, order) | {
+        "base_payment_plan": sub.item.plan.plan_id,
+        "currency": order.currency,
+        "customer_id": order.buyer.customer_id,
+        "customer": _customer(order, False),
+        "affiliate": _affiliate(order),
+        **_dated("date", at),
+        "order": _order_block(order, sub.gross, sub.tax, with_charges=False),
+        "order_id": order.order_id,
+        "invoice_id": f"{order.invoice_id}-{index}" if index else order.invoice_id,
+        "subscription_id": sub.tc_id,
+    }
 
 
 def _payment(world: World, event: Rebill | RebillFailed, name: str) -> Payload:
     sub = event.sub
     payload = _subscription_event(world, name, sub, event.at, event.index)
-    payload["recurring_payment_idx"] = str(event.index)
-    block = _subscription_block(sub, event.at, event.index)
-    invoice = payload["invoice_id"]
-    block.update(invoice_str=invoice, recurring_payment_idx=str(event.index))
-    due = event.next_due
-    block["next_payment_date"] = str(due) if due else "null"
-    block["next_payment_date_iso8601"] = utc_iso8601(due) if due else "null"
-    payload["subscription"] = block
+    index_text, due = str(event.index), event.next_due
+    payload["recurring_payment_idx"] = index_text
+    payload["subscription"] = _subscription_block(sub, event.at, event.index) | {
+        "invoice_str": payload["invoice_id"],
+        "recurring_payment_idx": index_text,
+        "next_payment_date": str(due) if due else "null",
+        "next_payment_date_iso8601": utc_iso8601(due) if due else "null",
+    }
     return payload
 
 
