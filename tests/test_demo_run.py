@@ -18,6 +18,7 @@ from pipeline.demo import (
     generate_seller,
     load_truth,
 )
+from pipeline.demo import deliveries as demo_deliveries
 from pipeline.demo.cli import demo_data
 
 
@@ -49,6 +50,17 @@ def test_output_does_not_depend_on_workers_or_chunking(
         chunked.transaction_rows,
         chunked.deliveries,
     )
+
+
+def test_merging_more_runs_than_the_fan_in_gives_the_same_deliveries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large sellers merge the chunks' sorted runs in several passes; the bytes must not move."""
+    generate_seller(tmp_path / "one-pass", 130, 3)
+    monkeypatch.setattr(generate, "CHUNK_CUSTOMERS", 10)
+    monkeypatch.setattr(demo_deliveries, "MERGE_FAN_IN", 3)
+    generate_seller(tmp_path / "passes", 130, 3)
+    assert _files(tmp_path / "one-pass") == _files(tmp_path / "passes")
 
 
 def test_end_moves_the_whole_history(tmp_path: Path) -> None:
