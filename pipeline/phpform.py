@@ -13,11 +13,12 @@ from __future__ import annotations
 import functools
 import re
 from typing import Any
-from urllib.parse import quote_plus, unquote
+from urllib.parse import quote_plus
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
+_ESCAPES = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 # PHP's own default (max_input_nesting_level); also keeps recursion far from Python's limit.
 MAX_DEPTH = 64
 MAX_FIELDS = 100_000
@@ -27,22 +28,41 @@ class FormDecodeError(ValueError):
     """The body is not a valid bracket-nested form; the message names the offending key."""
 
 
+def _decode_escapes(match: re.Match[str]) -> str:
+    return bytes.fromhex(match.group().replace("%", "")).decode("utf-8")
+
+
 def _unquote(text: str) -> str:
-    """`+` is a space, `%XX` a UTF-8 byte; the fast path skips text with neither."""
+    """`+` is a space, `%XX` a UTF-8 byte; the fast path skips text with neither.
+
+    Equals `urllib.parse.unquote(text, errors="strict")` (a `%` without two hex digits stays
+    as it is), but decodes each run of escapes at once: urllib's per-escape loop was a quarter
+    of the sidecar's decoding time.
+    """
     if "+" in text:
         text = text.replace("+", " ")
     if "%" not in text:
         return text
     try:
-        return unquote(text, errors="strict")
+        return _ESCAPES.sub(_decode_escapes, text)
     except UnicodeDecodeError as exc:
         raise FormDecodeError(f"form body cannot be decoded: {exc}") from exc
 
 
 @functools.lru_cache(maxsize=4096)
-def _key_path(raw_key: str) -> tuple[str, ...]:
-    """`order%5Bcharges%5D%5B0%5D` -> ("order", "charges", "0").
+def _shared(parents: tuple[str, ...]) -> tuple[str, ...]:
+    """The first tuple seen equal to `parents`: one object per parent group (bounded, so
+    random field names cannot grow it; an evicted group only costs a walk down)."""
+    return parents
 
+
+@functools.lru_cache(maxsize=4096)
+def _key_path(raw_key: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """`order%5Bcharges%5D%5B0%5D` -> (("order", "charges", "0"), ("order", "charges")).
+
+    The second is the field's parent groups as one shared tuple per distinct parent, so that
+    the next field of the same group (ThriveCart sends a group's fields together) finds it by
+    identity instead of walking down again; None when an `[]` makes a new group every time.
     Cached: ThriveCart sends the same few hundred field names in every delivery.
     """
     key = _unquote(raw_key)
@@ -52,7 +72,9 @@ def _key_path(raw_key: str) -> tuple[str, ...]:
     path = (match.group(1), *_SEGMENT.findall(match.group(2)))
     if len(path) > MAX_DEPTH:
         raise FormDecodeError(f"field {key[:80]!r}... nests deeper than {MAX_DEPTH} levels")
-    return path
+    if "" in path[:-1]:
+        return path, None
+    return path, _shared(path[:-1])
 
 
 def _next_index(node: dict[str, Any]) -> str:
@@ -61,7 +83,8 @@ def _next_index(node: dict[str, Any]) -> str:
     return str(max(indexes) + 1 if indexes else 0)
 
 
-def _insert(root: dict[str, Any], path: tuple[str, ...], value: str) -> None:
+def _parent(root: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    """The group that holds the last segment of `path`, created as needed."""
     node = root
     for segment in path[:-1]:
         child = node.setdefault(segment or _next_index(node), {})
@@ -70,10 +93,7 @@ def _insert(root: dict[str, Any], path: tuple[str, ...], value: str) -> None:
                 f"field {_name(path)!r} nests under {segment!r}, which holds a value"
             )
         node = child
-    last = path[-1] or _next_index(node)
-    if isinstance(node.get(last), dict):
-        raise FormDecodeError(f"field {_name(path)!r} sets a value where a nested group exists")
-    node[last] = value
+    return node
 
 
 def _name(path: tuple[str, ...]) -> str:
@@ -113,12 +133,21 @@ def decode_php_form(body: str | bytes) -> dict[str, Any]:
     if len(fields) > MAX_FIELDS:
         raise FormDecodeError(f"form body has more than {MAX_FIELDS} fields")
     root: dict[str, Any] = {}
+    node, group = root, None
     for field in fields:
         if field:
             raw_key, _, value = field.partition("=")
             if "%" in value or "+" in value:  # most values are plain: skip the call
                 value = _unquote(value)
-            _insert(root, _key_path(raw_key), value)
+            path, parents = _key_path(raw_key)
+            if parents is None or parents is not group:
+                node, group = _parent(root, path), parents
+            last = path[-1] or _next_index(node)
+            if type(node.get(last)) is dict:  # inline, and `type`: this runs for every field
+                raise FormDecodeError(
+                    f"field {_name(path)!r} sets a value where a nested group exists"
+                )
+            node[last] = value
     _listify_children(root)  # the payload itself stays an object, even keyed 0..n-1
     return root
 

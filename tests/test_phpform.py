@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import given
@@ -48,6 +49,15 @@ def test_empty_brackets_append_after_the_largest_index_like_php() -> None:
     assert decode_php_form("a[]=x&a[]=y") == {"a": ["x", "y"]}
     assert decode_php_form("a[5]=x&a[]=y") == {"a": {"5": "x", "6": "y"}}
     assert decode_php_form("a[k]=x&a[]=y") == {"a": {"k": "x", "0": "y"}}
+
+
+def test_fields_of_a_group_may_come_apart_and_appends_make_new_groups() -> None:
+    body = "a[b]=1&c=2&a[d][e]=3&a[f]=4&l[][x]=5&l[][x]=6&a[d][g]=7"
+    assert decode_php_form(body) == {
+        "a": {"b": "1", "d": {"e": "3", "g": "7"}, "f": "4"},
+        "c": "2",
+        "l": [{"x": "5"}, {"x": "6"}],
+    }
 
 
 def test_the_payload_itself_stays_an_object_whatever_its_keys() -> None:
@@ -115,6 +125,20 @@ def test_decoding_inverts_encoding(payload: dict[str, object]) -> None:
     body = encode_php_form(payload)
     assert body.isascii()
     assert decode_php_form(body) == payload
+
+
+_escape = st.integers(0, 255).flatmap(lambda b: st.sampled_from([f"%{b:02X}", f"%{b:02x}"]))
+
+
+@given(st.lists(_escape | st.sampled_from("aZ09.-_~+%"), max_size=20).map("".join))
+def test_values_unquote_as_urllib_does(value: str) -> None:
+    try:
+        expected = unquote(value.replace("+", " "), errors="strict")
+    except UnicodeDecodeError:
+        with pytest.raises(FormDecodeError, match="cannot be decoded"):
+            decode_php_form("v=" + value)
+        return
+    assert decode_php_form("v=" + value) == {"v": expected}
 
 
 @given(st.text(alphabet=_chars | st.sampled_from("[]=&"), max_size=60) | st.binary(max_size=60))
