@@ -31,7 +31,7 @@ import httpx
 
 from pipeline.demo import generate_seller
 from pipeline.settings import PROJECT_ROOT, Settings
-from pipeline.sidecar.replay import read_deliveries, replay_to_url
+from pipeline.sidecar.replay import iter_deliveries, replay_to_url
 
 sys.path.insert(0, str(PROJECT_ROOT))  # the stack helpers live with the end-to-end tests
 from tests.e2e_support import (
@@ -52,7 +52,7 @@ GOAL_SECONDS = 60
 
 def order_template(deliveries: Path) -> list[tuple[str, str]]:
     """The form fields of the first live `order.success` among the demo deliveries."""
-    for delivery in read_deliveries(deliveries):
+    for delivery in iter_deliveries(deliveries):
         fields = parse_qsl(delivery.body, keep_blank_values=True)
         values = dict(fields)
         if values.get("event") == "order.success" and values.get("mode") == "live":

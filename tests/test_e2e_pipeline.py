@@ -35,7 +35,7 @@ from e2e_support import (
 )
 
 from pipeline.demo import generate_seller, load_truth
-from pipeline.sidecar.replay import read_deliveries, replay_to_url
+from pipeline.sidecar.replay import count_deliveries, replay_to_url
 
 CUSTOMERS = 30
 SEED = 5
@@ -57,7 +57,7 @@ def test_webhooks_then_exports_reach_the_published_marts(
         # 1. ThriveCart posts its webhooks; nothing else has happened yet.
         posted_at = time.time()
         summary = replay_to_url(deliveries, stack.webhook_url)
-        assert summary.accepted == len(read_deliveries(deliveries)), summary.describe()
+        assert summary.accepted == count_deliveries(deliveries), summary.describe()
         expected = webhook_payment_totals(webhook_log_records(stack.settings.webhooks_dir))
         assert {kind for _, kind in expected} == {"charge", "rebill", "refund"}, expected
 
