@@ -69,6 +69,22 @@ export_orders as (
 
 ),
 
+order_facts as (
+
+    -- Both order-level lookups in one relation, so the million payments are joined once for
+    -- them (DuckDB otherwise built a hash table of the wide payments for one of the joins).
+    select
+        coalesce(export_orders.order_id, webhook_orders.order_id) as order_id,
+        export_orders.campaign_id,
+        export_orders.affiliate_id,
+        webhook_orders.account,
+        webhook_orders.is_test_only
+    from export_orders
+    full outer join {{ ref('int_webhook_orders_classified') }} as webhook_orders
+        on export_orders.order_id = webhook_orders.order_id
+
+),
+
 live_accounts as (
 
     -- With one ThriveCart account, an export row of an order no webhook saw is that account's.
@@ -85,8 +101,8 @@ select
     payments.source,
     payments.matched_by,
     payments.payment_type,
-    payments.is_test or coalesce(webhook_orders.is_test_only, false) as is_test,
-    coalesce(payments.account, webhook_orders.account, live_accounts.sole_account) as account,
+    payments.is_test or coalesce(order_facts.is_test_only, false) as is_test,
+    coalesce(payments.account, order_facts.account, live_accounts.sole_account) as account,
     {{ dbt.hash('payments.email') }} as customer_id,
     payments.email,
     payments.order_id,
@@ -110,8 +126,8 @@ select
     payments.last_name,
     payments.country,
     payments.thrivecart_customer_id,
-    coalesce(payments.campaign_id, export_orders.campaign_id) as campaign_id,
-    coalesce(payments.affiliate_id, export_orders.affiliate_id) as affiliate_id,
+    coalesce(payments.campaign_id, order_facts.campaign_id) as campaign_id,
+    coalesce(payments.affiliate_id, order_facts.affiliate_id) as affiliate_id,
     payments.coupon,
     payments.processor,
     payments.csv_movement_id,
@@ -126,9 +142,7 @@ left join item_subscriptions
     on payments.order_id = item_subscriptions.order_id
     and payments.item_type = item_subscriptions.item_type
     and payments.item_id = item_subscriptions.item_id
-left join export_orders
-    on payments.order_id = export_orders.order_id
-left join {{ ref('int_webhook_orders_classified') }} as webhook_orders
-    on payments.order_id = webhook_orders.order_id
+left join order_facts
+    on payments.order_id = order_facts.order_id
 left join live_accounts
     on 1 = 1
