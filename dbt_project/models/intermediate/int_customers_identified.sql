@@ -26,45 +26,42 @@ customer_ids as (
 
 ),
 
-names_ranked as (
+latest_known as (
 
+    -- Per email, the latest payment with a first name and, apart, the latest with a country
+    -- (ties by payment_id): arg_min over (missing, newest first, payment_id), one pass, where
+    -- two row_number() windows sorted every payment twice. A null paid_at sorts last.
     select
         email,
-        first_name,
-        last_name,
-        row_number() over (
-            partition by email
-            order by case when first_name is null then 1 else 0 end, paid_at desc, payment_id
-        ) as recency
+        arg_min(
+            struct_pack(first_name, last_name),
+            struct_pack(
+                missing := case when first_name is null then 1 else 0 end,
+                age := coalesce(-epoch_us(paid_at), 9223372036854775807),
+                payment_id
+            )
+        ) as name,
+        arg_min(
+            country,
+            struct_pack(
+                missing := case when country is null then 1 else 0 end,
+                age := coalesce(-epoch_us(paid_at), 9223372036854775807),
+                payment_id
+            )
+        ) as country
     from live_payments
-
-),
-
-countries_ranked as (
-
-    select
-        email,
-        country,
-        row_number() over (
-            partition by email
-            order by case when country is null then 1 else 0 end, paid_at desc, payment_id
-        ) as recency
-    from live_payments
+    group by email
 
 )
 
 select
-    names_ranked.email,
-    {{ dbt.hash('names_ranked.email') }} as customer_id,
-    names_ranked.first_name,
-    names_ranked.last_name,
-    countries_ranked.country,
+    latest_known.email,
+    {{ dbt.hash('latest_known.email') }} as customer_id,
+    latest_known.name.first_name as first_name,
+    latest_known.name.last_name as last_name,
+    latest_known.country,
     customer_ids.thrivecart_customer_ids
 
-from names_ranked
-inner join countries_ranked
-    on names_ranked.email = countries_ranked.email
-    and countries_ranked.recency = 1
+from latest_known
 left join customer_ids
-    on names_ranked.email = customer_ids.email
-where names_ranked.recency = 1
+    on latest_known.email = customer_ids.email
