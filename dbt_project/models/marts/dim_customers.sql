@@ -8,36 +8,30 @@ with payments as (
 
 ),
 
-acquisitions_ranked as (
+acquisitions as (
 
-    -- Items of one checkout share a time: the front-end product is the acquiring item.
+    -- Items of one checkout share a time: the front-end product is the acquiring item. The
+    -- first payment by (paid_at, item type, payment_id) as one arg_min per customer and
+    -- currency, not a row_number() window sorting every payment.
     select
         customer_id,
         currency,
-        paid_at,
-        paid_date,
-        order_id,
-        product_id,
-        product_name,
-        campaign_id,
-        affiliate_id,
-        row_number() over (
-            partition by customer_id, currency
-            order by
+        arg_min(
+            struct_pack(
+                paid_at, paid_date, order_id, product_id, product_name, campaign_id, affiliate_id
+            ),
+            struct_pack(
+                unpaid := paid_at is null,
                 paid_at,
-                case item_type
+                item_rank := case item_type
                     when 'product' then 0 when 'bump' then 1 when 'upsell' then 2 else 3
                 end,
                 payment_id
-        ) as payment_order
+            )
+        ) as first_payment
     from payments
     where amount > 0
-
-),
-
-acquisitions as (
-
-    select * from acquisitions_ranked where payment_order = 1
+    group by customer_id, currency
 
 ),
 
@@ -90,14 +84,14 @@ select
     customers.last_name,
     customers.country,
     customer_ids.thrivecart_customer_ids,
-    acquisitions.paid_at as first_paid_at,
-    acquisitions.paid_date as first_paid_date,
-    cast({{ dbt.date_trunc('month', 'acquisitions.paid_date') }} as date) as cohort_month,
-    acquisitions.order_id as first_order_id,
-    acquisitions.product_id as first_product_id,
-    acquisitions.product_name as first_product_name,
-    acquisitions.campaign_id as acquisition_campaign_id,
-    acquisitions.affiliate_id as acquisition_affiliate_id,
+    acquisitions.first_payment.paid_at as first_paid_at,
+    acquisitions.first_payment.paid_date as first_paid_date,
+    cast({{ dbt.date_trunc('month', 'acquisitions.first_payment.paid_date') }} as date) as cohort_month,
+    acquisitions.first_payment.order_id as first_order_id,
+    acquisitions.first_payment.product_id as first_product_id,
+    acquisitions.first_payment.product_name as first_product_name,
+    acquisitions.first_payment.campaign_id as acquisition_campaign_id,
+    acquisitions.first_payment.affiliate_id as acquisition_affiliate_id,
     cast(revenue.orders_count as integer) as orders_count,
     cast(revenue.rebills_count as integer) as rebills_count,
     cast(revenue.gross_revenue as decimal(18, 2)) as gross_revenue,
