@@ -6,14 +6,21 @@ pytest and CI need `target/manifest.json` to exist already, so set-up runs this 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from pathlib import Path
 
 from pipeline.settings import DBT_PROJECT_DIR, load_settings
 
 
-def prepare_manifest() -> None:
-    """Run `dbt parse` against the project with the live settings; raise if it fails."""
+def prepare_manifest(target_dir: Path | None = None) -> None:
+    """Run `dbt parse` against the project with the live settings; raise if it fails.
+
+    The vars are the ones every build passes, so builds parse partially from the saved state
+    instead of parsing the whole project again (dbt starts over when vars differ). The
+    manifest goes to the project's `target/` unless `target_dir` says otherwise.
+    """
     from dbt.cli.main import dbtRunner
 
     settings = load_settings()
@@ -25,7 +32,10 @@ def prepare_manifest() -> None:
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
+            "--vars",
+            json.dumps(settings.dbt_vars()),
             "--quiet",
+            *(["--target-path", str(target_dir)] if target_dir else []),
         ]
     )
     if not result.success:

@@ -1,0 +1,28 @@
+"""The manifest prepared in set-up: builds with the same settings reparse nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from dbt.cli.main import dbtRunner
+
+from pipeline.dbt_manifest import prepare_manifest
+from pipeline.settings import DBT_PROJECT_DIR, Settings
+
+
+def test_a_build_with_the_same_settings_parses_partially(
+    tmp_path: Path, pipeline_settings: Settings
+) -> None:
+    prepared, build = tmp_path / "prepared", tmp_path / "build"
+    prepare_manifest(prepared)
+    build.mkdir()
+    # What dagster-dbt does for every build: a fresh target folder seeded with the saved state.
+    shutil.copy(prepared / "partial_parse.msgpack", build)
+    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    vars_ = ["--vars", json.dumps(pipeline_settings.dbt_vars())]
+    result = dbtRunner().invoke(["parse", *project, *vars_, "--target-path", str(build)])
+    assert result.success, result.exception
+    perf = json.loads((build / "perf_info.json").read_text())
+    assert perf["is_partial_parse_enabled"] and perf["parsed_path_count"] == 0, perf
