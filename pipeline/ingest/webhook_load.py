@@ -128,6 +128,11 @@ def _read_batches(paths: dict[date, Path], landing_dir: Path) -> Iterator[list[_
         yield batch
 
 
+def _line_offsets(lines: list[bytes]) -> list[int]:
+    """The byte offset of each line in its segment (each line is followed by its newline)."""
+    return list(accumulate((len(line) + 1 for line in lines), initial=0))[:-1]
+
+
 def _lines_frame(batch: list[_Segment]) -> pd.DataFrame:
     """One row per line: segment, day, line number, byte offset and the raw bytes."""
     columns: dict[str, list] = {"segment": [], "day": [], "line": [], "byte_offset": []}
@@ -136,9 +141,7 @@ def _lines_frame(batch: list[_Segment]) -> pd.DataFrame:
         columns["segment"] += [segment.name] * count
         columns["day"] += [segment.day.isoformat()] * count
         columns["line"] += range(1, count + 1)
-        columns["byte_offset"] += list(accumulate((len(x) + 1 for x in segment.lines), initial=0))[
-            :-1
-        ]
+        columns["byte_offset"] += _line_offsets(segment.lines)
     raw = pd.Series([line for segment in batch for line in segment.lines], dtype=object)
     return pd.DataFrame({**columns, "raw": raw})
 
