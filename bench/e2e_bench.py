@@ -185,12 +185,12 @@ def cached_log(seller: Path, rows: int, seed: int) -> tuple[Path, dict[str, Any]
         return log, None
     with tempfile.TemporaryDirectory(prefix="replay-", dir=OUT) as tmp:
         root = Path(tmp)
+        env = pipeline_env(root)
         shutil.copytree(seller, root / "landing", copy_function=os.link)
         argv = [sys.executable, __file__, "--stage", "replay"]
-        replay = run_stage(argv, pipeline_env(root), OUT / "replay.log")
+        replay = run_stage(argv, env, OUT / "replay.log")
         shutil.rmtree(log, ignore_errors=True)
-        settings = load_settings(pipeline_env(root))
-        settings.webhooks_dir.rename(log)
+        load_settings(env).webhooks_dir.rename(log)
     facts.write_text(json.dumps(replay))
     return log, replay
 

@@ -113,13 +113,13 @@ class _Segment:
     end: int  # byte offset after the last complete line
 
 
-def _read_batches(paths: dict[date, Path], landing_dir: Path) -> Iterator[list[_Segment]]:
+def _read_batches(paths: dict[date, Path], sources: dict[date, str]) -> Iterator[list[_Segment]]:
     """The segments in day order, grouped into batches of about `_BATCH_BYTES`."""
     batch: list[_Segment] = []
     size = 0
     for day, path in paths.items():
         lines, end = read_complete_lines(path)
-        batch.append(_Segment(day, path.name, _source(landing_dir, path), lines, end))
+        batch.append(_Segment(day, path.name, sources[day], lines, end))
         size += end
         if size >= _BATCH_BYTES:
             yield batch
@@ -221,12 +221,12 @@ def load_webhook_days(
     """
     paths = {day: segment_path(webhooks_dir, day) for day in sorted(set(days))}
     paths = {day: path for day, path in paths.items() if path.is_file()}
-    sources = [_source(landing_dir, path) for path in paths.values()]
+    sources = {day: _source(landing_dir, path) for day, path in paths.items()}
     loads: list[SegmentLoad] = []
     con.execute("BEGIN TRANSACTION")
     try:
-        _delete_days(con, list(paths), sources)
-        for batch in _read_batches(paths, landing_dir):
+        _delete_days(con, list(paths), list(sources.values()))
+        for batch in _read_batches(paths, sources):
             loads += _load_batch(con, batch, loaded_at)
         con.execute("COMMIT")
     except BaseException:
