@@ -9,6 +9,7 @@ file at the project root, then from defaults that work out of the box.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 DEFAULT_DAY_N = (0, 7, 30, 60, 90, 180, 365)
+# DuckDB takes up to 80% of RAM by default and keeps what it wrote in its buffer pool: loading
+# a 10M-row history peaked at 23 GiB. With a limit it spills to disk instead (bench/README.md).
+DEFAULT_MEMORY_LIMIT = "3GB"
+_MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 class SettingsError(ValueError):
@@ -39,6 +44,7 @@ class Settings:
     match_tolerance_minutes: int = 1440
     day_n: tuple[int, ...] = DEFAULT_DAY_N
     archive_dir: Path | None = None
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
     @property
     def webhooks_dir(self) -> Path:
@@ -60,8 +66,9 @@ class Settings:
         }
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment for a dbt subprocess: the profile reads the warehouse path from it."""
-        return {"LTV_WAREHOUSE": str(self.warehouse)}
+        """Environment for a dbt subprocess: the profile reads the warehouse path and DuckDB's
+        memory limit from it."""
+        return {"LTV_WAREHOUSE": str(self.warehouse), "LTV_MEMORY_LIMIT": self.memory_limit}
 
 
 def parse_secrets(raw: str) -> dict[str, str]:
@@ -106,6 +113,14 @@ def _check_timezone(name: str, value: str) -> str:
     return value
 
 
+def _check_memory_limit(value: str) -> str:
+    if not _MEMORY_LIMIT.fullmatch(value.strip()):
+        raise SettingsError(
+            f"LTV_MEMORY_LIMIT={value!r} is not an amount of memory; use e.g. '3GB' or '512MB'."
+        )
+    return value.strip()
+
+
 def _path(value: str) -> Path:
     path = Path(value).expanduser()
     return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
@@ -139,4 +154,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ),
         day_n=day_n or DEFAULT_DAY_N,
         archive_dir=_path(archive) if archive else None,
+        memory_limit=_check_memory_limit(get("LTV_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)),
     )

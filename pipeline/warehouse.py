@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.ingest.headers import SUBSCRIPTIONS_COLUMNS, TRANSACTIONS_COLUMNS
+from pipeline.settings import DEFAULT_MEMORY_LIMIT
 
 DEFAULT_LOCK_TIMEOUT_SECONDS = 300.0
 _FIRST_RETRY_DELAY = 0.05
@@ -31,18 +32,23 @@ class WarehouseBusy(RuntimeError):
 
 
 def connect(
-    path: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+    path: Path,
+    *,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse for writing, waiting (with backoff) while another process holds it.
 
-    Close the connection as soon as the work is done: holding it blocks every other process.
+    `memory_limit` bounds DuckDB's memory in this process (LTV_MEMORY_LIMIT); past it DuckDB
+    spills to disk. Close the connection as soon as the work is done: holding it blocks every
+    other process.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout
     delay = _FIRST_RETRY_DELAY
     while True:
         try:
-            return duckdb.connect(str(path))
+            return duckdb.connect(str(path), config={"memory_limit": memory_limit})
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

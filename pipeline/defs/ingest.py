@@ -461,7 +461,7 @@ def ingest_pending(
     every run's result; none raises.
     """
     settings = settings or load_settings()
-    con = connect(settings.warehouse)
+    con = connect(settings.warehouse, memory_limit=settings.memory_limit)
     try:
         ensure_raw_schema(con)
         known, sizes = loaded_hashes(con), loaded_segment_sizes(con)

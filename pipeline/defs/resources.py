@@ -27,8 +27,11 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for the duration of the `with` block."""
-        path = Path(self.path) if self.path else load_settings().warehouse
-        con = connect(path, lock_timeout=self.lock_timeout_seconds)
+        settings = load_settings()
+        path = Path(self.path) if self.path else settings.warehouse
+        con = connect(
+            path, memory_limit=settings.memory_limit, lock_timeout=self.lock_timeout_seconds
+        )
         try:
             yield con
         finally:
