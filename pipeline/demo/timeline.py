@@ -11,7 +11,7 @@ from __future__ import annotations
 import calendar
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 DEFAULT_END = datetime(2026, 11, 1, tzinfo=UTC)
@@ -21,6 +21,7 @@ OLDER_EXPORT_BEFORE_END = timedelta(days=100, hours=14, minutes=47, seconds=16)
 LATEST_EXPORT_BEFORE_END = timedelta(days=3, hours=7, minutes=41, seconds=13)
 RENAME_AFTER_START = timedelta(days=263, hours=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DATE = _EPOCH.date()
 
 
 @dataclass(frozen=True)
@@ -104,16 +105,25 @@ def utc_date(t: int) -> str:
     return _utc_day_text(t // 86400)
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_plus_months(day: int, months: int) -> int:
+    """Day number `day` (since 1970-01-01) moved `months` calendar months on, clamped to the
+    month's end. Cached: rebills of one history fall on a few hundred distinct days."""
+    start = _EPOCH_DATE + timedelta(days=day)
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    moved = date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+    return (moved - _EPOCH_DATE).days
+
+
 def add_months(t: int, months: int) -> int:
     """The same wall-clock moment `months` calendar months later (day clamped to month end).
 
     ThriveCart bills monthly plans on the calendar day of the purchase, not every 30 days.
+    In UTC, so the time of day carries over unchanged and only the day number moves.
     """
-    moment = datetime.fromtimestamp(t, UTC)
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return int(moment.replace(year=year, month=month, day=day).timestamp())
+    day, second = divmod(t, 86400)
+    return _day_plus_months(day, months) * 86400 + second
 
 
 class CsvClock:
