@@ -106,7 +106,7 @@ class Funnel:
 
     @cached_property
     def plan_cum_weights(self) -> list[float]:
-        """`plan_weights` summed up, for `choices(plans, cum_weights=…)`: the same draw."""
+        """`plan_weights` summed up, for `weighted_choice(rng, plans, …)`."""
         return list(accumulate(self.plan_weights))
 
 

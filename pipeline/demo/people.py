@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import string
 import unicodedata
-from collections.abc import Iterable
+from bisect import bisect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from random import Random
+from typing import TypeVar
 
 FIRST_NAMES = (
     "Ana", "Bo", "Chloé", "Daniel", "Emma", "Femi", "Grace", "Hiro", "Isabel", "Jonas", "Kofi",
@@ -115,6 +117,16 @@ class Buyer:
         return f"{self.first_name.strip()} {self.last_name.strip()}"
 
 
+T = TypeVar("T")
+
+
+def weighted_choice(rng: Random, values: Sequence[T], cum_weights: list[float]) -> T:
+    """`rng.choices(values, cum_weights=cum_weights)[0]`: the same draw (one `random()`,
+    bisected the same way), without the argument checks and the one-item list that
+    `choices` builds on every call; the simulation makes several such draws per order."""
+    return values[bisect(cum_weights, rng.random() * (cum_weights[-1] + 0.0), 0, len(values) - 1)]
+
+
 class _Weighted:
     """Values and their cumulative weights, summed once: `choices(values, cum_weights=…)` draws
     exactly what `choices(values, weights)` draws, without re-adding the weights every call."""
@@ -126,7 +138,7 @@ class _Weighted:
         self.cum_weights = list(accumulate(weights))
 
     def pick(self, rng: Random) -> str:
-        return rng.choices(self.values, cum_weights=self.cum_weights)[0]
+        return weighted_choice(rng, self.values, self.cum_weights)
 
 
 _PROCESSORS, _CAMPAIGNS = _Weighted(PROCESSORS), _Weighted(CAMPAIGNS)

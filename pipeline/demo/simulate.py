@@ -8,6 +8,7 @@ below shape an info-product seller; the resulting volume is documented in `pipel
 from __future__ import annotations
 
 import dataclasses
+from itertools import accumulate
 from random import Random
 
 from pipeline.demo.catalog import ONE_TIME, RECURRING, Funnel, Offer, Plan
@@ -31,6 +32,7 @@ from pipeline.demo.people import (
     make_person,
     processor_subscription_id,
     thrivecart_customer_id,
+    weighted_choice,
 )
 from pipeline.demo.timeline import add_months
 from pipeline.demo.world import World
@@ -87,7 +89,7 @@ class _Shopper:
     def checkout(self, at: int, funnel: Funnel, first: bool) -> Order:
         """A checkout of `funnel` at `at`, then its subscriptions' lives and its refunds."""
         order = self._new_order(at, funnel.front.currency, first)
-        plan = self.rng.choices(funnel.front.plans, cum_weights=funnel.plan_cum_weights)[0]
+        plan = weighted_choice(self.rng, funnel.front.plans, funnel.plan_cum_weights)
         self._add_item(order, funnel.front, plan, front=True)
         rng = self.rng
         if funnel.bump and rng.random() < funnel.bump_rate:
@@ -281,7 +283,7 @@ def _acquisition_time(rng: Random, world: World) -> int:
 def _pick_funnel(rng: Random, funnels: tuple[Funnel, ...], bought: set[str]) -> Funnel:
     """A funnel weighted by popularity, preferring one whose front product is new to them."""
     fresh = [f for f in funnels if f.front.key not in bought] or list(funnels)
-    return rng.choices(fresh, [f.weight for f in fresh])[0]
+    return weighted_choice(rng, fresh, list(accumulate(f.weight for f in fresh)))
 
 
 def simulate_customer(world: World, index: int) -> History:
