@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.demo.csv_export import TransactionRows, subscription_row
+from pipeline.demo.csv_export import ExportRows
 from pipeline.demo.deliveries import delivery_lines, plan_deliveries
 from pipeline.demo.events import Checkout, History, Refund
 from pipeline.demo.simulate import TEST_ORDER_EVERY, simulate_customer, simulate_test_order
@@ -38,7 +38,7 @@ def part_path(workdir: Path, number: int, name: str) -> Path:
 
 
 def _transaction_rows(
-    world: World, history: History, rows: TransactionRows, out: dict[str, list[str]]
+    world: World, history: History, rows: ExportRows, out: dict[str, list[str]]
 ) -> None:
     """Append the customer's rows of both Transactions exports to `out`."""
     timeline = world.timeline
@@ -57,8 +57,12 @@ def _transaction_rows(
             )
 
 
-def _subscription_rows(world: World, history: History, out: dict[str, list[str]]) -> None:
-    """One row per subscription started before the download, in its state at the download."""
+def _subscription_rows(
+    world: World, history: History, rows: ExportRows, out: dict[str, list[str]]
+) -> None:
+    """One row per subscription started before the download, in its state at the download.
+
+    After `_transaction_rows` for the same customer, whose rendered orders `rows` reuses."""
     exported_at = world.timeline.latest_export_at
     taken = {"recurring": RECURRING_AFTER_EXPORT, "limited": LIMITED_AFTER_EXPORT}
     for event in history.events:
@@ -67,7 +71,7 @@ def _subscription_rows(world: World, history: History, out: dict[str, list[str]]
         for item in event.order.items:
             sub = item.subscription
             if sub is not None:
-                out[sub.kind].append(subscription_row(world, sub, exported_at + taken[sub.kind]))
+                out[sub.kind].append(rows.subscription_row(sub, exported_at + taken[sub.kind]))
 
 
 def _write_part(path: Path, lines: list[str]) -> None:
@@ -82,12 +86,12 @@ def run_chunk(plan: SellerPlan, number: int, first: int, stop: int, workdir: Pat
     result = ChunkResult(number, stop - first, {})
     out: dict[str, list[str]] = {name: [] for name in (*TEXT_PARTS, "deliveries")}
     deliveries = out["deliveries"]
-    rows = TransactionRows(world)
+    rows = ExportRows(world)
     for index in range(first, stop):
         history = simulate_customer(world, index)
         plan_deliveries(world, index, history.events)
         _transaction_rows(world, history, rows, out)
-        _subscription_rows(world, history, out)
+        _subscription_rows(world, history, rows, out)
         deliveries += delivery_lines(world, index, history.events)
         for entry in customer_entries(observe(history.events, world.timeline), result.totals):
             out["customers"].append(_CUSTOMER_JSON.encode(entry) + "\n")

@@ -122,8 +122,9 @@ class _OrderText:
         self.order = php_csv_line(_order_block(order))[:-1]  # processor .. affiliate_name
 
 
-class TransactionRows:
-    """Rows of the Transactions export, one per item per event, for one customer at a time.
+class ExportRows:
+    """Rows of the Transactions export (one per item per event) and of the Subscriptions
+    export (one per subscription), for one customer at a time.
 
     A row is joined from fragments rendered once per order and once per catalogue item; only
     the order id, date, time and the transaction columns are rendered per row.
@@ -172,6 +173,17 @@ class TransactionRows:
             return [self._row(sub.order, event.at, sub.item, event.at, tail)]
         return []  # failed rebills are webhook-only
 
+    def subscription_row(self, sub: Subscription, at: int) -> str:
+        """The Subscriptions export row of `sub`: its state at moment `at`."""
+        order, item = sub.order, sub.item
+        text = self._order_text(order)
+        day, time = self.clock.date_time(order.at)
+        tail = [sub.processor_id, item.plan.frequency, major(sub.gross), sub.status_at(at), "", ""]
+        return (
+            f"{text.head},{_export_field(sub.tc_id)},{day},{time},{text.order},"
+            f"{_item_text(item, at)},{php_csv_line(tail)}"
+        )
+
 
 def _amounts(
     kind: str, transaction: str, sub: Subscription | None, net: int, tax: int, order: Order
@@ -203,15 +215,3 @@ def _refunded(refund: Refund, sign: int) -> list[str]:
     tail[3] = ""
     tail[6] = major(sign * refund.gross)
     return tail
-
-
-def subscription_row(world: World, sub: Subscription, at: int) -> str:
-    """The Subscriptions export row of `sub`: its state at moment `at`."""
-    order, item = sub.order, sub.item
-    text = _OrderText(order)
-    day, time = world.clock.date_time(order.at)
-    tail = [sub.processor_id, item.plan.frequency, major(sub.gross), sub.status_at(at), "", ""]
-    return (
-        f"{text.head},{_export_field(sub.tc_id)},{day},{time},{text.order},"
-        f"{_item_text(item, at)},{php_csv_line(tail)}"
-    )
