@@ -84,12 +84,13 @@ def ltv_report() -> dg.MaterializeResult:
     "as one offline HTML file beside the snapshot.",
 )
 def dbt_docs() -> dg.MaterializeResult:
-    """Generate the docs of what was just built."""
-    path = write_dbt_docs(load_settings())
+    """Generate the docs of what was just built, if the project or settings changed."""
+    path, regenerated = write_dbt_docs(load_settings())
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(path)),
             "size (bytes)": dg.MetadataValue.int(path.stat().st_size),
+            "regenerated": dg.MetadataValue.bool(regenerated),
         }
     )
 
