@@ -3,6 +3,9 @@ seller: the live rebill is counted once in every mart, the test-mode order never
 staging, and the seller's own numbers still match its truth.json.
 
 Each sample is sent twice, as a form body and as JSON (the same payload, so one delivery).
+A third delivery, made here, refunds an order whose charge never arrived (the feed lost it
+after the last export): the customer has a negative net revenue and no cohort, and the
+build's cross-mart checks still pass.
 The same warehouse then runs the dbt unit tests the way CI does, on their own.
 """
 
@@ -54,7 +57,70 @@ LIVE_REBILL = {
     "rebills_count": 1,
     "thrivecart_customer_ids": ["16099259"],
 }
+LOST_CHARGE = {
+    "email": "lou.lost@example.com",
+    "currency": "USD",
+    "gross": Decimal("0.00"),
+    "refunds": Decimal("49.00"),
+    "net": Decimal("-49.00"),
+    "first_paid_at": None,
+    "cohort_month": None,
+    "first_order_id": None,
+    "first_product_id": None,
+    "orders_count": 0,
+    "rebills_count": 0,
+    "thrivecart_customer_ids": ["429583657700000001"],
+}
 UNIT_TEST_RESULTS = "unit_test_results.json"
+
+
+# order.refund as ThriveCart sends it (fields as in ../shared/spec/thrivecart-sources.md), for
+# an order of 49.00 whose order.success never arrived.
+LOST_CHARGE_REFUND = {
+    "event": "order.refund",
+    "mode": "live",
+    "mode_int": "2",
+    "thrivecart_account": "magloft",
+    "thrivecart_secret": "SAMPLESECRET1",
+    "base_product": "12",
+    "base_product_name": "Mobile & Universal App Pro",
+    "currency": "USD",
+    "customer_id": "429583657700000001",
+    "customer": {
+        "id": "429583657700000001",
+        "email": LOST_CHARGE["email"],
+        "first_name": "Lou",
+        "last_name": "Lost",
+        "address": {"country": "US"},
+    },
+    "date": "2023-11-12 10:00:00",
+    "date_iso8601": "2023-11-12T10:00:00+00:00",
+    "date_unix": "1699783200",
+    "order": {
+        "id": "23370999",
+        "invoice_id": "000001399",
+        "processor": "stripe_v2",
+        "total": "4900",
+        "total_str": "49.00",
+        "date": "2023-11-10 09:00:00",
+        "date_iso8601": "2023-11-10T09:00:00+00:00",
+        "date_unix": "1699606800",
+    },
+    "order_id": "23370999",
+    "invoice_id": "000001399",
+    "event_id": "7000000001",
+    "refund": {
+        "type": "product",
+        "id": "12",
+        "name": "Mobile & Universal App Pro",
+        "processor": "stripe_v2",
+        "currency": "USD",
+        "amount": "4900",
+        "amount_str": "49.00",
+        "amount_gross": "4900",
+        "tax_paid": "0",
+    },
+}
 
 
 def _write_sample_deliveries(path: Path) -> None:
@@ -64,6 +130,12 @@ def _write_sample_deliveries(path: Path) -> None:
             body = (SAMPLES / f"{event}{suffix}").read_text(encoding="utf-8").strip()
             delivery = {"sent_at": sent_at, "content_type": content_type, "body": body}
             lines.append(json.dumps(delivery))
+    lost_charge = {
+        "sent_at": "2023-11-12T10:00:03.000001Z",
+        "content_type": CONTENT_TYPES[".json"],
+        "body": json.dumps(LOST_CHARGE_REFUND),
+    }
+    lines.append(json.dumps(lost_charge))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -73,7 +145,7 @@ def _build(root: Path) -> None:
     deliveries = root / "samples.jsonl"
     _write_sample_deliveries(deliveries)
     summary = replay_to_log(deliveries, settings.webhooks_dir, SAMPLE_SECRETS)
-    assert summary.accepted == 4, summary.describe()
+    assert summary.accepted == 5, summary.describe()
     load_landing(settings)
     run_dbt(settings, "build", "--exclude", "resource_type:unit_test")
     # CI's command, on a built warehouse (unit tests read their inputs' column types from it).
@@ -237,13 +309,14 @@ def test_the_generated_seller_still_matches_its_truth(seller: Seller) -> None:
     truth = seller.truth
     with_sample = {
         **truth,
-        "customers": [*truth["customers"], LIVE_REBILL],
+        "customers": [*truth["customers"], LIVE_REBILL, LOST_CHARGE],
         "totals": [
             {
                 **row,
                 "rebills": row["rebills"] + Decimal("69.00"),
-                "net": row["net"] + Decimal("69.00"),
-                "payments": row["payments"] + 1,
+                "refunds": row["refunds"] + Decimal("49.00"),
+                "net": row["net"] + Decimal("69.00") - Decimal("49.00"),
+                "payments": row["payments"] + 2,
             }
             if row["currency"] == "USD"
             else row
@@ -275,3 +348,38 @@ def test_the_generated_seller_still_matches_its_truth(seller: Seller) -> None:
         problems = customer_mismatches(con, with_sample) + aggregate_mismatches(con, with_sample)
     assert len(truth["customers"]) > 50
     assert not problems, "\n".join(problems[:20])
+
+
+def test_a_refund_whose_charge_was_lost_counts_but_acquires_nobody(seller: Seller) -> None:
+    customer = _rows(
+        seller,
+        f"""select net_revenue, refunded_amount, cohort_month, first_paid_at
+            from marts.dim_customers where email = '{LOST_CHARGE["email"]}'""",
+    )
+    assert customer == [
+        {
+            "net_revenue": Decimal("-49.00"),
+            "refunded_amount": Decimal("49.00"),
+            "cohort_month": None,
+            "first_paid_at": None,
+        }
+    ]
+    refund_days = _rows(
+        seller,
+        """select refunds, net_revenue from marts.revenue_daily
+           where currency = 'USD' and date = '2023-11-12'""",
+    )
+    assert refund_days == [{"refunds": Decimal("49.00"), "net_revenue": Decimal("-49.00")}]
+    # In no cohort: the cohorts plus this customer make the payments' total, which the
+    # build's check assert_revenue_totals_agree verified (the build fails otherwise).
+    totals = _rows(
+        seller,
+        """select (select sum(amount) from marts.fct_payments where currency = 'USD')
+                - (select sum(cumulative_net_revenue) from (
+                       select cumulative_net_revenue from marts.ltv_cohorts_monthly
+                       where currency = 'USD'
+                       qualify row_number() over (partition by cohort_month
+                                                  order by months_since_acquisition desc) = 1))
+                  as outside_cohorts""",
+    )
+    assert totals == [{"outside_cohorts": Decimal("-49.00")}]
