@@ -91,7 +91,7 @@ def publish_snapshot(settings: Settings) -> PublishResult:
     new_db = snapshot.with_name(f".{snapshot.name}.{token}.tmp")
     new_parquet = _versions_dir(link) / token
     try:
-        tables = _write_snapshot(settings.warehouse, new_db, new_parquet)
+        tables = _write_snapshot(settings.warehouse, new_db, new_parquet, settings.memory_limit)
         _replace_snapshot(new_db, snapshot)
         _swap_link(link, new_parquet)
     except BaseException:
@@ -126,13 +126,18 @@ def _check_paths(warehouse: Path, snapshot: Path, link: Path) -> None:
         )
 
 
-def _write_snapshot(warehouse: Path, new_db: Path, parquet_dir: Path) -> dict[str, int]:
+def _write_snapshot(
+    warehouse: Path, new_db: Path, parquet_dir: Path, memory_limit: str
+) -> dict[str, int]:
     """Copy the marts into the new file `new_db`, then export its tables to `parquet_dir`.
 
     The copy runs in one transaction and the Parquet files are written from the copy, so the
-    DuckDB file and the Parquet files hold the same data. Returns rows per table.
+    DuckDB file and the Parquet files hold the same data. Returns rows per table. Memory is
+    bounded like every other DuckDB process of the pipeline (LTV_MEMORY_LIMIT): unbounded,
+    publishing a 10M-row seller's marts took 4.6 GiB.
     """
-    with duckdb.connect() as con:
+    config = {"memory_limit": memory_limit, "temp_directory": f"{new_db}.tmp"}
+    with duckdb.connect(config=config) as con:
         _attach_warehouse(con, warehouse)
         con.execute(f"ATTACH {_literal(new_db)} AS snap")
         tables = _mart_tables(con, warehouse)
