@@ -104,7 +104,7 @@ def build_defs() -> dg.Definitions:
         prune_target_runs(context.op_execution_context.op.name)
         args = ["build", "--exclude", "resource_type:unit_test"]
         args += ["--vars", json.dumps(load_settings().dbt_vars())]
-        # dbt's own log file costs a fifth of a small build's CPU; every event it would hold
+        # dbt's own log file costs a sixth of a small build's CPU; every event it would hold
         # also reaches the run's captured output through dagster-dbt.
         args += ["--log-level-file", "none"]
         yield from dbt.cli(args, context=context).stream()
