@@ -142,6 +142,32 @@ def test_reloading_any_day_changes_nothing(con: duckdb.DuckDBPyConnection, landi
     assert state() == before
 
 
+def test_a_failed_batch_keeps_its_days_as_they_were_and_the_days_before_it_loaded(
+    con: duckdb.DuckDBPyConnection, landing: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append(landing, DAY1, record(1, DAY1))
+    append(landing, DAY2, record(2, DAY2))
+    load(con, landing, DAY1, DAY2)
+    append(landing, DAY1, record(3, DAY1))
+    append(landing, DAY2, record(4, DAY2))
+    monkeypatch.setattr(webhook_load, "_BATCH_BYTES", 1)  # one day per batch
+    load_batch = webhook_load._load_batch
+
+    def disk_full_on_day2(con: duckdb.DuckDBPyConnection, batch: list, loaded_at: datetime):
+        if batch[0].day == DAY2:
+            raise duckdb.IOException("No space left on device")
+        return load_batch(con, batch, loaded_at)
+
+    monkeypatch.setattr(webhook_load, "_load_batch", disk_full_on_day2)
+    with pytest.raises(duckdb.IOException):
+        load(con, landing, DAY1, DAY2)
+    orders = con.execute(
+        "SELECT _segment_day, payload->>'$.order_id' FROM raw.thrivecart_webhook_events "
+        "ORDER BY ALL"
+    ).fetchall()
+    assert orders == [(DAY1, "1001"), (DAY1, "1003"), (DAY2, "1002")]
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
