@@ -19,8 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 DEFAULT_DAY_N = (0, 7, 30, 60, 90, 180, 365)
-# DuckDB takes up to 80% of RAM by default and keeps what it wrote in its buffer pool: loading
-# a 10M-row history peaked at 23 GiB. With a limit it spills to disk instead (bench/README.md).
+# DuckDB takes up to 80% of RAM by default, and keeps what it reads and writes in its buffer
+# pool up to that limit. With a limit it spills to disk instead (bench/README.md, session 4).
 DEFAULT_MEMORY_LIMIT = "3GB"
 _MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 

@@ -15,7 +15,7 @@ from pipeline.defs.dbt import dbt_resource
 from pipeline.settings import Settings
 
 
-def test_the_version_is_the_one_the_dbt_executable_reports() -> None:
+def test_the_version_is_the_one_the_dbt_executable_reports(pipeline_settings: Settings) -> None:
     reported = subprocess.run(
         [dbt_executable(), "--version"], capture_output=True, text=True, check=True
     ).stdout
