@@ -193,12 +193,11 @@ class _QuoteCache(dict[str, str]):
 _QUOTED = _QuoteCache()
 
 
-@functools.lru_cache(maxsize=8192)
 def _field_name(quoted_prefix: str, key: str) -> str:
     """The quoted name of `key` under an already quoted parent name, `a%5Bb%5D%5Bkey%5D`.
 
     Quoting works character by character, so quoting each segment once equals quoting the
-    whole bracketed name.
+    whole bracketed name. Not cached itself: `_group_names` caches whole groups of names.
     """
     quoted = _QUOTED[key]
     return f"{quoted_prefix}%5B{quoted}%5D" if quoted_prefix else quoted

@@ -113,13 +113,13 @@ class _Segment:
     end: int  # byte offset after the last complete line
 
 
-def _read_batches(paths: dict[date, Path], sources: dict[date, str]) -> Iterator[list[_Segment]]:
+def _read_batches(paths: dict[date, Path], landing_dir: Path) -> Iterator[list[_Segment]]:
     """The segments in day order, grouped into batches of about `_BATCH_BYTES`."""
     batch: list[_Segment] = []
     size = 0
     for day, path in paths.items():
         lines, end = read_complete_lines(path)
-        batch.append(_Segment(day, path.name, sources[day], lines, end))
+        batch.append(_Segment(day, path.name, _source(landing_dir, path), lines, end))
         size += end
         if size >= _BATCH_BYTES:
             yield batch
@@ -225,9 +225,8 @@ def load_webhook_days(
     """
     paths = {day: segment_path(webhooks_dir, day) for day in sorted(set(days))}
     paths = {day: path for day, path in paths.items() if path.is_file()}
-    sources = {day: _source(landing_dir, path) for day, path in paths.items()}
     loads: list[SegmentLoad] = []
-    for batch in _read_batches(paths, sources):
+    for batch in _read_batches(paths, landing_dir):
         con.execute("BEGIN TRANSACTION")
         try:
             _delete_days(con, [s.day for s in batch], [s.source for s in batch])
