@@ -20,7 +20,7 @@ from random import Random
 
 from pipeline.demo.events import Delivery, Event
 from pipeline.demo.timeline import iso_z_micros
-from pipeline.demo.webhook_bodies import encode_body, payload_for
+from pipeline.demo.webhook_bodies import FORM, encode_body, payload_for
 from pipeline.demo.world import World
 
 DROP_RATE, JSON_RATE, DUPLICATE_RATE = 0.02, 0.20, 0.03
@@ -65,9 +65,11 @@ def delivery_lines(world: World, index: int, events: list[Event], stream: int = 
 
 def _record_rest(content_type: str, body: str) -> str:
     """A record's text after its `sent_at` value, the same for a resent copy: what
-    `json.dumps({"sent_at": …, "content_type": …, "body": …})` writes, with the body (a few KB)
-    escaped once by json's own C function instead of through a JSONEncoder per copy."""
-    return f'", "content_type": "{content_type}", "body": {encode_basestring_ascii(body)}}}\n'
+    `json.dumps({"sent_at": …, "content_type": …, "body": …})` writes. A form body is
+    URL-encoded, so it holds nothing JSON escapes and is written as it is; a JSON body (a few
+    KB) is escaped once by json's own C function instead of through a JSONEncoder per copy."""
+    text = f'"{body}"' if content_type == FORM else encode_basestring_ascii(body)
+    return f'", "content_type": "{content_type}", "body": {text}}}\n'
 
 
 def _merged(paths: list[Path], stack: ExitStack) -> Iterator[bytes]:
