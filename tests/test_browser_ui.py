@@ -29,6 +29,7 @@ from e2e_support import (
 )
 from filelock import FileLock
 from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
@@ -105,10 +106,16 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 
 def _wait(driver: WebDriver, what: str, condition: Callable[[WebDriver], T]) -> T:
-    """WebDriverWait with our bound and a message naming what did not appear."""
-    return WebDriverWait(driver, PAGE_TIMEOUT_SECONDS, poll_frequency=0.5).until(
-        condition, message=f"{what} did not appear within {PAGE_TIMEOUT_SECONDS} s"
-    )
+    """WebDriverWait with our bound; on timeout the message names what did not appear and
+    shows the page as it was (URL, title, text)."""
+    try:
+        return WebDriverWait(driver, PAGE_TIMEOUT_SECONDS, poll_frequency=0.5).until(condition)
+    except TimeoutException:
+        text = driver.find_element(By.TAG_NAME, "body").text
+        pytest.fail(
+            f"{what} did not appear within {PAGE_TIMEOUT_SECONDS} s on {driver.current_url} "
+            f"(title {driver.title!r}); the page showed:\n{text[:2000]}"
+        )
 
 
 def _graph_labels(driver: WebDriver) -> set[str]:
@@ -135,15 +142,15 @@ def test_dagster_ui_draws_the_asset_graph(tmp_path: Path, browser: WebDriver) ->
         browser.get(f"{stack.ui_url}/asset-groups")
         _wait(browser, "the five asset groups", lambda d: set(ASSET_GROUPS) <= _graph_labels(d))
         _dismiss_dialogs(browser)
-        _wait(browser, "the lineage page title", lambda d: d.title == "Global asset lineage")
         _assert_no_error(browser, "the global asset lineage")
         browser.save_screenshot(str(tmp_path / "dagster-asset-groups.png"))
 
         browser.get(f"{stack.ui_url}/locations/pipeline.definitions/asset-groups/marts")
         _wait(browser, "the marts' asset nodes", lambda d: set(MARTS_IN_VIEW) <= _graph_labels(d))
         _dismiss_dialogs(browser)
-        # The UI sets a page's title after it draws the graph (a flake in session 4).
-        _wait(browser, "the marts group's page title", lambda d: "marts" in d.title)
+        # Not the page title: the UI's useDocumentTitle restores the title it replaced when a
+        # component unmounts, so a remount during loading can leave "Dagster" for good.
+        assert browser.current_url.endswith("/asset-groups/marts"), browser.current_url
         _assert_no_error(browser, "the marts asset group")
         browser.save_screenshot(str(tmp_path / "dagster-marts-group.png"))
 
