@@ -16,6 +16,7 @@ from pipeline.demo.deliveries import delivery_lines, plan_deliveries
 from pipeline.demo.events import Checkout, History, Refund
 from pipeline.demo.simulate import TEST_ORDER_EVERY, simulate_customer, simulate_test_order
 from pipeline.demo.truth import TruthTotals, customer_entries, observe
+from pipeline.demo.webhook_bodies import WebhookBodies
 from pipeline.demo.world import SellerPlan, World, world_for
 
 TEXT_PARTS = ("latest", "older", "recurring", "limited", "customers")
@@ -75,9 +76,9 @@ def _subscription_rows(
 
 
 def _write_part(path: Path, lines: list[str]) -> None:
-    """The chunk's lines, kept in memory until now (a few MB), written in one call."""
-    with path.open("w", encoding="utf-8", newline="") as part:
-        part.writelines(lines)
+    """The chunk's lines, kept in memory until now (a few MB), encoded and written at once:
+    a text file's `writelines` encodes line by line."""
+    path.write_bytes("".join(lines).encode())
 
 
 def run_chunk(plan: SellerPlan, number: int, first: int, stop: int, workdir: Path) -> ChunkResult:
@@ -86,19 +87,19 @@ def run_chunk(plan: SellerPlan, number: int, first: int, stop: int, workdir: Pat
     result = ChunkResult(number, stop - first, {})
     out: dict[str, list[str]] = {name: [] for name in (*TEXT_PARTS, "deliveries")}
     deliveries = out["deliveries"]
-    rows = ExportRows(world)
+    rows, bodies = ExportRows(world), WebhookBodies(world)
     for index in range(first, stop):
         history = simulate_customer(world, index)
         plan_deliveries(world, index, history.events)
         _transaction_rows(world, history, rows, out)
         _subscription_rows(world, history, rows, out)
-        deliveries += delivery_lines(world, index, history.events)
+        deliveries += delivery_lines(bodies, index, history.events)
         for entry in customer_entries(observe(history.events, world.timeline), result.totals):
             out["customers"].append(_CUSTOMER_JSON.encode(entry) + "\n")
         if index % TEST_ORDER_EVERY == 0:
             test = simulate_test_order(world, index // TEST_ORDER_EVERY)
             plan_deliveries(world, test.index, test.events, stream=1)
-            deliveries += delivery_lines(world, test.index, test.events, stream=1)
+            deliveries += delivery_lines(bodies, test.index, test.events, stream=1)
     deliveries.sort()  # a sorted run, for the merge
     result.rows = {name: len(out[name]) for name in (*TEXT_PARTS[:4], "deliveries")}
     result.parts = {name: part_path(workdir, number, name) for name in out}

@@ -144,12 +144,12 @@ class ExportRows:
             text = self._orders[id(order)] = _OrderText(order)
         return text
 
-    def _row(self, order: Order, dated: int, item: Item, at: int, tail: list[str]) -> str:
+    def _row(self, order: Order, dated: int, item: Item, at: int, tail: str) -> str:
         text = self._order_text(order)
         day, time = self.clock.date_time(dated)
         return (
             f"{text.head},{_export_field(order.order_id)},{day},{time},{text.order},"
-            f"{_item_text(item, at)},{php_csv_line(tail)}"
+            f"{_item_text(item, at)},{tail}"
         )
 
     def rows(self, event: Event, refund_sign: int) -> list[str]:
@@ -169,7 +169,7 @@ class ExportRows:
             return [self._row(event.order, event.order.at, event.item, event.at, tail)]
         if isinstance(event, Cancel):
             sub = event.sub
-            tail = ["cancel", "", sub.tc_id, "", "", "", "", "", ""]
+            tail = f"cancel,-,{sub.tc_id},-,-,-,-,-,-\n"
             return [self._row(sub.order, event.at, sub.item, event.at, tail)]
         return []  # failed rebills are webhook-only
 
@@ -178,40 +178,33 @@ class ExportRows:
         order, item = sub.order, sub.item
         text = self._order_text(order)
         day, time = self.clock.date_time(order.at)
-        tail = [sub.processor_id, item.plan.frequency, major(sub.gross), sub.status_at(at), "", ""]
         return (
             f"{text.head},{_export_field(sub.tc_id)},{day},{time},{text.order},"
-            f"{_item_text(item, at)},{php_csv_line(tail)}"
+            f"{_item_text(item, at)},{sub.processor_id or '-'},{item.plan.frequency},"
+            f"{major(sub.gross)},{sub.status_at(at)},-,-\n"
         )
 
 
 def _amounts(
     kind: str, transaction: str, sub: Subscription | None, net: int, tax: int, order: Order
-) -> list[str]:
-    """The columns from `event` to `email_verify` of a payment row."""
-    return [
-        kind,
-        transaction,
-        sub.tc_id if sub else "",
-        major(net),
-        major(tax),
-        str(order.tax_percent),
-        major(net + tax),
-        "",
-        "",
-    ]
+) -> str:
+    """The columns from `event` to `email_verify` of a payment row, rendered. Ids and amounts
+    never need quoting, so they are formatted directly (`-` when empty), not field by field."""
+    return (
+        f"{kind},{transaction or '-'},{sub.tc_id if sub else '-'},{major(net)},{major(tax)},"
+        f"{order.tax_percent},{major(net + tax)},-,-\n"
+    )
 
 
-def _charged(item: Item, order: Order) -> list[str]:
+def _charged(item: Item, order: Order) -> str:
     return _amounts("charge", item.charge_id, item.subscription, item.net, item.tax, order)
 
 
-def _refunded(refund: Refund, sign: int) -> list[str]:
+def _refunded(refund: Refund, sign: int) -> str:
     """Refund rows name the refunded charge; `product_price` is `-`, amounts carry `sign`."""
     transaction = refund.rebill.charge_id if refund.rebill else refund.item.charge_id
-    tail = _amounts(
-        "refund", transaction, refund.item.subscription, 0, sign * refund.tax, refund.order
+    sub = refund.item.subscription
+    return (
+        f"refund,{transaction or '-'},{sub.tc_id if sub else '-'},-,{major(sign * refund.tax)},"
+        f"{refund.order.tax_percent},{major(sign * refund.gross)},-,-\n"
     )
-    tail[3] = ""
-    tail[6] = major(sign * refund.gross)
-    return tail

@@ -20,7 +20,7 @@ from random import Random
 
 from pipeline.demo.events import Delivery, Event
 from pipeline.demo.timeline import iso_z_micros
-from pipeline.demo.webhook_bodies import FORM, encode_body, payload_for
+from pipeline.demo.webhook_bodies import FORM, WebhookBodies
 from pipeline.demo.world import World
 
 DROP_RATE, JSON_RATE, DUPLICATE_RATE = 0.02, 0.20, 0.03
@@ -43,18 +43,21 @@ def plan_deliveries(world: World, index: int, events: list[Event], stream: int =
         event.delivery = Delivery(sent, as_json, resent)
 
 
-def delivery_lines(world: World, index: int, events: list[Event], stream: int = 0) -> list[str]:
+def delivery_lines(
+    bodies: WebhookBodies, index: int, events: list[Event], stream: int = 0
+) -> list[str]:
     """Sort-keyed lines (`<key>\\t<record>`) for the delivered events of one customer.
 
     The key is the send time, then (stream, customer, event number), so ties break the same way
     however the customers were chunked.
     """
     lines = []
+    bodies.start_customer()
     for number, event in enumerate(events):
         delivery = event.delivery
         if delivery is None:
             continue
-        content_type, body = encode_body(payload_for(world, event), delivery.as_json)
+        content_type, body = bodies.body(event, delivery.as_json)
         rest = _record_rest(content_type, body)
         for copy, sent in enumerate((delivery.sent_at_us, delivery.resent_at_us)):
             if sent is not None:

@@ -5,6 +5,10 @@ string, cents as integer strings, `"null"` for a missing value, UTC timestamps w
 and `_unix` twins, and HTML-escaped names in `order.charges[]` and `purchases[]` only. A payload
 never holds an empty list or dict, because a form body cannot carry one: the same event then
 decodes to the same payload from either encoding.
+
+A payload is built as a list of `Part`s, runs of its top-level fields. Parts that several
+deliveries share (an event's head, the customer and order blocks of an order's later events) are
+built and URL-quoted once per order or per run instead of once per delivery.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.demo.catalog import FREQUENCY_DAYS, LIMITED
+from pipeline.demo.catalog import FREQUENCY_DAYS, LIMITED, Plan
 from pipeline.demo.events import (
     Cancel,
     Checkout,
@@ -32,6 +36,33 @@ from pipeline.phpform import encode_php_form
 
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 Payload = dict[str, Any]
+
+
+class Part:
+    """A run of a payload's top-level fields and their form encoding, made at most once.
+
+    Form encoding works field by field, so the parts' encodings joined by `&` equal the encoding
+    of the merged payload, as long as no top-level key is in two parts (none is)."""
+
+    __slots__ = ("_form", "fields")
+
+    def __init__(self, fields: Payload) -> None:
+        self.fields = fields
+        self._form: str | None = None
+
+    @property
+    def form(self) -> str:
+        if self._form is None:
+            self._form = encode_php_form(self.fields)
+        return self._form
+
+
+def merged(parts: list[Part]) -> Payload:
+    """The payload the parts make up."""
+    payload: Payload = {}
+    for part in parts:
+        payload.update(part.fields)
+    return payload
 
 
 def _cents(prefix: str, cents: int) -> Payload:
@@ -179,10 +210,9 @@ def _by_key(order: Order, value: Callable[[Item], str | None]) -> Payload:
     return {key: v for key, v in keyed.items() if v is not None}
 
 
-def order_success(world: World, order: Order) -> Payload:
-    """`order.success`: one per checkout, all its items in `order.charges[]`."""
-    payload = _head(world, "order.success", order)
-    payload.update(order_id=order.order_id, invoice_id=order.invoice_id)
+def _success_fields(world: World, order: Order) -> Payload:
+    """`order.success` after its head: one per checkout, all its items in `order.charges[]`."""
+    payload: Payload = {"order_id": order.order_id, "invoice_id": order.invoice_id}
     subs = _by_key(order, lambda i: i.subscription.tc_id if i.subscription else None)
     if subs:
         payload["subscription_ids"] = subs
@@ -230,55 +260,39 @@ def _subscription_block(sub: Subscription, at: int, index: int) -> Payload:
     }
 
 
-def _subscription_event(world: World, name: str, sub: Subscription, at: int, index: int) -> Payload:
-    """The shared shape of `order.subscription_payment`, `.rebill_failed` and `.cancelled`."""
-    order = sub.order
-    return _head(world, name, order) | {
-        "base_payment_plan": sub.item.plan.plan_id,
-        "currency": order.currency,
-        "customer_id": order.buyer.customer_id,
-        "customer": _customer(order, False),
-        "affiliate": _affiliate(order),
-        **_dated("date", at),
-        "order": _order_block(order, sub.gross, sub.tax, with_charges=False),
-        "order_id": order.order_id,
-        "invoice_id": f"{order.invoice_id}-{index}" if index else order.invoice_id,
-        "subscription_id": sub.tc_id,
-    }
+def _customer_fields(order: Order, plan: Plan | None) -> Payload:
+    """Who bought: the same in every event after the checkout (`plan` for subscription ones)."""
+    fields: Payload = {"base_payment_plan": plan.plan_id} if plan else {}
+    fields.update(currency=order.currency, customer_id=order.buyer.customer_id)
+    fields.update(customer=_customer(order, False), affiliate=_affiliate(order))
+    return fields
 
 
-def _payment(world: World, event: Rebill | RebillFailed, name: str) -> Payload:
-    sub = event.sub
-    payload = _subscription_event(world, name, sub, event.at, event.index)
-    index_text, due = str(event.index), event.next_due
-    payload["recurring_payment_idx"] = index_text
-    payload["subscription"] = _subscription_block(sub, event.at, event.index) | {
-        "invoice_str": payload["invoice_id"],
+def _payment_fields(event: Rebill | RebillFailed, invoice_id: str) -> Payload:
+    sub, index_text, due = event.sub, str(event.index), event.next_due
+    return {
         "recurring_payment_idx": index_text,
-        "next_payment_date": str(due) if due else "null",
-        "next_payment_date_iso8601": utc_iso8601(due) if due else "null",
+        "subscription": _subscription_block(sub, event.at, event.index)
+        | {
+            "invoice_str": invoice_id,
+            "recurring_payment_idx": index_text,
+            "next_payment_date": str(due) if due else "null",
+            "next_payment_date_iso8601": utc_iso8601(due) if due else "null",
+        },
     }
-    return payload
 
 
-def _cancelled(world: World, event: Cancel) -> Payload:
-    sub = event.sub
-    payload = _subscription_event(world, "order.subscription_cancelled", sub, event.at, 0)
-    block = _subscription_block(sub, event.at, 0)
+def _cancelled_fields(event: Cancel) -> Payload:
+    block = _subscription_block(event.sub, event.at, 0)
     block["billing_period_end"] = utc_text(event.period_end)
-    payload["subscription"] = block
-    return payload
+    return {"subscription": block}
 
 
-def _refund(world: World, event: Refund) -> Payload:
+def _refund_fields(event: Refund) -> Payload:
+    """`order.refund` after its order block."""
     order, item = event.order, event.item
-    payload = _head(world, "order.refund", order)
-    payload.update(currency=order.currency, customer_id=order.buyer.customer_id)
-    payload.update(customer=_customer(order, False), affiliate=_affiliate(order))
-    payload.update(_dated("date", event.at))
-    payload["order"] = _order_block(order, order.gross, order.tax, with_charges=False)
     invoice = f"{order.invoice_id}-{event.rebill.index}" if event.rebill else order.invoice_id
-    payload.update(order_id=order.order_id, invoice_id=invoice)
+    payload: Payload = {"order_id": order.order_id, "invoice_id": invoice}
     payload["subscription_id"] = item.subscription.tc_id if item.subscription else "null"
     payload.update({"event_id": event.event_id, "pro-rata": "false"})
     offer = item.offer
@@ -291,21 +305,6 @@ def _refund(world: World, event: Refund) -> Payload:
     return payload
 
 
-def payload_for(world: World, event: Event) -> Payload:
-    """The webhook payload ThriveCart sends for `event`."""
-    if isinstance(event, Checkout):
-        return order_success(world, event.order)
-    if isinstance(event, Rebill):
-        return _payment(world, event, "order.subscription_payment")
-    if isinstance(event, RebillFailed):
-        return _payment(world, event, "order.rebill_failed")
-    if isinstance(event, Refund):
-        return _refund(world, event)
-    if isinstance(event, Cancel):
-        return _cancelled(world, event)
-    raise TypeError(f"no webhook for {type(event).__name__}")
-
-
 _COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call
 
 
@@ -314,8 +313,96 @@ def php_json(payload: Payload) -> str:
     return _COMPACT_JSON.encode(payload).replace("/", "\\/")
 
 
-def encode_body(payload: Payload, as_json: bool) -> tuple[str, str]:
-    """`(content_type, body)` of one delivery."""
-    if as_json:
-        return JSON, php_json(payload)
-    return FORM, encode_php_form(payload)
+class WebhookBodies:
+    """The webhook bodies of one customer's events at a time.
+
+    Parts that repeat are cached: event heads for the whole run (keyed by the offer's identity:
+    the catalogue lives as long as the world), the customer and order blocks of each order
+    until the next customer (keyed by the order's identity, which Python may reuse later).
+    """
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self._heads: dict[tuple[str, bool, int, str], Part] = {}
+        self._orders: dict[tuple[str, int, str], Part] = {}
+
+    def start_customer(self) -> None:
+        """Forget the previous customer's parts (memory stays flat)."""
+        self._orders.clear()
+
+    def body(self, event: Event, as_json: bool) -> tuple[str, str]:
+        """`(content_type, body)` of the webhook ThriveCart sends for `event`."""
+        parts = self.parts(event)
+        if as_json:
+            return JSON, php_json(merged(parts))
+        return FORM, "&".join([part.form for part in parts])
+
+    def parts(self, event: Event) -> list[Part]:
+        """The payload of the webhook for `event`, in parts."""
+        if isinstance(event, Checkout):
+            order = event.order
+            return [self._head("order.success", order), Part(_success_fields(self.world, order))]
+        if isinstance(event, Rebill):
+            return self._payment(event, "order.subscription_payment")
+        if isinstance(event, RebillFailed):
+            return self._payment(event, "order.rebill_failed")
+        if isinstance(event, Refund):
+            order = event.order
+            return [
+                self._head("order.refund", order),
+                self._customer(order, None),
+                Part(_dated("date", event.at)),
+                self._order(order, order.gross, order.tax),
+                Part(_refund_fields(event)),
+            ]
+        if isinstance(event, Cancel):
+            name = "order.subscription_cancelled"
+            return self._subscription_event(name, event.sub, event.at, 0, _cancelled_fields(event))
+        raise TypeError(f"no webhook for {type(event).__name__}")
+
+    def _payment(self, event: Rebill | RebillFailed, name: str) -> list[Part]:
+        invoice_id = f"{event.sub.order.invoice_id}-{event.index}"
+        fields = _payment_fields(event, invoice_id)
+        return self._subscription_event(name, event.sub, event.at, event.index, fields)
+
+    def _subscription_event(
+        self, name: str, sub: Subscription, at: int, index: int, fields: Payload
+    ) -> list[Part]:
+        """The shared shape of `order.subscription_payment`, `.rebill_failed` and `.cancelled`;
+        `fields` (the `subscription` block) come last."""
+        order = sub.order
+        tail: Payload = {
+            "order_id": order.order_id,
+            "invoice_id": f"{order.invoice_id}-{index}" if index else order.invoice_id,
+            "subscription_id": sub.tc_id,
+        }
+        return [
+            self._head(name, order),
+            self._customer(order, sub.item.plan),
+            Part(_dated("date", at)),
+            self._order(order, sub.gross, sub.tax),
+            Part(tail | fields),
+        ]
+
+    def _head(self, name: str, order: Order) -> Part:
+        front = order.front.offer
+        key = (name, order.live, id(front), front.name_at(order.at))
+        part = self._heads.get(key)
+        if part is None:
+            part = self._heads[key] = Part(_head(self.world, name, order))
+        return part
+
+    def _customer(self, order: Order, plan: Plan | None) -> Part:
+        key = ("customer", id(order), plan.plan_id if plan else "")
+        part = self._orders.get(key)
+        if part is None:
+            part = self._orders[key] = Part(_customer_fields(order, plan))
+        return part
+
+    def _order(self, order: Order, total: int, tax: int) -> Part:
+        key = ("order", id(order), f"{total}/{tax}")
+        part = self._orders.get(key)
+        if part is None:
+            block = _order_block(order, total, tax, with_charges=False)
+            part = self._orders[key] = Part({"order": block})
+        return part
