@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections import Counter
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,7 +15,11 @@ from hypothesis import strategies as st
 from pipeline.demo.catalog import build_catalog
 from pipeline.demo.csv_export import php_csv_field, php_csv_line
 from pipeline.demo.money import major, percent_of
+from pipeline.demo.simulate import simulate_customer
 from pipeline.demo.timeline import CsvClock, add_months
+from pipeline.demo.webhook_bodies import FORM, JSON, WebhookBodies
+from pipeline.demo.world import SellerPlan, world_for
+from pipeline.phpform import decode_php_form, encode_php_form
 
 
 def _ts(text: str) -> int:
@@ -82,3 +88,23 @@ def test_the_membership_is_renamed_and_names_are_escaped_for_exports() -> None:
     assert membership.escaped_name_at(1000) == "Inner Circle Membership &amp; Community"
     assert membership.key == "product-105" and membership.identifier == "product_105"
     assert build_catalog(0, second_currency=False).currencies == ("USD",)
+
+
+def test_both_encodings_of_a_webhook_carry_the_same_payload() -> None:
+    """Bodies are assembled from cached parts, some continuing a group of the previous part:
+    the form and the JSON body of every event must still decode to one and the same payload,
+    in the same key order, and the form must be exactly what the encoder makes of it."""
+    world = world_for(SellerPlan(customers=300, seed=5))
+    bodies = WebhookBodies(world)
+    events: Counter[str] = Counter()
+    for index in range(300):
+        bodies.start_customer()
+        for event in simulate_customer(world, index).events:
+            form_type, form = bodies.body(event, as_json=False)
+            json_type, as_json = bodies.body(event, as_json=True)
+            assert (form_type, json_type) == (FORM, JSON)
+            payload = json.loads(as_json)
+            assert json.dumps(decode_php_form(form)) == json.dumps(payload)
+            assert encode_php_form(payload) == form
+            events[payload["event"]] += 1
+    assert len(events) == 5, events

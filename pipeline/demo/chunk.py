@@ -90,7 +90,7 @@ def run_chunk(plan: SellerPlan, number: int, first: int, stop: int, workdir: Pat
     rows, bodies = ExportRows(world), WebhookBodies(world)
     for index in range(first, stop):
         history = simulate_customer(world, index)
-        plan_deliveries(world, index, history.events)
+        plan_deliveries(world, history)
         _transaction_rows(world, history, rows, out)
         _subscription_rows(world, history, rows, out)
         deliveries += delivery_lines(bodies, index, history.events)
@@ -98,7 +98,7 @@ def run_chunk(plan: SellerPlan, number: int, first: int, stop: int, workdir: Pat
             out["customers"].append(_CUSTOMER_JSON.encode(entry) + "\n")
         if index % TEST_ORDER_EVERY == 0:
             test = simulate_test_order(world, index // TEST_ORDER_EVERY)
-            plan_deliveries(world, test.index, test.events, stream=1)
+            plan_deliveries(world, test)
             deliveries += delivery_lines(bodies, test.index, test.events, stream=1)
     deliveries.sort()  # a sorted run, for the merge
     result.rows = {name: len(out[name]) for name in (*TEXT_PARTS[:4], "deliveries")}

@@ -2,8 +2,8 @@
 
 Deliveries start at the webhook setup date. About 2% never arrive (a gap in the feed: those
 payments are known from the CSV only, or not at all after the last export), about 20% come as
-JSON, about 3% arrive twice with an identical body. The fates come from a random generator of
-their own per customer, so they never change the simulated history.
+JSON, about 3% arrive twice with an identical body. The fates are drawn from the customer's own
+random generator once the whole history is simulated, so they never change the history.
 
 The file is sorted by send time with a bounded-memory external merge: each chunk of customers
 writes its deliveries as one sorted run, and runs are merged with `heapq.merge`.
@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from random import Random
 
-from pipeline.demo.events import Delivery, Event
+from pipeline.demo.events import Delivery, Event, History
 from pipeline.demo.timeline import iso_z_micros
 from pipeline.demo.webhook_bodies import FORM, WebhookBodies
 from pipeline.demo.world import World
@@ -27,14 +26,11 @@ DROP_RATE, JSON_RATE, DUPLICATE_RATE = 0.02, 0.20, 0.03
 MERGE_FAN_IN = 512  # run files merged at once: one pass up to 512 chunks (~2M rows)
 
 
-def plan_deliveries(world: World, index: int, events: list[Event], stream: int = 0) -> None:
-    """Decide the webhook fate of each event of customer `index` (sets `event.delivery`).
-
-    `stream` 0 is the customers, 1 the seller's test-mode orders.
-    """
-    rng = Random(f"{world.plan.seed}:{index}:deliveries:{stream}")
+def plan_deliveries(world: World, history: History) -> None:
+    """Decide the webhook fate of each event of `history` (sets `event.delivery`)."""
+    rng = history.rng
     setup = world.timeline.webhook_setup_at
-    for event in events:
+    for event in history.events:
         if event.at < setup or rng.random() < DROP_RATE:
             continue
         sent = event.at * 1_000_000 + rng.randint(800_000, 20_000_000)

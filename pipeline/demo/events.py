@@ -7,6 +7,7 @@ from them, so every output describes the same history.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from random import Random
 
 from pipeline.demo.catalog import LIMITED, Offer, Plan
 from pipeline.demo.people import Buyer
@@ -161,7 +162,9 @@ class Cancel(Event):
 
 @dataclass(slots=True)
 class History:
-    """Everything one simulated customer did, in time order."""
+    """Everything one simulated customer did, in time order, and the random generator that
+    simulated it: what happens to the history afterwards (webhook fates) draws from it next."""
 
     index: int
     events: list[Event]
+    rng: Random

@@ -310,7 +310,7 @@ def simulate_customer(world: World, index: int) -> History:
                 at, _pick_funnel(rng, world.catalog.funnels[currencies[0]], set()), False
             )
     shopper.events.sort(key=lambda event: event.at)
-    return History(index, shopper.events)
+    return History(index, shopper.events, rng)
 
 
 def simulate_test_order(world: World, index: int) -> History:
@@ -333,4 +333,4 @@ def simulate_test_order(world: World, index: int) -> History:
     low = timeline.webhook_setup_at + 300
     at = low if index == 0 else shopper.between(low, timeline.end - HOUR)
     shopper.checkout(at, _pick_funnel(rng, world.catalog.funnels[seller.currency], set()), True)
-    return History(index, shopper.events)
+    return History(index, shopper.events, rng)

@@ -42,7 +42,9 @@ class Part:
     """A run of a payload's top-level fields and their form encoding, made at most once.
 
     Form encoding works field by field, so the parts' encodings joined by `&` equal the encoding
-    of the merged payload, as long as no top-level key is in two parts (none is)."""
+    of the merged payload. A group may continue in the next part (a subscription block: the
+    fields that never change first, cached), never in a later one, so its fields stay together.
+    """
 
     __slots__ = ("_form", "fields")
 
@@ -58,10 +60,13 @@ class Part:
 
 
 def merged(parts: list[Part]) -> Payload:
-    """The payload the parts make up."""
+    """The payload the parts make up, a group continued from one part to the next joined."""
     payload: Payload = {}
     for part in parts:
-        payload.update(part.fields)
+        fields = part.fields
+        continued = {key: payload[key] | fields[key] for key in payload.keys() & fields.keys()}
+        payload.update(fields)
+        payload.update(continued)
     return payload
 
 
@@ -239,7 +244,8 @@ def _success_fields(world: World, order: Order) -> Payload:
     return payload
 
 
-def _subscription_block(sub: Subscription, at: int, index: int) -> Payload:
+def _subscription_block(sub: Subscription, at: int) -> Payload:
+    """The fields of the `subscription` block that stay the same from event to event."""
     item, order = sub.item, sub.order
     offer = item.offer
     frequency = item.plan.frequency
@@ -256,7 +262,6 @@ def _subscription_block(sub: Subscription, at: int, index: int) -> Payload:
         **_money_tail(sub.net, sub.tax),
         "frequency": frequency,
         "frequency_days": FREQUENCY_DAYS[frequency],
-        "remaining_rebills": sub.remaining_after(index),
     }
 
 
@@ -268,24 +273,22 @@ def _customer_fields(order: Order, plan: Plan | None) -> Payload:
     return fields
 
 
-def _payment_fields(event: Rebill | RebillFailed, invoice_id: str) -> Payload:
-    sub, index_text, due = event.sub, str(event.index), event.next_due
+def _payment_block(event: Rebill | RebillFailed, invoice_id: str) -> Payload:
+    """The `subscription` block of a payment after its unchanging fields."""
+    index_text, due = str(event.index), event.next_due
     return {
+        "remaining_rebills": event.sub.remaining_after(event.index),
+        "invoice_str": invoice_id,
         "recurring_payment_idx": index_text,
-        "subscription": _subscription_block(sub, event.at, event.index)
-        | {
-            "invoice_str": invoice_id,
-            "recurring_payment_idx": index_text,
-            "next_payment_date": str(due) if due else "null",
-            "next_payment_date_iso8601": utc_iso8601(due) if due else "null",
-        },
+        "next_payment_date": str(due) if due else "null",
+        "next_payment_date_iso8601": utc_iso8601(due) if due else "null",
     }
 
 
-def _cancelled_fields(event: Cancel) -> Payload:
-    block = _subscription_block(event.sub, event.at, 0)
-    block["billing_period_end"] = utc_text(event.period_end)
-    return {"subscription": block}
+def _cancelled_block(event: Cancel) -> Payload:
+    """The `subscription` block of a cancellation after its unchanging fields."""
+    remaining = event.sub.remaining_after(0)
+    return {"remaining_rebills": remaining, "billing_period_end": utc_text(event.period_end)}
 
 
 def _refund_fields(event: Refund) -> Payload:
@@ -317,18 +320,19 @@ class WebhookBodies:
     """The webhook bodies of one customer's events at a time.
 
     Parts that repeat are cached: event heads for the whole run (keyed by the offer's identity:
-    the catalogue lives as long as the world), the customer and order blocks of each order
-    until the next customer (keyed by the order's identity, which Python may reuse later).
+    the catalogue lives as long as the world); the customer and order blocks of each order and
+    the unchanging start of each subscription block until the next customer (keyed by the
+    order's or subscription's identity, which Python may reuse for a later customer's).
     """
 
     def __init__(self, world: World) -> None:
         self.world = world
         self._heads: dict[tuple[str, bool, int, str], Part] = {}
-        self._orders: dict[tuple[str, int, str], Part] = {}
+        self._owned: dict[tuple[str, int, str], Part] = {}
 
     def start_customer(self) -> None:
         """Forget the previous customer's parts (memory stays flat)."""
-        self._orders.clear()
+        self._owned.clear()
 
     def body(self, event: Event, as_json: bool) -> tuple[str, str]:
         """`(content_type, body)` of the webhook ThriveCart sends for `event`."""
@@ -356,22 +360,23 @@ class WebhookBodies:
                 Part(_refund_fields(event)),
             ]
         if isinstance(event, Cancel):
-            name = "order.subscription_cancelled"
-            return self._subscription_event(name, event.sub, event.at, 0, _cancelled_fields(event))
+            name, block = "order.subscription_cancelled", _cancelled_block(event)
+            return self._subscription_event(name, event.sub, event.at, 0, {}, block)
         raise TypeError(f"no webhook for {type(event).__name__}")
 
     def _payment(self, event: Rebill | RebillFailed, name: str) -> list[Part]:
         invoice_id = f"{event.sub.order.invoice_id}-{event.index}"
-        fields = _payment_fields(event, invoice_id)
-        return self._subscription_event(name, event.sub, event.at, event.index, fields)
+        fields = {"recurring_payment_idx": str(event.index)}
+        block = _payment_block(event, invoice_id)
+        return self._subscription_event(name, event.sub, event.at, event.index, fields, block)
 
     def _subscription_event(
-        self, name: str, sub: Subscription, at: int, index: int, fields: Payload
+        self, name: str, sub: Subscription, at: int, index: int, fields: Payload, block: Payload
     ) -> list[Part]:
-        """The shared shape of `order.subscription_payment`, `.rebill_failed` and `.cancelled`;
-        `fields` (the `subscription` block) come last."""
+        """The shared shape of `order.subscription_payment`, `.rebill_failed` and `.cancelled`:
+        `fields` come after the ids, `block` ends the `subscription` block."""
         order = sub.order
-        tail: Payload = {
+        ids: Payload = {
             "order_id": order.order_id,
             "invoice_id": f"{order.invoice_id}-{index}" if index else order.invoice_id,
             "subscription_id": sub.tc_id,
@@ -381,7 +386,9 @@ class WebhookBodies:
             self._customer(order, sub.item.plan),
             Part(_dated("date", at)),
             self._order(order, sub.gross, sub.tax),
-            Part(tail | fields),
+            Part(ids | fields),
+            self._subscription(sub, at),
+            Part({"subscription": block}),
         ]
 
     def _head(self, name: str, order: Order) -> Part:
@@ -394,15 +401,23 @@ class WebhookBodies:
 
     def _customer(self, order: Order, plan: Plan | None) -> Part:
         key = ("customer", id(order), plan.plan_id if plan else "")
-        part = self._orders.get(key)
+        part = self._owned.get(key)
         if part is None:
-            part = self._orders[key] = Part(_customer_fields(order, plan))
+            part = self._owned[key] = Part(_customer_fields(order, plan))
+        return part
+
+    def _subscription(self, sub: Subscription, at: int) -> Part:
+        name = sub.item.offer.name_at(at)
+        key = ("subscription", id(sub), name)
+        part = self._owned.get(key)
+        if part is None:
+            part = self._owned[key] = Part({"subscription": _subscription_block(sub, at)})
         return part
 
     def _order(self, order: Order, total: int, tax: int) -> Part:
         key = ("order", id(order), f"{total}/{tax}")
-        part = self._orders.get(key)
+        part = self._owned.get(key)
         if part is None:
             block = _order_block(order, total, tax, with_charges=False)
-            part = self._orders[key] = Part({"order": block})
+            part = self._owned[key] = Part({"order": block})
         return part
