@@ -10,6 +10,7 @@ above zero, day-N windows and `as_of` in UTC. Arithmetic is in integer cents.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -138,13 +139,6 @@ class TruthTotals:
     day_n: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     as_of: int = 0
 
-    def add_payments(self, currency: str, payments: list[Payment]) -> None:
-        row = self.totals.setdefault(currency, [0, 0, 0, 0])
-        for payment in payments:
-            slot = ("charge", "rebill", "refund").index(payment.kind)
-            row[slot] += -payment.amount if payment.kind == "refund" else payment.amount
-            row[3] += 1
-
     def add_acquired(self, currency: str, first_paid_at: int, payments: list[Payment]) -> None:
         cohort = self.cohorts.setdefault((currency, utc_date(first_paid_at)[:8] + "01"), [0, 0])
         cohort[0] += 1
@@ -153,10 +147,10 @@ class TruthTotals:
         row = self.day_n.setdefault((currency, first_day), [0] * (1 + len(DEFAULT_DAY_N)))
         row[0] += 1
         for payment in payments:
+            # Windows ascend: a payment counts in the first window it falls in and all wider.
             offset = _utc_day(payment.paid_at) - first_day
-            for slot, n in enumerate(DEFAULT_DAY_N, start=1):
-                if offset <= n:
-                    row[slot] += payment.amount
+            for slot in range(bisect_left(DEFAULT_DAY_N, offset) + 1, len(row)):
+                row[slot] += payment.amount
 
     def merge(self, other: TruthTotals) -> None:
         for mine, theirs in (
@@ -172,16 +166,37 @@ class TruthTotals:
 
 
 def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]]:
-    """truth.json `customers` entries of one simulated person; adds them to `totals`."""
+    """truth.json `customers` entries of one simulated person; adds them to `totals`.
+
+    One pass over each customer's payments gathers every figure: this runs for every customer
+    of the seller, so each extra pass shows."""
     entries = []
     for (email, currency), payments in seen.payments.items():
-        totals.add_payments(currency, payments)
-        paid = [p for p in payments if p.amount > 0 and p.kind != "refund"]
-        first = min(paid, key=lambda p: p.paid_at) if paid else None
+        charges = rebills = refunds = rebill_count = 0
+        orders: set[str] = set()
+        recurring, first = False, None
+        for payment in payments:
+            kind, amount = payment.kind, payment.amount
+            recurring = recurring or payment.recurring
+            if kind == "refund":
+                refunds -= amount
+                continue
+            if kind == "charge":
+                charges += amount
+                orders.add(payment.order_id)
+            else:
+                rebills += amount
+                rebill_count += 1
+            if amount > 0 and (first is None or payment.paid_at < first.paid_at):
+                first = payment  # the earliest payment above zero, the first of equals
+        sums = totals.totals.setdefault(currency, [0, 0, 0, 0])  # charges, rebills, refunds, n
+        sums[0] += charges
+        sums[1] += rebills
+        sums[2] += refunds
+        sums[3] += len(payments)
         if first is not None:
             totals.add_acquired(currency, first.paid_at, payments)
-        gross = sum(p.amount for p in payments if p.kind != "refund")
-        refunds = -sum(p.amount for p in payments if p.kind == "refund")
+        gross = charges + rebills
         entries.append(
             {
                 "email": email,
@@ -193,9 +208,9 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
                 "cohort_month": utc_date(first.paid_at)[:8] + "01" if first else None,
                 "first_order_id": first.order_id if first else None,
                 "first_product_id": first.product_id if first else None,
-                "orders_count": len({p.order_id for p in payments if p.kind == "charge"}),
-                "rebills_count": sum(p.kind == "rebill" for p in payments),
-                "one_time_only": not any(p.recurring for p in payments),
+                "orders_count": len(orders),
+                "rebills_count": rebill_count,
+                "one_time_only": not recurring,
                 "thrivecart_customer_ids": sorted(seen.customer_ids.get((email, currency), ())),
             }
         )
