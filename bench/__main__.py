@@ -88,14 +88,16 @@ def render_raw_load(result: dict[str, Any]) -> list[str]:
 
 
 def render_sidecar(result: dict[str, Any]) -> list[str]:
-    rounds = {m: [r for r in result["results"] if r["mode"] == m] for m in ("ceiling", "durable")}
-    median = {
-        m: sorted(rs, key=lambda r: r["events_per_second"])[len(rs) // 2]
-        for m, rs in rounds.items()
-    }
+    modes = ("ceiling", "durable", "paced")
+    rounds = {m: [r for r in result["results"] if r["mode"] == m] for m in modes}
+    key = {"ceiling": "events_per_second", "durable": "events_per_second", "paced": "p99_ms"}
+    median = {m: sorted(rs, key=lambda r, m=m: r[key[m]])[len(rs) // 2] for m, rs in rounds.items()}
+    rate = result["rate"]
     lines = [
         f"{result['clients']} keep-alive clients, {result['rounds']} alternating rounds of "
-        f"{result['seconds']:g} s per server; each server's median round.",
+        f"{result['seconds']:g} s per server; each server's median round. ceiling and durable: "
+        f"saturated (back to back); paced: the durable server offered {rate:,.0f} events/s, "
+        "latency from each request's due time.",
         "",
         "| server | events/s | min–max events/s | p50 ms | p99 ms | CPU µs/event | errors "
         "| vs ceiling |",
@@ -109,7 +111,7 @@ def render_sidecar(result: dict[str, Any]) -> list[str]:
             f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['cpu_us_per_event']:.0f} "
             f"| {sum(x['errors'] for x in rounds[mode])} | {ratio:.2f} |"
         )
-    durable = median["durable"]
+    durable, paced = median["durable"], median["paced"]
     ratio = durable["events_per_second"] / median["ceiling"]["events_per_second"]
     return [
         *lines,
@@ -117,7 +119,8 @@ def render_sidecar(result: dict[str, Any]) -> list[str]:
         f"- durable {durable['events_per_second']:,.0f} events/s; goal >= 1,000: "
         f"{_met(durable['events_per_second'] >= 1000)}",
         f"- durable / ceiling {ratio:.2f}; goal >= 0.5: {_met(ratio >= 0.5)}",
-        f"- durable p99 {durable['p99_ms']:.1f} ms; goal < 50 ms: {_met(durable['p99_ms'] < 50)}",
+        f"- durable p99 at {rate:,.0f} events/s offered {paced['p99_ms']:.1f} ms (saturated: "
+        f"{durable['p99_ms']:.1f} ms); goal < 50 ms: {_met(paced['p99_ms'] < 50)}",
     ]
 
 
