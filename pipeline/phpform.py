@@ -216,6 +216,29 @@ def _indexes(length: int) -> tuple[int, ...]:
     return tuple(range(length))
 
 
+class SharedGroup(dict[str, Any]):
+    """A group that many payloads hold unchanged (in the demo generator, the line of one
+    catalogue item in `order.charges[]`): encoded once per name it appears under, then reused.
+
+    JSON encoders see a plain dict. It must not change once it has been encoded.
+    """
+
+    __slots__ = ("_encoded",)
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        super().__init__(fields)
+        self._encoded: dict[str, str] = {}
+
+    def encoded(self, quoted_name: str) -> str:
+        """`name[key]=value&…` of its fields under the (quoted) group name `quoted_name`."""
+        text = self._encoded.get(quoted_name)
+        if text is None:
+            fields: list[str] = []
+            _encode_fields(quoted_name, self, fields)
+            text = self._encoded[quoted_name] = "&".join(fields)
+        return text
+
+
 def _encode_fields(quoted_prefix: str, node: dict[str, Any] | list[Any], out: list[str]) -> None:
     """Append `name=value` for every scalar under `node`, depth first in insertion order."""
     if isinstance(node, dict):
@@ -226,6 +249,9 @@ def _encode_fields(quoted_prefix: str, node: dict[str, Any] | list[Any], out: li
     for name, value in zip(names, values, strict=True):
         if type(value) is str:  # nearly every value: tested first, as the cheapest check
             append(name + quoted[value])
+        elif type(value) is SharedGroup:
+            if value:  # like any group: an empty one produces no field
+                append(value.encoded(name[:-1]))
         elif isinstance(value, dict | list):
             _encode_fields(name[:-1], value, out)  # the group's name, without its `=`
         else:

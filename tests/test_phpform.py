@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.phpform import MAX_DEPTH, FormDecodeError, decode_php_form, encode_php_form
+from pipeline.phpform import (
+    MAX_DEPTH,
+    FormDecodeError,
+    SharedGroup,
+    decode_php_form,
+    encode_php_form,
+)
 
 SAMPLES = Path("/work/shared/samples/webhooks")
 SAMPLE_NAMES = ["order.success", "order.subscription_payment"]
@@ -34,6 +40,16 @@ def test_nesting_lists_plus_and_percent_escapes() -> None:
         "order": {"charges": [{"amount": "1499"}]},
         "t": {"product-12": "a&b"},
     }
+
+
+def test_a_shared_group_encodes_like_a_plain_one_under_every_name() -> None:
+    line = {"name": "Café & Co", "amount": "1499", "tags": ["a b", "c"]}
+    shared = SharedGroup(line)
+    payload = {"order": {"charges": [shared, shared]}, "again": shared, "none": SharedGroup({})}
+    plain = {"order": {"charges": [line, line]}, "again": line}
+    assert encode_php_form(payload) == encode_php_form(plain)
+    assert encode_php_form(payload) == encode_php_form(plain)  # now from its cached encodings
+    assert json.dumps(payload) == json.dumps(plain | {"none": {}})
 
 
 def test_complete_indexes_in_any_order_become_a_list_in_index_order() -> None:

@@ -32,7 +32,7 @@ from pipeline.demo.events import (
 from pipeline.demo.money import major
 from pipeline.demo.timeline import add_months, utc_iso8601, utc_text
 from pipeline.demo.world import World
-from pipeline.phpform import encode_php_form
+from pipeline.phpform import SharedGroup, encode_php_form
 
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 Payload = dict[str, Any]
@@ -125,7 +125,10 @@ def _affiliate(order: Order) -> str | Payload:
     return {"id": order.affiliate_id, "name": order.affiliate_name}
 
 
-def _order_block(order: Order, total: int, tax: int, with_charges: bool) -> Payload:
+def _order_block(
+    order: Order, total: int, tax: int, charges: list[SharedGroup] | None = None
+) -> Payload:
+    """The `order` block; `charges` (one per item) for `order.success` only."""
     # Literal dicts, here and in the other blocks every delivery builds: several times faster
     # than assembling them with update() calls.
     total_cents, total_major = str(total), major(total)
@@ -143,8 +146,8 @@ def _order_block(order: Order, total: int, tax: int, with_charges: bool) -> Payl
         "tax_type": "vat" if tax else "null",
         "payment_method": "paypal" if order.processor.startswith("paypal") else "card",
     }
-    if with_charges:
-        block["charges"] = [_charge(item, order) for item in order.items]
+    if charges is not None:
+        block["charges"] = charges
         future = [f for item in order.items for f in _future_charges(item, order)]
         if future:
             block["future_charges"] = future
@@ -175,18 +178,23 @@ def _money_tail(net: int, tax: int) -> Payload:
     }
 
 
-def _charge(item: Item, order: Order) -> Payload:
-    return _line(item, order, item.net) | {
-        "type": "single",
-        "quantity": "1",
-        "unit_price": str(item.net),
-        "unit_price_str": major(item.net),
-        "defer": "false",
-        **_money_tail(item.net, item.tax),
-        "related_to_recur": "true" if item.subscription else "false",
-        "payment_plan_id": item.plan.plan_id,
-        "payment_plan_name": item.plan.name,
-    }
+def _charge(item: Item, order: Order) -> SharedGroup:
+    """An item's line in `order.charges[]`: the same for every order of that catalogue item,
+    price, coupon and tax rate, so it is built and encoded once (`WebhookBodies._charge`)."""
+    return SharedGroup(
+        _line(item, order, item.net)
+        | {
+            "type": "single",
+            "quantity": "1",
+            "unit_price": str(item.net),
+            "unit_price_str": major(item.net),
+            "defer": "false",
+            **_money_tail(item.net, item.tax),
+            "related_to_recur": "true" if item.subscription else "false",
+            "payment_plan_id": item.plan.plan_id,
+            "payment_plan_name": item.plan.name,
+        }
+    )
 
 
 def _future_charges(item: Item, order: Order) -> list[Payload]:
@@ -215,8 +223,9 @@ def _by_key(order: Order, value: Callable[[Item], str | None]) -> Payload:
     return {key: v for key, v in keyed.items() if v is not None}
 
 
-def _success_fields(world: World, order: Order) -> Payload:
-    """`order.success` after its head: one per checkout, all its items in `order.charges[]`."""
+def _success_fields(world: World, order: Order, charges: list[SharedGroup]) -> Payload:
+    """`order.success` after its head, up to its purchases: one per checkout, all its items in
+    `order.charges[]`."""
     payload: Payload = {"order_id": order.order_id, "invoice_id": order.invoice_id}
     subs = _by_key(order, lambda i: i.subscription.tc_id if i.subscription else None)
     if subs:
@@ -225,23 +234,33 @@ def _success_fields(world: World, order: Order) -> Payload:
     payload.update(currency=order.currency, customer_id=order.buyer.customer_id)
     payload.update(customer_identifier="null", customer=_customer(order, with_agent=True))
     payload["affiliate"] = _affiliate(order)
-    payload["order"] = _order_block(order, order.gross, order.tax, with_charges=True)
+    payload["order"] = _order_block(order, order.gross, order.tax, charges)
     payload["transactions"] = _by_key(order, lambda i: i.charge_id or "false")
     processor_subs = _by_key(
         order, lambda i: (i.subscription.processor_id or "null") if i.subscription else None
     )
     if processor_subs:
         payload["subscriptions"] = processor_subs
+    return payload
+
+
+def _purchases(order: Order) -> Payload:
+    """What an `order.success` gave access to: the same for every order of the same items."""
     names = [item.offer.escaped_name_at(order.at) for item in order.items]
     keys = [item.offer.key for item in order.items]
-    payload.update(purchases=names, purchase_map=keys, purchase_map_flat=",".join(keys))
-    payload.update(accessible_purchases=names, accessible_purchase_map=keys)
-    payload["accessible_purchase_map_flat"] = ",".join(keys)
-    slug = order.front.offer.slug
-    payload["fulfillment"] = {
-        "url": f"https://{world.plan.account}.thrivecart.com/{slug}/confirm/{order.invoice_id}/"
-    }
+    payload: Payload = {"purchases": names, "purchase_map": keys}
+    payload.update(purchase_map_flat=",".join(keys), accessible_purchases=names)
+    payload.update(accessible_purchase_map=keys, accessible_purchase_map_flat=",".join(keys))
     return payload
+
+
+def _fulfillment(world: World, order: Order) -> Payload:
+    slug, invoice = order.front.offer.slug, order.invoice_id
+    return {
+        "fulfillment": {
+            "url": f"https://{world.plan.account}.thrivecart.com/{slug}/confirm/{invoice}/"
+        }
+    }
 
 
 def _subscription_block(sub: Subscription, at: int) -> Payload:
@@ -319,15 +338,18 @@ def php_json(payload: Payload) -> str:
 class WebhookBodies:
     """The webhook bodies of one customer's events at a time.
 
-    Parts that repeat are cached: event heads for the whole run (keyed by the offer's identity:
-    the catalogue lives as long as the world); the customer and order blocks of each order and
-    the unchanging start of each subscription block until the next customer (keyed by the
-    order's or subscription's identity, which Python may reuse for a later customer's).
+    Parts that repeat are cached: event heads, charge lines and purchase lists for the whole
+    run (keyed by catalogue objects' identity: the catalogue lives as long as the world); the
+    customer and order blocks of each order and the unchanging start of each subscription block
+    until the next customer (keyed by the order's or subscription's identity, which Python may
+    reuse for a later customer's).
     """
 
     def __init__(self, world: World) -> None:
         self.world = world
         self._heads: dict[tuple[str, bool, int, str], Part] = {}
+        self._charges: dict[tuple[int, int, str, int, int, int, bool], SharedGroup] = {}
+        self._items: dict[tuple[tuple[int, str], ...], Part] = {}
         self._owned: dict[tuple[str, int, str], Part] = {}
 
     def start_customer(self) -> None:
@@ -345,7 +367,13 @@ class WebhookBodies:
         """The payload of the webhook for `event`, in parts."""
         if isinstance(event, Checkout):
             order = event.order
-            return [self._head("order.success", order), Part(_success_fields(self.world, order))]
+            charges = [self._charge(item, order) for item in order.items]
+            return [
+                self._head("order.success", order),
+                Part(_success_fields(self.world, order, charges)),
+                self._purchases(order),
+                Part(_fulfillment(self.world, order)),
+            ]
         if isinstance(event, Rebill):
             return self._payment(event, "order.subscription_payment")
         if isinstance(event, RebillFailed):
@@ -399,6 +427,22 @@ class WebhookBodies:
             part = self._heads[key] = Part(_head(self.world, name, order))
         return part
 
+    def _charge(self, item: Item, order: Order) -> SharedGroup:
+        offer, plan = item.offer, item.plan
+        name, has_sub = offer.escaped_name_at(order.at), item.subscription is not None
+        key = (id(offer), id(plan), name, item.original, item.net, item.tax, has_sub)
+        charge = self._charges.get(key)
+        if charge is None:
+            charge = self._charges[key] = _charge(item, order)
+        return charge
+
+    def _purchases(self, order: Order) -> Part:
+        key = tuple((id(item.offer), item.offer.escaped_name_at(order.at)) for item in order.items)
+        part = self._items.get(key)
+        if part is None:
+            part = self._items[key] = Part(_purchases(order))
+        return part
+
     def _customer(self, order: Order, plan: Plan | None) -> Part:
         key = ("customer", id(order), plan.plan_id if plan else "")
         part = self._owned.get(key)
@@ -418,6 +462,6 @@ class WebhookBodies:
         key = ("order", id(order), f"{total}/{tax}")
         part = self._owned.get(key)
         if part is None:
-            block = _order_block(order, total, tax, with_charges=False)
+            block = _order_block(order, total, tax)
             part = self._owned[key] = Part({"order": block})
         return part
