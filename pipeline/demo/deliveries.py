@@ -18,6 +18,7 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 
 from pipeline.demo.events import Delivery, Event, History
+from pipeline.demo.people import uniform_int
 from pipeline.demo.timeline import iso_z_micros
 from pipeline.demo.webhook_bodies import FORM, WebhookBodies
 from pipeline.demo.world import World
@@ -33,9 +34,11 @@ def plan_deliveries(world: World, history: History) -> None:
     for event in history.events:
         if event.at < setup or rng.random() < DROP_RATE:
             continue
-        sent = event.at * 1_000_000 + rng.randint(800_000, 20_000_000)
+        sent = event.at * 1_000_000 + uniform_int(rng, 800_000, 20_000_000)
         as_json = rng.random() < JSON_RATE
-        resent = sent + rng.randint(30, 1800) * 1_000_000 if rng.random() < DUPLICATE_RATE else None
+        resent = (
+            sent + uniform_int(rng, 30, 1800) * 1_000_000 if rng.random() < DUPLICATE_RATE else None
+        )
         event.delivery = Delivery(sent, as_json, resent)
 
 

@@ -60,6 +60,7 @@ USER_AGENTS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148",
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36",
 )
+_DOC_NETWORKS = ("192.0.2", "198.51.100", "203.0.113")  # RFC 5737
 _ID_CHARS = string.ascii_letters + string.digits
 _PAYPAL_CHARS = string.ascii_uppercase + string.digits
 
@@ -135,6 +136,17 @@ def weighted_choice(rng: Random, values: Sequence[T], cum_weights: list[float]) 
     return values[bisect(cum_weights, rng.random() * (cum_weights[-1] + 0.0), 0, len(values) - 1)]
 
 
+def pick(rng: Random, values: Sequence[T]) -> T:
+    """A uniform choice from one `random()`: `rng.choice` goes through `_randbelow`'s loop of
+    `getrandbits` calls, two Python frames per draw, and the simulation makes many."""
+    return values[int(rng.random() * len(values))]
+
+
+def uniform_int(rng: Random, low: int, high: int) -> int:
+    """A uniform integer in [low, high] from one `random()`, cheaper than `rng.randint`."""
+    return low + int(rng.random() * (high - low + 1))
+
+
 class _Weighted:
     """Values and their cumulative weights, summed once: `choices(values, cum_weights=…)` draws
     exactly what `choices(values, weights)` draws, without re-adding the weights every call."""
@@ -176,16 +188,20 @@ def _country(rng: Random, currency: str) -> str:
 
 def make_person(rng: Random, index: int, currency: str) -> Person:
     """A new buyer whose purchases are in `currency`."""
-    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-    separator = rng.choice((".", "", "_", "."))
-    email = f"{_slug(first)}{separator}{_slug(last)}{index}@{rng.choice(MAIL_DOMAINS)}"
+    first, last = pick(rng, FIRST_NAMES), pick(rng, LAST_NAMES)
+    separator = pick(rng, (".", "", "_", "."))
+    email = f"{_slug(first)}{separator}{_slug(last)}{index}@{pick(rng, MAIL_DOMAINS)}"
     country = _country(rng, currency)
     dial, _, street, places = COUNTRIES[country]
-    city, state, zip_code = rng.choice(places)
+    city, state, zip_code = pick(rng, places)
     has_address = rng.random() < 0.6
-    company = rng.choice(COMPANIES) if rng.random() < 0.12 else ""
-    vat = f"{country}{rng.randrange(10**8, 10**9)}" if company and country in VAT_PERCENT else ""
-    affiliate = AFFILIATES[rng.randrange(len(AFFILIATES))] if rng.random() < 0.12 else None
+    company = pick(rng, COMPANIES) if rng.random() < 0.12 else ""
+    vat = (
+        f"{country}{uniform_int(rng, 10**8, 10**9 - 1)}"
+        if company and country in VAT_PERCENT
+        else ""
+    )
+    affiliate = pick(rng, AFFILIATES) if rng.random() < 0.12 else None
     return Person(
         index=index,
         first_name=first,
@@ -195,12 +211,12 @@ def make_person(rng: Random, index: int, currency: str) -> Person:
         city=city if has_address else "",
         state=state if has_address else "",
         zip=zip_code if has_address else "",
-        address_line1=f"{rng.randint(1, 240)} {street}" if has_address else "",
-        phone=f"+{dial} 555 0{rng.randint(100, 199)}" if rng.random() < 0.5 else "",
+        address_line1=f"{uniform_int(rng, 1, 240)} {street}" if has_address else "",
+        phone=f"+{dial} 555 0{uniform_int(rng, 100, 199)}" if rng.random() < 0.5 else "",
         company=company,
         vat_number=vat,
-        ip_address=f"{rng.choice(('192.0.2', '198.51.100', '203.0.113'))}.{rng.randint(1, 254)}",
-        user_agent=rng.choice(USER_AGENTS),
+        ip_address=f"{pick(rng, _DOC_NETWORKS)}.{uniform_int(rng, 1, 254)}",
+        user_agent=pick(rng, USER_AGENTS),
         currency=currency,
         tax_percent=VAT_PERCENT.get(country, 0) if rng.random() < 0.8 else 0,
         processor=_PROCESSORS.pick(rng),

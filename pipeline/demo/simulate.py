@@ -30,8 +30,10 @@ from pipeline.demo.people import (
     charge_id,
     make_buyer,
     make_person,
+    pick,
     processor_subscription_id,
     thrivecart_customer_id,
+    uniform_int,
     weighted_choice,
 )
 from pipeline.demo.timeline import add_months
@@ -84,7 +86,7 @@ class _Shopper:
 
     def between(self, low: int, high: int) -> int:
         """A settled moment drawn uniformly from [low, high]."""
-        return self.settle(self.rng.randint(low, max(low, high)))
+        return self.settle(uniform_int(self.rng, low, max(low, high)))
 
     def checkout(self, at: int, funnel: Funnel, first: bool) -> Order:
         """A checkout of `funnel` at `at`, then its subscriptions' lives and its refunds."""
@@ -117,7 +119,7 @@ class _Shopper:
         else:
             number = TEST_ORDER_BASE + person.index
         affiliate = person.affiliate if first else None
-        campaign = person.campaign_id if first else rng.choice(("newsletter-email", "-"))
+        campaign = person.campaign_id if first else pick(rng, ("newsletter-email", "-"))
         coupon = next((code for code, rate in COUPON_RATES if rng.random() < rate), "")
         return Order(
             order_id=str(number),
@@ -179,7 +181,7 @@ class _Shopper:
         if roll < full_rate:
             self._refund(at, order, item, item.net, item.tax)
             return
-        share = self.rng.choice((25, 50, 50, 70))
+        share = pick(self.rng, (25, 50, 50, 70))
         gross, tax = item.gross * share // 100, item.tax * share // 100
         self._refund(at, order, item, gross - tax, tax)
 
@@ -224,10 +226,10 @@ class _Shopper:
         """Charge rebill `index`; failed attempts repeat with the same invoice, then recover
         or end in a dunning cancellation. None when nothing more happens before the end."""
         rng = self.rng
-        first_try = self.settle(due + rng.randint(1200, 5400))
+        first_try = self.settle(due + uniform_int(rng, 1200, 5400))
         if rng.random() >= FAILURE_RATE:
             return self._rebill(sub, index, first_try)
-        failures = rng.choice((1, 1, 2, 2, 3, 4))
+        failures = pick(rng, (1, 1, 2, 2, 3, 4))
         attempts = [self.settle(first_try + days * DAY) for days in RETRY_DAYS]
         for number in range(failures):
             if attempts[number] > self.end:

@@ -66,7 +66,7 @@ def _payments(event: Event, in_csv: bool) -> list[Payment]:
                 item.gross,
                 order.at,
                 order.order_id,
-                str(item.offer.item_id),
+                item.offer.id_text,
                 item.subscription is not None,
             )
             for item in order.items
@@ -74,9 +74,7 @@ def _payments(event: Event, in_csv: bool) -> list[Payment]:
     if isinstance(event, Rebill):
         sub = event.sub
         return [
-            Payment(
-                "rebill", sub.gross, event.at, sub.order.order_id, str(sub.item.offer.item_id), True
-            )
+            Payment("rebill", sub.gross, event.at, sub.order.order_id, sub.item.offer.id_text, True)
         ]
     if isinstance(event, Refund):
         paid_at = event.at if delivered else event.order.at
@@ -88,7 +86,7 @@ def _payments(event: Event, in_csv: bool) -> list[Payment]:
                 -event.gross,
                 paid_at,
                 event.order.order_id,
-                str(item.offer.item_id),
+                item.offer.id_text,
                 recurring,
             )
         ]
@@ -146,11 +144,16 @@ class TruthTotals:
         first_day = _utc_day(first_paid_at)
         row = self.day_n.setdefault((currency, first_day), [0] * (1 + len(DEFAULT_DAY_N)))
         row[0] += 1
+        # A payment counts in the narrowest window it falls in and in every wider one: sum the
+        # payments by narrowest window, then add running sums, not each payment to each window.
+        narrowest = [0] * (len(DEFAULT_DAY_N) + 1)  # the last: beyond every window
         for payment in payments:
-            # Windows ascend: a payment counts in the first window it falls in and all wider.
-            offset = _utc_day(payment.paid_at) - first_day
-            for slot in range(bisect_left(DEFAULT_DAY_N, offset) + 1, len(row)):
-                row[slot] += payment.amount
+            window = bisect_left(DEFAULT_DAY_N, _utc_day(payment.paid_at) - first_day)
+            narrowest[window] += payment.amount
+        running = 0
+        for slot, amount in enumerate(narrowest[:-1], start=1):
+            running += amount
+            row[slot] += running
 
     def merge(self, other: TruthTotals) -> None:
         for mine, theirs in (
