@@ -66,7 +66,7 @@ _MINUTE_TEXT = tuple(f"{hour:02d}:{minute:02d}:" for hour in range(24) for minut
 _SECOND_TEXT = tuple(f"{second:02d}" for second in range(60))
 
 
-def _utc_parts(t: int) -> tuple[str, str]:
+def utc_parts(t: int) -> tuple[str, str]:
     """`(YYYY-MM-DD, HH:MM:SS)` in UTC by integer arithmetic: epoch seconds have no leap
     seconds, and this is several times faster than `datetime.fromtimestamp` + `strftime`,
     which the webhook bodies and truth.json call for every timestamp."""
@@ -75,28 +75,16 @@ def _utc_parts(t: int) -> tuple[str, str]:
     return _utc_day_text(day), _MINUTE_TEXT[minute] + _SECOND_TEXT[second]
 
 
-def utc_text(t: int) -> str:
-    """ThriveCart's webhook timestamp: `YYYY-MM-DD HH:MM:SS` in UTC."""
-    day, clock = _utc_parts(t)
-    return f"{day} {clock}"
-
-
-def utc_iso8601(t: int) -> str:
-    """The `*_iso8601` twin of a webhook timestamp."""
-    day, clock = _utc_parts(t)
-    return f"{day}T{clock}+00:00"
-
-
 def iso_z(t: int) -> str:
     """ISO 8601 UTC with a `Z`, as truth.json writes times."""
-    day, clock = _utc_parts(t)
+    day, clock = utc_parts(t)
     return f"{day}T{clock}Z"
 
 
 def iso_z_micros(t_us: int) -> str:
     """ISO 8601 UTC with microseconds, as the sidecar writes `received_at`."""
     seconds, micros = divmod(t_us, 1_000_000)
-    day, clock = _utc_parts(seconds)
+    day, clock = utc_parts(seconds)
     return f"{day}T{clock}.{micros:06d}Z"
 
 
@@ -151,7 +139,7 @@ class CsvClock:
     def date_time(self, t: int) -> tuple[str, str]:
         """`(YYYY-MM-DD, HH:MM:SS)` local: the exports' `order_date` and `order_time`."""
         if self._fixed:
-            return _utc_parts(t)
+            return utc_parts(t)
         d = datetime.fromtimestamp(t, self._zone)
         return (
             f"{d.year:04d}-{d.month:02d}-{d.day:02d}",

@@ -30,9 +30,9 @@ from pipeline.demo.events import (
     Subscription,
 )
 from pipeline.demo.money import major
-from pipeline.demo.timeline import add_months, utc_iso8601, utc_text
+from pipeline.demo.timeline import add_months, utc_parts
 from pipeline.demo.world import World
-from pipeline.phpform import SharedGroup, encode_php_form
+from pipeline.phpform import SharedGroup, encode_php_form, remember_quoted
 
 FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 Payload = dict[str, Any]
@@ -75,8 +75,27 @@ def _cents(prefix: str, cents: int) -> Payload:
     return {prefix: str(cents), f"{prefix}_str": major(cents)}
 
 
+def _utc_times(t: int) -> tuple[str, str]:
+    """ThriveCart's webhook timestamp `YYYY-MM-DD HH:MM:SS` (UTC) and its `_iso8601` twin.
+
+    Nearly every one is distinct, so the form encoder would scan each for characters to escape;
+    it is told their quoted forms instead, built from the clock text with its `:` escaped (the
+    day needs no escaping), several times cheaper."""
+    day, clock = utc_parts(t)
+    quoted = clock.replace(":", "%3A")
+    text, iso = f"{day} {clock}", f"{day}T{clock}+00:00"
+    remember_quoted(text, f"{day}+{quoted}")
+    remember_quoted(iso, f"{day}T{quoted}%2B00%3A00")
+    return text, iso
+
+
+def _utc_text(t: int) -> str:
+    return _utc_times(t)[0]
+
+
 def _dated(prefix: str, t: int) -> Payload:
-    return {prefix: utc_text(t), f"{prefix}_iso8601": utc_iso8601(t), f"{prefix}_unix": str(t)}
+    text, iso = _utc_times(t)
+    return {prefix: text, f"{prefix}_iso8601": iso, f"{prefix}_unix": str(t)}
 
 
 def _head(world: World, event: str, order: Order) -> Payload:
@@ -211,7 +230,7 @@ def _future_charges(item: Item, order: Order) -> list[Payload]:
         charge.update(frequency=plan.frequency, frequency_days=FREQUENCY_DAYS[plan.frequency])
         charge.update(type="recurring", defer="true")
         charge.update(_money_tail(sub.net, sub.tax))
-        charge.update(due=utc_text(due), defer_date=str(due))
+        charge.update(due=_utc_text(due), defer_date=str(due))
         charge.update(payment_plan_id=plan.plan_id, payment_plan_name=plan.name)
         charges.append(charge)
     return charges
@@ -230,7 +249,7 @@ def _success_fields(world: World, order: Order, charges: list[SharedGroup]) -> P
     subs = _by_key(order, lambda i: i.subscription.tc_id if i.subscription else None)
     if subs:
         payload["subscription_ids"] = subs
-    payload.update(order_date=utc_text(order.at), order_timestamp=str(order.at))
+    payload.update(order_date=_utc_text(order.at), order_timestamp=str(order.at))
     payload.update(currency=order.currency, customer_id=order.buyer.customer_id)
     payload.update(customer_identifier="null", customer=_customer(order, with_agent=True))
     payload["affiliate"] = _affiliate(order)
@@ -300,14 +319,14 @@ def _payment_block(event: Rebill | RebillFailed, invoice_id: str) -> Payload:
         "invoice_str": invoice_id,
         "recurring_payment_idx": index_text,
         "next_payment_date": str(due) if due else "null",
-        "next_payment_date_iso8601": utc_iso8601(due) if due else "null",
+        "next_payment_date_iso8601": _utc_times(due)[1] if due else "null",
     }
 
 
 def _cancelled_block(event: Cancel) -> Payload:
     """The `subscription` block of a cancellation after its unchanging fields."""
     remaining = event.sub.remaining_after(0)
-    return {"remaining_rebills": remaining, "billing_period_end": utc_text(event.period_end)}
+    return {"remaining_rebills": remaining, "billing_period_end": _utc_text(event.period_end)}
 
 
 def _refund_fields(event: Refund) -> Payload:
