@@ -80,8 +80,8 @@ def _merged(paths: list[Path], stack: ExitStack) -> Iterator[bytes]:
     return heapq.merge(*files)
 
 
-def merge_runs(runs: list[Path], out: Path) -> int:
-    """Merge sorted runs into the final deliveries file, dropping the keys; returns lines."""
+def merge_runs(runs: list[Path], out: Path) -> None:
+    """Merge sorted runs into the final deliveries file, dropping the keys."""
     runs = list(runs)
     while len(runs) > MERGE_FAN_IN:
         batch, runs = runs[:MERGE_FAN_IN], runs[MERGE_FAN_IN:]
@@ -91,9 +91,5 @@ def merge_runs(runs: list[Path], out: Path) -> int:
         for path in batch:
             path.unlink()
         runs.append(merged)
-    count = 0
     with ExitStack() as stack, out.open("wb") as target:
-        for line in _merged(runs, stack):
-            target.write(line.partition(b"\t")[2])
-            count += 1
-    return count
+        target.writelines(line.partition(b"\t")[2] for line in _merged(runs, stack))
