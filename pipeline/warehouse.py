@@ -79,15 +79,11 @@ RAW_DDL = (
     f"({_text_columns(TRANSACTIONS_COLUMNS)}, {_lineage()})",
     f"CREATE TABLE IF NOT EXISTS {SUBSCRIPTIONS_TABLE} "
     f"({_text_columns(SUBSCRIPTIONS_COLUMNS)}, {_lineage('kind VARCHAR, ')})",
-    # Payloads (~2 KB of JSON each) are stored with zstd: DuckDB's default for strings (FSST)
-    # cost twice the CPU to write and made a file 4x larger (1M-row seller's log: 16.4 vs
-    # 7.7 CPU s of commits, 395 vs 104 MB; bench/README.md, session 5).
     f"""CREATE TABLE IF NOT EXISTS {WEBHOOK_EVENTS_TABLE} (
         delivery_id VARCHAR NOT NULL, received_at TIMESTAMP, account VARCHAR, event VARCHAR,
         mode VARCHAR, content_type VARCHAR, format VARCHAR, remote_addr VARCHAR,
-        known_event BOOLEAN, schema_version INTEGER, payload JSON USING COMPRESSION zstd,
-        _segment VARCHAR NOT NULL, _segment_day DATE NOT NULL, _byte_offset BIGINT,
-        _loaded_at TIMESTAMP)""",
+        known_event BOOLEAN, schema_version INTEGER, payload JSON, _segment VARCHAR NOT NULL,
+        _segment_day DATE NOT NULL, _byte_offset BIGINT, _loaded_at TIMESTAMP)""",
     f"""CREATE TABLE IF NOT EXISTS {REJECTED_ROWS_TABLE} (
         source VARCHAR NOT NULL, file_sha256 VARCHAR, line BIGINT, reason VARCHAR,
         raw_line VARCHAR, _loaded_at TIMESTAMP)""",

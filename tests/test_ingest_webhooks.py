@@ -259,15 +259,3 @@ def test_a_replayed_demo_history_loads_every_delivery_once_without_the_secret(
     ).fetchone()[0]
     assert leaked == 0
 
-
-def test_payloads_are_stored_with_zstd(con: duckdb.DuckDBPyConnection, landing: Path) -> None:
-    """The payload column is written with zstd, which cost half the CPU of DuckDB's default
-    string compression and made a smaller file (see RAW_DDL)."""
-    append(landing, DAY1, *(record(n, DAY1) for n in range(1, 60)))
-    load(con, landing, DAY1)
-    con.execute("CHECKPOINT")
-    compressions = con.execute(
-        "SELECT DISTINCT compression FROM pragma_storage_info('raw.thrivecart_webhook_events') "
-        "WHERE column_name = 'payload' AND segment_type = 'JSON'"
-    ).fetchall()
-    assert compressions == [("ZSTD",)]
