@@ -91,9 +91,9 @@ def test_the_membership_is_renamed_and_names_are_escaped_for_exports() -> None:
 
 
 def test_both_encodings_of_a_webhook_carry_the_same_payload() -> None:
-    """Bodies are assembled from cached parts, some continuing a group of the previous part:
-    the form and the JSON body of every event must still decode to one and the same payload,
-    in the same key order, and the form must be exactly what the encoder makes of it."""
+    """Bodies are assembled from parts whose encodings are cached or written out by hand: the
+    form and the JSON body of every event must still decode to one and the same payload, in
+    the same key order, and the form must be exactly what the encoder makes of it."""
     world = world_for(SellerPlan(customers=300, seed=5))
     bodies = WebhookBodies(world)
     events: Counter[str] = Counter()

@@ -8,7 +8,7 @@ decodes to the same payload from either encoding.
 
 A payload is built as a list of `Part`s, runs of its top-level fields. Parts that several
 deliveries share (an event's head, the customer and order blocks of an order's later events) are
-built and URL-quoted once per order or per run instead of once per delivery.
+built and encoded once per order or per run instead of once per delivery.
 """
 
 from __future__ import annotations
@@ -38,21 +38,29 @@ FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 Payload = dict[str, Any]
 
 
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call
+
+
+def php_json(payload: Payload) -> str:
+    """`payload` as PHP's json_encode writes it (`\\/`, `\\uXXXX`), compact."""
+    return _COMPACT_JSON.encode(payload).replace("/", "\\/")
+
+
 class Part:
-    """A run of a payload's top-level fields and their form encoding, made at most once.
+    """A run of a payload's top-level fields and their two encodings, each made at most once.
 
-    Form encoding works field by field, so the parts' encodings joined by `&` equal the encoding
-    of the merged payload. A group may continue in the next part (a subscription block: the
-    fields that never change first, cached), never in a later one, so its fields stay together.
-    """
+    Both encodings work field by field: the parts' form encodings joined by `&`, and their JSON
+    members joined by `,` in braces, are the encodings of the whole payload (no top-level key
+    is in two parts)."""
 
-    __slots__ = ("_form", "fields")
+    __slots__ = ("_form", "_json", "fields")
 
     def __init__(self, fields: Payload, form: str | None = None) -> None:
         """`form`: the fields' encoding, when the caller writes it out more cheaply than the
         encoder finds it (fields made new for every delivery, see `_date_part`)."""
         self.fields = fields
         self._form = form
+        self._json: str | None = None
 
     @property
     def form(self) -> str:
@@ -60,16 +68,12 @@ class Part:
             self._form = encode_php_form(self.fields)
         return self._form
 
-
-def merged(parts: list[Part]) -> Payload:
-    """The payload the parts make up, a group continued from one part to the next joined."""
-    payload: Payload = {}
-    for part in parts:
-        fields = part.fields
-        continued = {key: payload[key] | fields[key] for key in payload.keys() & fields.keys()}
-        payload.update(fields)
-        payload.update(continued)
-    return payload
+    @property
+    def json_members(self) -> str:
+        """`"key":value,…`: the fields as members of the JSON body's object."""
+        if self._json is None:
+            self._json = php_json(self.fields)[1:-1]
+        return self._json
 
 
 def _cents(prefix: str, cents: int) -> Payload:
@@ -366,14 +370,6 @@ def _refund_fields(event: Refund) -> Payload:
     return payload
 
 
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call
-
-
-def php_json(payload: Payload) -> str:
-    """The body with "Receive results as JSON": PHP json_encode style (`\\/`, `\\uXXXX`)."""
-    return _COMPACT_JSON.encode(payload).replace("/", "\\/")
-
-
 class WebhookBodies:
     """The webhook bodies of one customer's events at a time.
 
@@ -399,7 +395,7 @@ class WebhookBodies:
         """`(content_type, body)` of the webhook ThriveCart sends for `event`."""
         parts = self.parts(event)
         if as_json:
-            return JSON, php_json(merged(parts))
+            return JSON, "{" + ",".join([part.json_members for part in parts]) + "}"
         return FORM, "&".join([part.form for part in parts])
 
     def parts(self, event: Event) -> list[Part]:
@@ -454,8 +450,7 @@ class WebhookBodies:
             _date_part(at),
             self._order(order, sub.gross, sub.tax),
             _plain_part(ids | fields),
-            self._subscription(sub, at),
-            Part({"subscription": block}),
+            self._subscription(sub, at, block),
         ]
 
     def _head(self, name: str, order: Order) -> Part:
@@ -489,13 +484,17 @@ class WebhookBodies:
             part = self._owned[key] = Part(_customer_fields(order, plan))
         return part
 
-    def _subscription(self, sub: Subscription, at: int) -> Part:
+    def _subscription(self, sub: Subscription, at: int, block: Payload) -> Part:
+        """The `subscription` block: its unchanging fields (cached, with their encodings),
+        then `block`, the event's own."""
         name = sub.item.offer.name_at(at)
         key = ("subscription", id(sub), name)
-        part = self._owned.get(key)
-        if part is None:
-            part = self._owned[key] = Part({"subscription": _subscription_block(sub, at)})
-        return part
+        start = self._owned.get(key)
+        if start is None:
+            start = self._owned[key] = Part({"subscription": _subscription_block(sub, at)})
+        rest = Part({"subscription": block})
+        form = f"{start.form}&{rest.form}"
+        return Part({"subscription": start.fields["subscription"] | block}, form)
 
     def _order(self, order: Order, total: int, tax: int) -> Part:
         key = ("order", id(order), f"{total}/{tax}")
