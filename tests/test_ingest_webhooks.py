@@ -258,4 +258,3 @@ def test_a_replayed_demo_history_loads_every_delivery_once_without_the_secret(
         "WHERE payload::VARCHAR LIKE '%demo-secret%' OR payload->>'$.thrivecart_secret' IS NOT NULL"
     ).fetchone()[0]
     assert leaked == 0
-
