@@ -129,9 +129,9 @@ class Pace:
     interval: float | None = None
     clients: int = 1
 
-    def due(self, n: int, k: int, previous_done: float) -> float:
+    def due(self, n: int, k: int) -> float:
         if self.interval is None:
-            return previous_done
+            return time.perf_counter()
         return self.origin + (k * self.clients + n) * self.interval
 
 
@@ -141,10 +141,11 @@ async def _client(n: int, port: int, window: tuple[float, float], pace: Pace, lo
     before, after = SAMPLE.read_bytes().split(b"order_id=23370556", 1)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     start, stop = window
-    k, done = 0, time.perf_counter()
-    while (due := pace.due(n, k, done)) < stop:
+    k = 0
+    while (due := pace.due(n, k)) < stop:
         k += 1
-        await asyncio.sleep(due - time.perf_counter())  # returns at once when already late
+        if (wait := due - time.perf_counter()) > 0:  # late requests go at once, without a yield
+            await asyncio.sleep(wait)
         writer.write(_request(port, b"%sorder_id=%d-%d%s" % (before, n, k, after)))
         status = await _read_status(reader)
         done = time.perf_counter()
