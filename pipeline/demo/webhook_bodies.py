@@ -247,16 +247,14 @@ def _future_charges(item: Item, order: Order) -> list[Payload]:
         return []
     plan = item.plan
     count = plan.payments - 1 if plan.kind == LIMITED else 1
+    frequency = {"frequency": plan.frequency, "frequency_days": FREQUENCY_DAYS[plan.frequency]}
+    head = _line(item, order, sub.net) | frequency | {"type": "recurring", "defer": "true"}
+    head |= _money_tail(sub.net, sub.tax)
+    plan_fields = {"payment_plan_id": plan.plan_id, "payment_plan_name": plan.name}
     charges = []
     for number in range(1, count + 1):
         due = add_months(order.at, number * plan.months) - 1
-        charge = _line(item, order, sub.net)
-        charge.update(frequency=plan.frequency, frequency_days=FREQUENCY_DAYS[plan.frequency])
-        charge.update(type="recurring", defer="true")
-        charge.update(_money_tail(sub.net, sub.tax))
-        charge.update(due=_utc_text(due), defer_date=str(due))
-        charge.update(payment_plan_id=plan.plan_id, payment_plan_name=plan.name)
-        charges.append(charge)
+        charges.append(head | {"due": _utc_text(due), "defer_date": str(due)} | plan_fields)
     return charges
 
 
