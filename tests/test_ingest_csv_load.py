@@ -213,6 +213,28 @@ def test_bad_rows_are_kept_with_line_and_reason_and_good_rows_keep_their_number(
     assert loaded.rejected_sample[0][0] == 3
 
 
+def test_rows_of_a_file_read_in_parallel_keep_their_file_order(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """DuckDB splits a large file among its threads; row numbers still follow the file (a
+    file of several row groups of 122,880 rows, with a rejected row late in it)."""
+    rows = 300_000
+    blank = ["-"] * len(TRANSACTIONS_HEADER)
+    at = TRANSACTIONS_HEADER.index("order_id")
+    with (tmp_path / "big.csv").open("w") as f:
+        f.write(",".join(TRANSACTIONS_HEADER) + "\n")
+        for n in range(1, rows + 1):
+            cells = blank[:-1] if n == 250_000 else blank  # a column short: rejected
+            f.write(",".join([*cells[:at], str(n), *cells[at + 1 :]]) + "\n")
+    con.execute("SET threads = 2")
+    loaded = load(con, tmp_path, "big.csv")
+    assert (loaded.rows, loaded.rejected) == (rows - 1, 1)
+    misplaced = con.execute(
+        "SELECT count(*) FROM raw.thrivecart_transactions WHERE _row_number <> order_id::BIGINT"
+    ).fetchone()[0]
+    assert misplaced == 0
+
+
 def test_reloading_a_file_changes_nothing(
     con: duckdb.DuckDBPyConnection, seller: dict[str, Path], tmp_path: Path
 ) -> None:
