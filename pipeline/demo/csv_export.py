@@ -162,7 +162,7 @@ class ExportRows:
             ]
         if isinstance(event, Rebill):
             sub = event.sub
-            tail = _amounts("rebill", event.charge_id, sub, sub.net, sub.tax, sub.order)
+            tail = _paid("rebill", event.charge_id, sub, sub.net, sub.tax, sub.order)
             return [self._row(sub.order, event.at, sub.item, event.at, tail)]
         if isinstance(event, Refund):
             tail = _refunded(event, refund_sign)
@@ -186,25 +186,35 @@ class ExportRows:
 
 
 def _amounts(
-    kind: str, transaction: str, sub: Subscription | None, net: int, tax: int, order: Order
+    kind: str,
+    transaction: str,
+    sub: Subscription | None,
+    price: str,
+    tax: int,
+    total: int,
+    order: Order,
 ) -> str:
     """The columns from `event` to `email_verify` of a payment row, rendered. Ids and amounts
     never need quoting, so they are formatted directly (`-` when empty), not field by field."""
     return (
-        f"{kind},{transaction or '-'},{sub.tc_id if sub else '-'},{major(net)},{major(tax)},"
-        f"{order.tax_percent},{major(net + tax)},-,-\n"
+        f"{kind},{transaction or '-'},{sub.tc_id if sub else '-'},{price},{major(tax)},"
+        f"{order.tax_percent},{major(total)},-,-\n"
     )
 
 
+def _paid(
+    kind: str, transaction: str, sub: Subscription | None, net: int, tax: int, order: Order
+) -> str:
+    """A charge or rebill row's amounts: its net price, tax and total."""
+    return _amounts(kind, transaction, sub, major(net), tax, net + tax, order)
+
+
 def _charged(item: Item, order: Order) -> str:
-    return _amounts("charge", item.charge_id, item.subscription, item.net, item.tax, order)
+    return _paid("charge", item.charge_id, item.subscription, item.net, item.tax, order)
 
 
 def _refunded(refund: Refund, sign: int) -> str:
     """Refund rows name the refunded charge; `product_price` is `-`, amounts carry `sign`."""
     transaction = refund.rebill.charge_id if refund.rebill else refund.item.charge_id
-    sub = refund.item.subscription
-    return (
-        f"refund,{transaction or '-'},{sub.tc_id if sub else '-'},-,{major(sign * refund.tax)},"
-        f"{refund.order.tax_percent},{major(sign * refund.gross)},-,-\n"
-    )
+    sub, order = refund.item.subscription, refund.order
+    return _amounts("refund", transaction, sub, "-", sign * refund.tax, sign * refund.gross, order)

@@ -137,6 +137,14 @@ class TruthTotals:
     day_n: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     as_of: int = 0
 
+    def add_payments(
+        self, currency: str, charges: int, rebills: int, refunds: int, count: int
+    ) -> None:
+        """One customer's sums in `currency` (refunds as a positive amount)."""
+        row = self.totals.setdefault(currency, [0, 0, 0, 0])
+        for slot, value in enumerate((charges, rebills, refunds, count)):
+            row[slot] += value
+
     def add_acquired(self, currency: str, first_paid_at: int, payments: list[Payment]) -> None:
         cohort = self.cohorts.setdefault((currency, utc_date(first_paid_at)[:8] + "01"), [0, 0])
         cohort[0] += 1
@@ -192,11 +200,7 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
                 rebill_count += 1
             if amount > 0 and (first is None or payment.paid_at < first.paid_at):
                 first = payment  # the earliest payment above zero, the first of equals
-        sums = totals.totals.setdefault(currency, [0, 0, 0, 0])  # charges, rebills, refunds, n
-        sums[0] += charges
-        sums[1] += rebills
-        sums[2] += refunds
-        sums[3] += len(payments)
+        totals.add_payments(currency, charges, rebills, refunds, len(payments))
         if first is not None:
             totals.add_acquired(currency, first.paid_at, payments)
         gross = charges + rebills

@@ -101,7 +101,10 @@ def _utc_times(t: int) -> tuple[str, str]:
 
 
 def _utc_text(t: int) -> str:
-    return _utc_times(t)[0]
+    """The timestamp alone (scheduled payments, period ends), its quoted form handed over."""
+    text, _, quoted_text, _ = _quoted_times(t)
+    remember_quoted(text, quoted_text)
+    return text
 
 
 def _dated(prefix: str, t: int) -> Payload:
