@@ -88,10 +88,8 @@ def render_raw_load(result: dict[str, Any]) -> list[str]:
 
 
 def render_sidecar(result: dict[str, Any]) -> list[str]:
-    modes = ("ceiling", "durable", "paced")
-    rounds = {m: [r for r in result["results"] if r["mode"] == m] for m in modes}
-    key = {"ceiling": "events_per_second", "durable": "events_per_second", "paced": "p99_ms"}
-    median = {m: sorted(rs, key=lambda r, m=m: r[key[m]])[len(rs) // 2] for m, rs in rounds.items()}
+    median = result["medians"]  # each server's median round, as sidecar_bench chose it
+    rounds = {m: [r for r in result["results"] if r["mode"] == m] for m in median}
     rate = result["rate"]
     lines = [
         f"{result['clients']} keep-alive clients, {result['rounds']} alternating rounds of "

@@ -315,8 +315,11 @@ def main() -> None:
     met = report(results, args)
     if args.json:
         settings = {k: getattr(args, k) for k in ("clients", "seconds", "warmup", "rounds", "rate")}
-        results_json = [asdict(r) for r in results]
-        args.json.write_text(json.dumps({**settings, "results": results_json}, indent=2) + "\n")
+        figures = {
+            "results": [asdict(r) for r in results],
+            "medians": {mode: asdict(_median(results, mode)) for mode in SERVERS},
+        }
+        args.json.write_text(json.dumps({**settings, **figures}, indent=2) + "\n")
     sys.exit(0 if met else 1)
 
 
