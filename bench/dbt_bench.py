@@ -36,12 +36,13 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.dbt_command import build_args, project_args
 from pipeline.demo import customers_for_rows, generate_seller, load_truth
 from pipeline.ingest.csv_load import ExportFile, load_export, loaded_hashes
 from pipeline.ingest.landing import pending_files
 from pipeline.ingest.webhook_load import load_webhook_days
 from pipeline.ingest.webhook_scan import pending_webhook_days
-from pipeline.settings import DBT_PROJECT_DIR, load_settings
+from pipeline.settings import load_settings
 from pipeline.sidecar.replay import replay_to_log
 from pipeline.warehouse import connect, ensure_raw_schema
 
@@ -203,24 +204,15 @@ def time_dbt_build(warehouse: Path) -> tuple[float, float, float]:
     target = warehouse.parent / "target"
     command = [
         str(DBT),
-        "build",
-        "--exclude",
-        "resource_type:unit_test",
-        "--vars",
-        json.dumps(settings.dbt_vars()),
-        "--project-dir",
-        str(DBT_PROJECT_DIR),
-        "--profiles-dir",
-        str(DBT_PROJECT_DIR),
+        *build_args(settings),
+        *project_args(),
         "--target-path",
         str(target),
         "--log-path",
         str(warehouse.parent / "logs"),
     ]
     started, cpu = time.perf_counter(), _children_cpu()
-    result = subprocess.run(
-        command, env={**os.environ, **settings.dbt_env()}, capture_output=True, text=True
-    )
+    result = subprocess.run(command, capture_output=True, text=True)
     wall, cpu = time.perf_counter() - started, _children_cpu() - cpu
     if result.returncode != 0:
         raise SystemExit(f"dbt build failed:\n{result.stdout[-4000:]}")

@@ -119,17 +119,18 @@ def _materialize(assets: list[Any], resources: dict[str, Any]) -> dict[str, Any]
 
 def stage_dbt() -> dict[str, Any]:
     from pipeline.defs import dbt
+    from pipeline.defs.resources import pipeline_resources
 
-    dbt_defs = dbt.build_defs()
-    return _materialize(list(dbt_defs.assets), dbt_defs.resources)
+    return _materialize(list(dbt.build_defs().assets), pipeline_resources(load_settings()))
 
 
 def stage_publish() -> dict[str, Any]:
     import duckdb
 
     from pipeline.defs import publish
+    from pipeline.defs.resources import pipeline_resources
 
-    facts = _materialize(list(publish.defs.assets), {})
+    facts = _materialize(list(publish.defs.assets), pipeline_resources(load_settings()))
     snapshot = load_settings().marts_snapshot
     with duckdb.connect(str(snapshot), read_only=True) as con:
         facts["payments"] = con.execute("select count(*) from fct_payments").fetchone()[0]

@@ -92,6 +92,7 @@ def run_asset(csv_path: Path, warehouse: Path) -> dict[str, float]:
     from pipeline.defs.ingest import raw_thrivecart_transactions as asset
     from pipeline.defs.resources import WarehouseResource
     from pipeline.ingest.landing import file_sha256
+    from pipeline.settings import load_settings
 
     sha256 = file_sha256(csv_path)  # the sensor's work, not the load's
     with dg.DagsterInstance.ephemeral() as instance:
@@ -102,7 +103,7 @@ def run_asset(csv_path: Path, warehouse: Path) -> dict[str, float]:
             partition_key=sha256,
             tags={LANDING_PATH_TAG: csv_path.name},
             instance=instance,
-            resources={"warehouse": WarehouseResource()},
+            resources={"warehouse": WarehouseResource.of(load_settings())},
         )
         seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     (event,) = result.get_asset_materialization_events()

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from pipeline.dbt_command import project_args, vars_args
 from pipeline.files import write_atomically
 from pipeline.settings import DBT_PROJECT_DIR, Settings
 from pipeline.warehouse import RAW_DDL
@@ -80,13 +80,12 @@ def write_dbt_docs(settings: Settings, out: Path | None = None) -> tuple[Path, b
         "docs",
         "generate",
         "--static",
-        *("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)),
+        *project_args(),
         *("--target-path", str(target), "--log-path", str(target)),
-        *("--vars", json.dumps(settings.dbt_vars())),
+        *vars_args(settings),
         *("--log-level-file", "none"),
     ]
-    env = {**os.environ, **settings.dbt_env()}
-    done = subprocess.run(argv, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+    done = subprocess.run(argv, cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).splitlines()[-TAIL_LINES:])
         raise DbtDocsFailed(f"dbt docs generate failed (exit {done.returncode}):\n{tail}")

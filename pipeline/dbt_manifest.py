@@ -6,12 +6,11 @@ pytest and CI need `target/manifest.json` to exist already, so set-up runs this 
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
-from pipeline.settings import DBT_PROJECT_DIR, load_settings
+from pipeline.dbt_command import project_args, vars_args
+from pipeline.settings import load_settings
 
 
 def prepare_manifest(target_dir: Path | None = None) -> None:
@@ -23,17 +22,11 @@ def prepare_manifest(target_dir: Path | None = None) -> None:
     """
     from dbt.cli.main import dbtRunner
 
-    settings = load_settings()
-    os.environ.update(settings.dbt_env())
     result = dbtRunner().invoke(
         [
             "parse",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--vars",
-            json.dumps(settings.dbt_vars()),
+            *project_args(),
+            *vars_args(load_settings()),
             "--quiet",
             *(["--target-path", str(target_dir)] if target_dir else []),
         ]

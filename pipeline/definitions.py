@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipeline.settings import Settings, load_settings
 
-def build_definitions() -> dg.Definitions:
-    """Ingest (landing files, webhook log), dbt models, publish (snapshot, report), automation."""
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """Ingest (landing files, webhook log), dbt models, publish (snapshot, report), automation,
+    with their resources built from `settings` (default: read from the environment, here only).
+    """
     from pipeline.defs import automation, dbt, ingest, publish
+    from pipeline.defs.resources import pipeline_resources
 
-    return dg.Definitions.merge(ingest.defs, dbt.build_defs(), publish.defs, automation.defs)
+    resources = dg.Definitions(resources=pipeline_resources(settings or load_settings()))
+    return dg.Definitions.merge(
+        ingest.defs, dbt.build_defs(), publish.defs, automation.defs, resources
+    )
 
 
 @dg.definitions

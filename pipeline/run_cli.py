@@ -67,16 +67,18 @@ def ingest(instance: dg.DagsterInstance, settings: Settings, summary: RunSummary
             summary.events_loaded += _number(metadata[0].get("events_in_run"))
 
 
-def build_and_publish(instance: dg.DagsterInstance, summary: RunSummary) -> bool:
+def build_and_publish(
+    instance: dg.DagsterInstance, settings: Settings, summary: RunSummary
+) -> bool:
     """Build every dbt model (with its tests), then publish the snapshot and the report."""
     from pipeline.defs import dbt, publish
     from pipeline.defs.ingest import failure_messages
+    from pipeline.defs.resources import pipeline_resources
 
-    dbt_defs = dbt.build_defs()
     result = dg.materialize(
-        [*dbt_defs.assets, *publish.defs.assets],
+        [*dbt.build_defs().assets, *publish.defs.assets],
         instance=instance,
-        resources=dbt_defs.resources,
+        resources=pipeline_resources(settings),
         run_config=QUIET_RUN_CONFIG,
         raise_on_error=False,
     )
@@ -107,7 +109,7 @@ def run() -> None:
     click.echo("ltv run [1/2] loading landing files and the webhook log ...", err=True)
     ingest(instance, settings, summary)
     click.echo("ltv run [2/2] building the marts (dbt) and publishing them ...", err=True)
-    if build_and_publish(instance, summary):
+    if build_and_publish(instance, settings, summary):
         read_totals(settings, summary)
         click.echo(f"marts published to {settings.marts_snapshot}")
     for line in summary.lines(time.monotonic() - started):

@@ -57,18 +57,16 @@ class Settings:
         return self.landing_dir / "rejected"
 
     def dbt_vars(self) -> dict[str, object]:
-        """The settings dbt models read through `var()`."""
+        """Everything dbt reads from the settings, passed with `--vars`: the models' options,
+        and the warehouse path and memory limit the profile connects with."""
         return {
             "ltv_timezone": self.timezone,
             "csv_timezone": self.csv_timezone,
             "match_tolerance_minutes": self.match_tolerance_minutes,
             "day_n": list(self.day_n),
+            "ltv_warehouse": str(self.warehouse),
+            "ltv_memory_limit": self.memory_limit,
         }
-
-    def dbt_env(self) -> dict[str, str]:
-        """Environment for a dbt subprocess: the profile reads the warehouse path and DuckDB's
-        memory limit from it."""
-        return {"LTV_WAREHOUSE": str(self.warehouse), "LTV_MEMORY_LIMIT": self.memory_limit}
 
 
 def parse_secrets(raw: str) -> dict[str, str]:

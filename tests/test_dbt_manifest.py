@@ -8,8 +8,9 @@ from pathlib import Path
 
 from dbt.cli.main import dbtRunner
 
+from pipeline.dbt_command import project_args, vars_args
 from pipeline.dbt_manifest import prepare_manifest
-from pipeline.settings import DBT_PROJECT_DIR, Settings
+from pipeline.settings import Settings
 
 
 def test_a_build_with_the_same_settings_parses_partially(
@@ -20,9 +21,8 @@ def test_a_build_with_the_same_settings_parses_partially(
     build.mkdir()
     # What dagster-dbt does for every build: a fresh target folder seeded with the saved state.
     shutil.copy(prepared / "partial_parse.msgpack", build)
-    project = ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    vars_ = ["--vars", json.dumps(pipeline_settings.dbt_vars())]
-    result = dbtRunner().invoke(["parse", *project, *vars_, "--target-path", str(build)])
+    args = [*project_args(), *vars_args(pipeline_settings), "--target-path", str(build)]
+    result = dbtRunner().invoke(["parse", *args])
     assert result.success, result.exception
     perf = json.loads((build / "perf_info.json").read_text())
     assert perf["is_partial_parse_enabled"] and perf["parsed_path_count"] == 0, perf

@@ -3,7 +3,7 @@ into a warehouse, `dbt` runs with the settings' vars, and the comparison with tr
 
 The path is the product's own: the demo generator writes the landing folder, the sidecar's
 `replay_to_log` writes the webhook log, the ingest functions load the raw tables, and dbt builds
-with `Settings.dbt_vars()` / `Settings.dbt_env()`. Only the order of the loads is ours to choose.
+with `Settings.dbt_vars()`. Only the order of the loads is ours to choose.
 
 A generated seller costs seconds to build, so a test module builds it once; under pytest-xdist
 every worker would build it again, so the first worker to ask builds it under a file lock and
@@ -34,6 +34,7 @@ from dbt.cli.main import dbtRunner
 from dbt.contracts.graph.manifest import Manifest
 from filelock import FileLock
 
+from pipeline.dbt_command import vars_args
 from pipeline.demo import generate_seller, load_truth
 from pipeline.ingest.csv_load import ExportFile, load_export, loaded_hashes
 from pipeline.ingest.landing import PendingFile, pending_files
@@ -108,20 +109,6 @@ def reload_everything(settings: Settings) -> None:
         con.close()
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 @cache
 def _parsed_project() -> tuple[Manifest, Path]:
     """The project parsed once per process (a parse costs seconds, a run reuses it).
@@ -131,8 +118,8 @@ def _parsed_project() -> tuple[Manifest, Path]:
     """
     work = Path(tempfile.mkdtemp(prefix="ltv-dbt-"))
     atexit.register(shutil.rmtree, work, ignore_errors=True)
-    with _environment({"LTV_WAREHOUSE": str(work / "ltv.duckdb")}):
-        result = dbtRunner().invoke(["parse", *_project_args(work)])
+    warehouse = json.dumps({"ltv_warehouse": str(work / "ltv.duckdb")})
+    result = dbtRunner().invoke(["parse", "--vars", warehouse, *_project_args(work)])
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
     return result.result, work
@@ -175,12 +162,12 @@ def run_dbt(settings: Settings, *args: str) -> list[RunResult]:
     assert settings.warehouse.name == "ltv.duckdb", "see _parsed_project"
     manifest, _ = _parsed_project()
     work = settings.warehouse.parent / f"dbt-{args[0]}"
-    vars_ = ["--vars", json.dumps(settings.dbt_vars())]
-    with _environment(settings.dbt_env()):
-        try:
-            outcome = dbtRunner(manifest=manifest).invoke([*args, *vars_, *_project_args(work)])
-        finally:
-            _release_warehouse()
+    try:
+        outcome = dbtRunner(manifest=manifest).invoke(
+            [*args, *vars_args(settings), *_project_args(work)]
+        )
+    finally:
+        _release_warehouse()
     results = list(outcome.result.results) if outcome.result is not None else []
     if not outcome.success:
         failures = [

@@ -23,6 +23,7 @@ import sys
 import dagster as dg
 from pipeline.defs.ingest import LANDING_PATH_TAG, raw_thrivecart_transactions
 from pipeline.defs.resources import WarehouseResource
+from pipeline.settings import load_settings
 
 partition, path = sys.argv[1:3]
 with dg.DagsterInstance.get() as instance:
@@ -31,7 +32,7 @@ with dg.DagsterInstance.get() as instance:
         instance=instance,
         partition_key=partition,
         tags={LANDING_PATH_TAG: path},
-        resources={"warehouse": WarehouseResource()},
+        resources={"warehouse": WarehouseResource.of(load_settings())},
         raise_on_error=False,
     )
 sys.exit(0 if result.success else 1)

@@ -5,19 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-import pytest
 from test_report_fixture import ROW_COUNTS, build_fixture_marts
 
 from pipeline.defs import WAREHOUSE_POOL
 from pipeline.defs.publish import MART_KEYS, defs, ltv_report, marts_snapshot
+from pipeline.settings import load_settings
 
 SNAPSHOT_KEY = dg.AssetKey(["publish", "marts_snapshot"])
 REPORT_KEY = dg.AssetKey(["publish", "ltv_report"])
 
 
 def test_snapshot_follows_the_seven_marts_in_the_warehouse_pool() -> None:
-    dg.Definitions.validate_loadable(defs)
-    graph = defs.resolve_asset_graph()
+    with_settings = dg.Definitions(resources={"settings": load_settings({})})
+    publish = dg.Definitions.merge(defs, with_settings)
+    dg.Definitions.validate_loadable(publish)
+    graph = publish.resolve_asset_graph()
     assert graph.get(SNAPSHOT_KEY).parent_keys == set(MART_KEYS)
     assert {key.path[1] for key in MART_KEYS} == set(ROW_COUNTS)
     assert graph.get(REPORT_KEY).parent_keys == {SNAPSHOT_KEY}
@@ -25,14 +27,12 @@ def test_snapshot_follows_the_seven_marts_in_the_warehouse_pool() -> None:
     assert ltv_report.op.pool is None  # reads only the snapshot: no warehouse lock needed
 
 
-def test_materializing_publishes_the_snapshot_then_the_report(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_materializing_publishes_the_snapshot_then_the_report(tmp_path: Path) -> None:
     snapshot = tmp_path / "published" / "marts.duckdb"
-    monkeypatch.setenv("LTV_WAREHOUSE", str(build_fixture_marts(tmp_path / "ltv.duckdb")))
-    monkeypatch.setenv("LTV_MARTS_SNAPSHOT", str(snapshot))
+    warehouse = build_fixture_marts(tmp_path / "ltv.duckdb")
+    settings = load_settings({"LTV_WAREHOUSE": str(warehouse), "LTV_MARTS_SNAPSHOT": str(snapshot)})
 
-    result = dg.materialize([marts_snapshot, ltv_report])
+    result = dg.materialize([marts_snapshot, ltv_report], resources={"settings": settings})
 
     assert result.success
     published = result.asset_materializations_for_node("publish__marts_snapshot")[0].metadata

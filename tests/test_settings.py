@@ -15,7 +15,7 @@ def test_memory_limit_defaults_and_reaches_dbt() -> None:
     assert settings.memory_limit == DEFAULT_MEMORY_LIMIT == "3GB"
     custom = load_settings({"LTV_MEMORY_LIMIT": " 512MB "})
     assert custom.memory_limit == "512MB"
-    assert custom.dbt_env()["LTV_MEMORY_LIMIT"] == "512MB"
+    assert custom.dbt_vars()["ltv_memory_limit"] == "512MB"
 
 
 @pytest.mark.parametrize("value", ["3", "lots", "3 GB RAM", "-1GB"])

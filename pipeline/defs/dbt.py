@@ -4,8 +4,6 @@ No `from __future__ import annotations` here: Dagster reads the context annotati
 definition time.
 """
 
-import json
-import os
 import shutil
 from collections.abc import Iterator, Mapping
 from functools import cache, cached_property
@@ -16,9 +14,10 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from packaging.version import Version
 
+from pipeline.dbt_command import build_args
 from pipeline.dbt_docs import dbt_executable
 from pipeline.defs import WAREHOUSE_POOL
-from pipeline.settings import DBT_PROJECT_DIR, load_settings
+from pipeline.settings import DBT_PROJECT_DIR, Settings
 
 # dagster-dbt writes a fresh target folder per invocation; keep only the newest few.
 KEEP_TARGET_RUNS = 5
@@ -55,7 +54,7 @@ def dbt_project() -> DbtProject:
 
 class LtvDbtCliResource(DbtCliResource):
     """dagster-dbt's resource without two start-up costs we never use (about 6 CPU seconds of
-    every build, profiled in bench/README.md, session 4).
+    every build, profiled in bench/README.md).
 
     - The dbt version comes from the installed, pinned dbt-core package, the one whose `dbt`
       runs: dagster-dbt would start a second dbt process (`dbt --version`) per run to ask.
@@ -72,8 +71,7 @@ class LtvDbtCliResource(DbtCliResource):
 
 
 def dbt_resource() -> DbtCliResource:
-    """The dbt CLI resource; the dbt subprocess inherits the warehouse path from settings."""
-    os.environ.update(load_settings().dbt_env())
+    """The dbt CLI resource; each command passes the settings itself (`pipeline.dbt_command`)."""
     return LtvDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
 
 
@@ -99,14 +97,13 @@ def build_defs() -> dg.Definitions:
         dagster_dbt_translator=LtvDbtTranslator(),
         pool=WAREHOUSE_POOL,
     )
-    def ltv_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        """Build every model and run its data tests; unit tests run in CI, not here."""
+    def ltv_dbt_models(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        settings: dg.ResourceParam[Settings],
+    ) -> Iterator[Any]:
+        """Build every model and run its data tests (`pipeline.dbt_command.build_args`)."""
         prune_target_runs(context.op_execution_context.op.name)
-        args = ["build", "--exclude", "resource_type:unit_test"]
-        args += ["--vars", json.dumps(load_settings().dbt_vars())]
-        # dbt's own log file costs a sixth of a small build's CPU; every event it would hold
-        # also reaches the run's captured output through dagster-dbt.
-        args += ["--log-level-file", "none"]
-        yield from dbt.cli(args, context=context).stream()
+        yield from dbt.cli(build_args(settings), context=context).stream()
 
-    return dg.Definitions(assets=[ltv_dbt_models], resources={"dbt": dbt_resource()})
+    return dg.Definitions(assets=[ltv_dbt_models])

@@ -467,7 +467,7 @@ def ingest_pending(
         known, sizes = loaded_hashes(con), loaded_segment_sizes(con)
     finally:
         con.close()
-    resources = {"warehouse": WarehouseResource()}
+    resources = {"warehouse": WarehouseResource.of(settings)}
     results = []
     for pending in pending_files(settings.landing_dir, known, time.time_ns()):
         instance.add_dynamic_partitions(LANDING_PARTITIONS[pending.export].name, [pending.sha256])
@@ -518,5 +518,4 @@ defs = dg.Definitions(
     asset_checks=RAW_CHECKS,
     jobs=[*LANDING_JOBS.values(), WEBHOOK_JOB],
     sensors=[landing_files_sensor, webhook_log_sensor],
-    resources={"warehouse": WarehouseResource()},
 )

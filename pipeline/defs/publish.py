@@ -5,9 +5,10 @@ They are part of the `build_marts` run (pipeline/defs/automation.py) after the d
 they run only when the build and its error-level tests passed, and of any run that selects
 everything downstream of the marts. The logic lives in pipeline.publish, pipeline.report and
 pipeline.dbt_docs; these assets only call it and report what it wrote.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: Dagster reads the resource annotations at
+definition time.
+"""
 
 import dagster as dg
 
@@ -18,7 +19,7 @@ from pipeline.report.build import write_report
 from pipeline.report.formatting import when
 from pipeline.report.marts import SNAPSHOT_SCHEMA
 from pipeline.report.summary import summary_markdown
-from pipeline.settings import load_settings
+from pipeline.settings import Settings
 
 # The snapshot copies whatever schema `marts` holds, but waits for the contract's marts.
 MART_KEYS = [dg.AssetKey(["marts", name]) for name in CONTRACT_MARTS]
@@ -34,9 +35,9 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in CONTRACT_MARTS]
     description="Read-only copy of every mart for analysts (LTV_MARTS_SNAPSHOT) and Parquet "
     "files beside it, replaced atomically so readers never block the pipeline.",
 )
-def marts_snapshot() -> dg.MaterializeResult:
+def marts_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     """Copy schema `marts` of the warehouse into the snapshot and its Parquet folder."""
-    result = publish_snapshot(load_settings())
+    result = publish_snapshot(settings)
     return dg.MaterializeResult(metadata=snapshot_metadata(result))
 
 
@@ -60,9 +61,9 @@ def snapshot_metadata(result: PublishResult) -> dict[str, dg.MetadataValue]:
     description="The HTML LTV report (one offline file beside the snapshot), built from the "
     "snapshot, so it needs no warehouse lock.",
 )
-def ltv_report() -> dg.MaterializeResult:
+def ltv_report(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     """Write the report of the freshly published snapshot."""
-    result = write_report(load_settings())
+    result = write_report(settings)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
@@ -83,9 +84,9 @@ def ltv_report() -> dg.MaterializeResult:
     description="The dbt docs site (models, columns, tests, lineage and the warehouse catalog) "
     "as one offline HTML file beside the snapshot.",
 )
-def dbt_docs() -> dg.MaterializeResult:
+def dbt_docs(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     """Generate the docs of what was just built, if the project or settings changed."""
-    path, regenerated = write_dbt_docs(load_settings())
+    path, regenerated = write_dbt_docs(settings)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(path)),

@@ -1,8 +1,12 @@
-"""The DuckDB warehouse as a Dagster resource.
+"""The resources every Dagster object receives, built once from the settings.
 
-It holds no connection: each asset opens the file when it runs and closes it when done, so
-nothing touches DuckDB when the code location loads, and a run holds the single-writer lock
-only while it writes. The path comes from the settings at run time unless configured.
+`definitions.py` reads the settings (the one place that does) and hands them over here:
+assets and sensors take `settings` and `warehouse` as parameters, so tests pass settings of
+their own instead of setting environment variables.
+
+The warehouse resource holds no connection: each asset opens the file when it runs and closes
+it when done, so nothing touches DuckDB when the code location loads, and a run holds the
+single-writer lock only while it writes.
 """
 
 from __future__ import annotations
@@ -10,29 +14,42 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 
-from pipeline.settings import load_settings
+from pipeline.settings import DEFAULT_MEMORY_LIMIT, Settings
 from pipeline.warehouse import DEFAULT_LOCK_TIMEOUT_SECONDS, connect
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """Opens the DuckDB warehouse, waiting out another process's lock (see pipeline.warehouse)."""
 
-    path: str | None = None
+    path: str
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS
+
+    @classmethod
+    def of(cls, settings: Settings) -> WarehouseResource:
+        """The warehouse the settings name, bounded by their memory limit."""
+        return cls(path=str(settings.warehouse), memory_limit=settings.memory_limit)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection for the duration of the `with` block."""
-        settings = load_settings()
-        path = Path(self.path) if self.path else settings.warehouse
         con = connect(
-            path, memory_limit=settings.memory_limit, lock_timeout=self.lock_timeout_seconds
+            Path(self.path), memory_limit=self.memory_limit, lock_timeout=self.lock_timeout_seconds
         )
         try:
             yield con
         finally:
             con.close()
+
+
+def pipeline_resources(settings: Settings) -> dict[str, Any]:
+    """Every resource the pipeline's assets, checks and sensors ask for, by name."""
+    from pipeline.defs.dbt import dbt_resource
+
+    warehouse = WarehouseResource.of(settings)
+    return {"settings": settings, "warehouse": warehouse, "dbt": dbt_resource()}
