@@ -47,7 +47,7 @@ from pipeline.sidecar.app import WEBHOOK_PATH, create_app
 from pipeline.sidecar.server import configure_logging, serve
 from pipeline.webhook_log import GroupCommitLog, SegmentAppender, iter_complete_lines, list_segments
 
-SAMPLE = Path("/work/shared/samples/webhooks/order.success.form")
+SAMPLE = PROJECT_ROOT / "tests" / "fixtures" / "webhooks" / "order.success.form"
 SECRETS = {"magloft": "SAMPLESECRET1"}
 OUT_DIR = PROJECT_ROOT / "bench" / "out"  # on the project's disk, like landing/ (not a tmpfs)
 GOAL_EVENTS_PER_SECOND, GOAL_RATIO, GOAL_P99_MS = 1000, 0.5, 50.0

@@ -1,4 +1,4 @@
-"""The two real deliveries in shared/samples/webhooks flow to the marts beside a small generated
+"""The two real deliveries in tests/fixtures/webhooks flow to the marts beside a small generated
 seller: the live rebill is counted once in every mart, the test-mode order never leaves
 staging, and the seller's own numbers still match its truth.json.
 
@@ -32,10 +32,10 @@ from test_dbt_support import (
 )
 
 from pipeline.demo import load_truth
-from pipeline.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from pipeline.settings import DBT_PROJECT_DIR
 from pipeline.sidecar.replay import replay_to_log
 
-SAMPLES = PROJECT_ROOT.parent / "shared" / "samples" / "webhooks"
+SAMPLES = Path(__file__).parent / "fixtures" / "webhooks"
 SAMPLE_SECRETS = {"magloft": "SAMPLESECRET1", "engagemorecrm": "SAMPLESECRET2"}
 CONTENT_TYPES = {".form": "application/x-www-form-urlencoded", ".json": "application/json"}
 # When each sample's event happened, plus a few seconds: ThriveCart sends right away.

@@ -19,7 +19,7 @@ from pipeline.phpform import (
     encode_php_form,
 )
 
-SAMPLES = Path("/work/shared/samples/webhooks")
+SAMPLES = Path(__file__).parent / "fixtures" / "webhooks"
 SAMPLE_NAMES = ["order.success", "order.subscription_payment"]
 _INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
 

@@ -17,7 +17,7 @@ from pipeline.webhook_log import (
     list_segments,
 )
 
-SAMPLES = Path("/work/shared/samples/webhooks")
+SAMPLES = Path(__file__).parent / "fixtures" / "webhooks"
 FORM_TYPE = "application/x-www-form-urlencoded"
 SECRETS = {"magloft": "SAMPLESECRET1", "engagemorecrm": "SAMPLESECRET2"}
 

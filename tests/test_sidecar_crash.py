@@ -22,7 +22,7 @@ from pipeline.webhook_log import (
     segment_day,
 )
 
-SAMPLE = Path("/work/shared/samples/webhooks/order.success.json")
+SAMPLE = Path(__file__).parent / "fixtures" / "webhooks" / "order.success.json"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 CLIENTS = 16
 KILL_AFTER_ACKS = 150

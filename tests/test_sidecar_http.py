@@ -29,7 +29,7 @@ from pipeline.webhook_log import (
     list_segments,
 )
 
-SAMPLES = Path("/work/shared/samples/webhooks")
+SAMPLES = Path(__file__).parent / "fixtures" / "webhooks"
 SECRETS = {"magloft": "SAMPLESECRET1", "engagemorecrm": "SAMPLESECRET2"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 JSON = {"content-type": "application/json"}

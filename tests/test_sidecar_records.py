@@ -19,7 +19,7 @@ from pipeline.sidecar.records import (
     process_delivery,
 )
 
-SAMPLES = Path("/work/shared/samples/webhooks")
+SAMPLES = Path(__file__).parent / "fixtures" / "webhooks"
 SECRETS = {"magloft": "SAMPLESECRET1", "engagemorecrm": "SAMPLESECRET2"}
 AT = datetime(2026, 11, 28, 2, 42, 11, 123456, tzinfo=UTC)
 SAMPLE_CASES = [
