@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline import phpform
 from pipeline.phpform import (
     MAX_DEPTH,
     FormDecodeError,
@@ -65,6 +66,39 @@ def test_empty_brackets_append_after_the_largest_index_like_php() -> None:
     assert decode_php_form("a[]=x&a[]=y") == {"a": ["x", "y"]}
     assert decode_php_form("a[5]=x&a[]=y") == {"a": {"5": "x", "6": "y"}}
     assert decode_php_form("a[k]=x&a[]=y") == {"a": {"k": "x", "0": "y"}}
+
+
+def test_appends_after_explicit_and_nested_indexes() -> None:
+    assert decode_php_form("a[3][x]=1&a[]=2") == {"a": {"3": {"x": "1"}, "4": "2"}}
+    assert decode_php_form("a[]=1&a[7]=2&a[]=3&a[2]=4&a[]=5") == {
+        "a": {"0": "1", "7": "2", "8": "3", "2": "4", "9": "5"}
+    }
+
+
+class _CountingPattern:
+    """Stands in for the decoder's index pattern and counts how often it is asked."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern, self.calls = pattern, 0
+
+    def match(self, text: str) -> re.Match[str] | None:
+        self.calls += 1
+        return self.pattern.match(text)
+
+
+def test_appending_is_linear_in_the_number_of_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    """100,000 `a[]` fields (the most a body may have): each append looks at no other key.
+
+    Scanning a group's keys per append made 9,000 fields take 10 s before a body was refused.
+    """
+    counting = _CountingPattern(phpform._INDEX)
+    monkeypatch.setattr(phpform, "_INDEX", counting)
+    fields = 100_000
+
+    decoded = decode_php_form("&".join(["a[]=1"] * fields))
+
+    assert decoded["a"] == ["1"] * fields
+    assert counting.calls <= 2 * fields  # once per key when the group becomes a list
 
 
 def test_fields_of_a_group_may_come_apart_and_appends_make_new_groups() -> None:
