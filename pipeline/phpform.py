@@ -49,6 +49,11 @@ def _unquote(text: str) -> str:
         raise FormDecodeError(f"form body cannot be decoded: {exc}") from exc
 
 
+def unquote_value(raw: bytes) -> str:
+    """One raw (ASCII) form value as the decoder reads it."""
+    return _unquote(raw.decode("ascii"))
+
+
 @functools.lru_cache(maxsize=4096)
 def _shared(parents: tuple[str, ...]) -> tuple[str, ...]:
     """The first tuple seen equal to `parents`: one object per parent group (bounded, so

@@ -34,14 +34,15 @@ def write_deliveries(path: Path, rows: list[tuple[str, str, str]]) -> Path:
 
 @pytest.fixture
 def deliveries(tmp_path: Path) -> Path:
-    """Five deliveries over three UTC days: two samples twice each, one with a wrong secret."""
+    """Five deliveries over three UTC days: two samples twice each, a ping, one with a wrong
+    secret."""
     return write_deliveries(
         tmp_path / "deliveries.jsonl",
         [
             ("2026-03-01T23:59:59.5Z", FORM_TYPE, sample("order.success", "form")),
             ("2026-03-02T00:00:00+00:00", "application/json", sample("order.success", "json")),
             ("2026-03-02T01:00:00-05:00", FORM_TYPE, sample("order.subscription_payment", "form")),
-            ("2026-03-03T08:00:00Z", "application/json", "{}"),
+            ("2026-03-03T08:00:00Z", "application/json", ""),
             (
                 "2026-03-03T09:00:00Z",
                 FORM_TYPE,
@@ -66,7 +67,7 @@ def test_replay_to_log_writes_what_the_server_would_dated_by_sent_at(
         deliveries, tmp_path / "webhooks", SECRETS, progress=lambda *p: progress.append(p)
     )
     assert (summary.sent, summary.accepted, summary.pings) == (5, 3, 1)
-    assert summary.refused == {"wrong_secret": 1}
+    assert summary.refused == {"unauthorized": 1}
     assert progress[-1] == (5, 5) and len(progress) == 5
     segments = stored(tmp_path / "webhooks")
     assert list(segments) == ["thrivecart-2026-03-01.jsonl", "thrivecart-2026-03-02.jsonl"]
@@ -108,7 +109,7 @@ def test_cli_replay_into_a_log_dir_prints_progress_and_summary(
     args = ["webhooks", "replay", str(deliveries), "--log-dir", str(tmp_path / "log")]
     result = CliRunner().invoke(main, [*args, "--secret", "SAMPLESECRET1"])
     assert result.exit_code == 1  # the wrong-secret delivery, and the other account's
-    assert "sent 5, accepted 2, pings 1, refused 2 (wrong_secret 2)" in result.stdout
+    assert "sent 5, accepted 2, pings 1, refused 2 (unauthorized 2)" in result.stdout
     assert "replayed 5/5" in result.stderr
     assert "2 of 5 deliveries were refused" in result.stderr
     assert sum(len(r) for r in stored(tmp_path / "log").values()) == 2

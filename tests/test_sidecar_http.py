@@ -22,6 +22,7 @@ import uvicorn
 from pipeline.phpform import encode_php_form
 from pipeline.sidecar.app import create_app
 from pipeline.sidecar.replay import replay_to_url
+from pipeline.sidecar.server import server_config
 from pipeline.webhook_log import (
     GroupCommitLog,
     SegmentAppender,
@@ -37,13 +38,13 @@ PATH = "/webhooks/thrivecart"
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run `app` under uvicorn in a thread on a free loopback port; stop it on exit."""
+def serving(app: Any, **limits: Any) -> Iterator[str]:
+    """Run `app` under uvicorn, configured as `ltv webhooks serve` does, in a thread on a free
+    loopback port; stop it on exit."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-    config = uvicorn.Config(app, lifespan="on", access_log=False, log_level="warning")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, **limits))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -70,11 +71,19 @@ class FlakyDiskAppender(SegmentAppender):
 
 
 @contextlib.contextmanager
-def sidecar(log_dir: Path, appender: SegmentAppender | None = None, **options: Any):
+def sidecar(
+    log_dir: Path,
+    appender: SegmentAppender | None = None,
+    limits: dict[str, Any] | None = None,
+    **options: Any,
+):
     """A running sidecar writing to `log_dir`; yields an HTTP client bound to it."""
     with appender or SegmentAppender(log_dir) as opened:
         app = create_app(SECRETS, GroupCommitLog(opened), **options)
-        with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+        with (
+            serving(app, **(limits or {})) as base,
+            httpx.Client(base_url=base, timeout=10) as client,
+        ):
             yield client
 
 
@@ -108,10 +117,21 @@ def test_url_checks_and_pings_answer_200_and_store_nothing(tmp_path: Path) -> No
         assert (head.status_code, head.content) == (200, b"")
         assert client.get(PATH).status_code == 200
         assert client.post(PATH).status_code == 200
-        assert client.post(PATH, content=b"thrivecart_account=magloft", headers=FORM).is_success
-        for method, count in (("HEAD", 1), ("GET", 1), ("POST", 2)):
+        for method, count in (("HEAD", 1), ("GET", 1), ("POST", 1)):
             assert metric(client, f'ltv_webhook_pings_total{{method="{method}"}}') == count
     assert stored(tmp_path) == []
+
+
+def test_a_post_that_is_not_a_delivery_is_refused_or_stored_never_dropped(tmp_path: Path) -> None:
+    delivery = json.loads(sample("order.success", "json"))
+    with sidecar(tmp_path) as client:
+        no_secret = client.post(PATH, content=b"thrivecart_account=magloft", headers=FORM)
+        as_json_labelled_form = client.post(PATH, content=json.dumps(delivery), headers=FORM)
+    assert (no_secret.status_code, no_secret.json()["reason"]) == (401, "missing_secret")
+    assert as_json_labelled_form.status_code == 200
+    (record,) = stored(tmp_path)
+    assert (record["event"], record["format"]) == ("order.success", "json")
+    assert record["delivery_id"] == as_json_labelled_form.json()["delivery_id"]
 
 
 @pytest.mark.parametrize("name", ["order.success", "order.subscription_payment"])
@@ -142,9 +162,9 @@ def test_wrong_or_missing_secret_is_401_and_nothing_is_written(tmp_path: Path) -
         missing = client.post(
             PATH, content=body.replace(b"thrivecart_secret=", b"x="), headers=FORM
         )
-        assert (wrong.status_code, wrong.json()["reason"]) == (401, "wrong_secret")
+        assert (wrong.status_code, wrong.json()["reason"]) == (401, "unauthorized")
         assert (missing.status_code, missing.json()["reason"]) == (401, "missing_secret")
-        assert metric(client, 'ltv_webhook_refused_total{reason="wrong_secret"}') == 1
+        assert metric(client, 'ltv_webhook_refused_total{reason="unauthorized"}') == 1
     assert stored(tmp_path) == []
 
 
@@ -269,5 +289,5 @@ def test_replay_to_url_posts_every_delivery_and_counts_answers(tmp_path: Path) -
     with sidecar(tmp_path / "webhooks") as client:
         summary = replay_to_url(deliveries, f"{client.base_url}{PATH}")
     assert (summary.sent, summary.accepted, summary.pings) == (4, 2, 1)
-    assert summary.refused == {"wrong_secret": 1}
+    assert summary.refused == {"unauthorized": 1}
     assert len(stored(tmp_path / "webhooks")) == 2

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.phpform import encode_php_form
 from pipeline.sidecar.records import (
     FORM_TYPE,
     Accepted,
@@ -21,6 +22,7 @@ from pipeline.sidecar.records import (
 
 SAMPLES = Path(__file__).parent / "fixtures" / "webhooks"
 SECRETS = {"magloft": "SAMPLESECRET1", "engagemorecrm": "SAMPLESECRET2"}
+FORM_CREDENTIALS = "thrivecart_account=magloft&thrivecart_secret=SAMPLESECRET1"
 AT = datetime(2026, 11, 28, 2, 42, 11, 123456, tzinfo=UTC)
 SAMPLE_CASES = [
     ("order.success", "magloft", "test"),
@@ -153,6 +155,22 @@ def test_the_secret_is_removed_at_any_depth() -> None:
     }
 
 
+@pytest.mark.parametrize("encoding", ["form", "json"])
+def test_the_secret_is_removed_in_every_casing(encoding: str) -> None:
+    fields = {
+        "event": "order.success",
+        "thrivecart_account": "magloft",
+        "thrivecart_secret": "SAMPLESECRET1",
+        "THRIVECART_SECRET": "SAMPLESECRET1",
+        "customer": {"ThriveCart_Secret": "SAMPLESECRET1", "email": "a@b.c"},
+    }
+    body = encode_php_form(fields) if encoding == "form" else as_json(fields)
+    outcome = accepted(deliver(body, FORM_TYPE if encoding == "form" else "application/json"))
+    assert b"secret" not in outcome.line.lower()
+    assert b"SAMPLESECRET1" not in outcome.line
+    assert outcome.record["payload"]["customer"] == {"email": "a@b.c"}
+
+
 def test_delivery_id_depends_on_the_payload_only() -> None:
     body = signed(event="order.refund", n="1")
     reordered = as_json(dict(reversed(json.loads(body).items())))
@@ -174,17 +192,57 @@ def test_received_at_and_its_segment_day_are_utc() -> None:
 
 @pytest.mark.parametrize(
     ("body", "content_type"),
+    [("", None), ("  \r\n", "text/plain"), ("", FORM_TYPE)],
+)
+def test_only_an_empty_post_is_a_ping(body: str, content_type: str | None) -> None:
+    assert isinstance(deliver(body, content_type), Ping)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
     [
-        ("", None),
-        ("  \r\n", "text/plain"),
-        ("", FORM_TYPE),
-        ("thrivecart_account=magloft", FORM_TYPE),
-        ('{"thrivecart_secret": "wrong"}', "application/json"),
-        ('{"event": ""}', "application/json"),
+        ("thrivecart_account=magloft", FORM_TYPE, "missing_secret"),
+        ("a[]=1&" * 9000, FORM_TYPE, "missing_secret"),
+        ('{"thrivecart_secret": "wrong"}', "application/json", "unauthorized"),
+        ('{"event": ""}', "application/json", "missing_secret"),
+        ('{"thrivecart_account": "magloft", "thrivecart_secret": "no"}', FORM_TYPE, "unauthorized"),
     ],
 )
-def test_a_post_without_an_event_is_a_ping(body: str, content_type: str | None) -> None:
-    assert isinstance(deliver(body, content_type), Ping)
+def test_a_post_without_an_event_or_secret_is_refused_not_dropped(
+    body: str, content_type: str, reason: str
+) -> None:
+    refused(deliver(body, content_type), 401, reason)
+
+
+def test_a_post_without_an_event_but_with_the_secret_is_stored() -> None:
+    body = "thrivecart_account=magloft&thrivecart_secret=SAMPLESECRET1&note=hello"
+    record = accepted(deliver(body, FORM_TYPE)).record
+    assert (record["event"], record["known_event"]) == (None, False)
+    assert record["payload"] == {"thrivecart_account": "magloft", "note": "hello"}
+
+
+def test_a_json_body_labelled_as_a_form_is_decoded_as_json() -> None:
+    body = signed(event="order.success", order_id="42")
+    outcome = accepted(deliver(body, FORM_TYPE))
+    assert outcome.record["payload"] == {
+        "event": "order.success",
+        "order_id": "42",
+        "thrivecart_account": "magloft",
+    }
+    assert (outcome.record["format"], outcome.record["content_type"]) == ("json", FORM_TYPE)
+    assert outcome.record["delivery_id"] == accepted(deliver(body)).record["delivery_id"]
+
+
+def test_a_form_without_the_secret_is_refused_before_it_is_decoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_decoding(body: object) -> None:
+        raise AssertionError("the form was decoded before it was authenticated")
+
+    monkeypatch.setattr("pipeline.sidecar.records.decode_php_form", no_decoding)
+    refused(deliver("event=order.success&" + "a[]=1&" * 9000, FORM_TYPE), 401, "missing_secret")
+    wrong = "event=x&thrivecart_account=magloft&thrivecart_secret=guess"
+    refused(deliver(wrong, FORM_TYPE), 401, "unauthorized")
 
 
 def test_missing_secret() -> None:
@@ -195,23 +253,38 @@ def test_missing_secret() -> None:
 
 def test_wrong_secret_and_a_secret_from_another_account() -> None:
     wrong = {"event": "order.success", "thrivecart_account": "magloft", "thrivecart_secret": "no"}
-    outcome = refused(deliver(as_json(wrong)), 401, "wrong_secret")
+    outcome = refused(deliver(as_json(wrong)), 401, "unauthorized")
     assert "no" not in outcome.message.split()
     other = {**wrong, "thrivecart_secret": "SAMPLESECRET2"}
-    refused(deliver(as_json(other)), 401, "wrong_secret")
+    refused(deliver(as_json(other)), 401, "unauthorized")
+
+
+def test_an_unknown_account_and_a_wrong_secret_get_the_same_answer() -> None:
+    """Otherwise anyone could find out which accounts are configured; the log tells them apart."""
+    wrong = {"event": "order.success", "thrivecart_account": "magloft", "thrivecart_secret": "no"}
+    unknown = {**wrong, "thrivecart_account": "someone-else"}
+    wrong_outcome = refused(deliver(as_json(wrong)), 401, "unauthorized")
+    unknown_outcome = refused(deliver(as_json(unknown)), 401, "unauthorized")
+    assert (wrong_outcome.status, wrong_outcome.reason, wrong_outcome.message) == (
+        unknown_outcome.status,
+        unknown_outcome.reason,
+        unknown_outcome.message,
+    )
+    assert "wrong secret" in wrong_outcome.detail
+    assert "no secret word is configured" in unknown_outcome.detail
 
 
 def test_account_matching_and_the_any_account_secret() -> None:
     base = {"event": "order.success", "thrivecart_secret": "SAMPLESECRET1"}
     accepted(deliver(as_json({**base, "thrivecart_account": "MagLoft"})))
-    refused(deliver(as_json({**base, "thrivecart_account": "other"})), 401, "unknown_account")
-    refused(deliver(as_json(base)), 401, "unknown_account")
+    refused(deliver(as_json({**base, "thrivecart_account": "other"})), 401, "unauthorized")
+    refused(deliver(as_json(base)), 401, "unauthorized")
     anyone = {"*": "SAMPLESECRET1"}
     accepted(deliver(as_json({**base, "thrivecart_account": "other"}), secrets=anyone))
     accepted(deliver(as_json(base), secrets=anyone))
     specific_first = {"magloft": "OTHER", "*": "SAMPLESECRET1"}
     outcome = deliver(as_json({**base, "thrivecart_account": "magloft"}), secrets=specific_first)
-    refused(outcome, 401, "wrong_secret")
+    refused(outcome, 401, "unauthorized")
 
 
 @pytest.mark.parametrize(
@@ -224,8 +297,8 @@ def test_account_matching_and_the_any_account_secret() -> None:
         (signed(event="x")[:-1] + ', "s": "\\ud800"}', "application/json", "surrogate"),
         ('{"event": {"name": "x"}}', "application/json", "must be a string"),
         ('{"a":' * 70 + "1" + "}" * 70, "application/json", "deeper than"),
-        ("event=x&a[b=1", FORM_TYPE, "malformed field name"),
-        ("event=x&a=%ff", FORM_TYPE, "cannot be decoded"),
+        (f"{FORM_CREDENTIALS}&event=x&a[b=1", FORM_TYPE, "malformed field name"),
+        (f"{FORM_CREDENTIALS}&event=x&a=%ff", FORM_TYPE, "cannot be decoded"),
     ],
 )
 def test_malformed_bodies_get_400_with_a_message(
@@ -237,10 +310,15 @@ def test_malformed_bodies_get_400_with_a_message(
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "multipart/form-data; boundary=x"])
 def test_unsupported_content_types_get_415(content_type: str | None) -> None:
-    outcome = refused(
-        deliver('{"event": "order.success"}', content_type), 415, "unsupported_media_type"
-    )
+    body = f"{FORM_CREDENTIALS}&event=order.success"
+    outcome = refused(deliver(body, content_type), 415, "unsupported_media_type")
     assert "application/json" in outcome.message
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain"])
+def test_a_json_object_is_decoded_whatever_the_content_type(content_type: str | None) -> None:
+    record = accepted(deliver(signed(event="order.success"), content_type)).record
+    assert (record["event"], record["format"]) == ("order.success", "json")
 
 
 def test_bodies_over_the_cap_get_413() -> None:

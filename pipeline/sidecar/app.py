@@ -1,14 +1,20 @@
 """The sidecar's ASGI app: ThriveCart's webhook URL, `/healthz` and `/metrics`.
 
-The handler does as little as possible between ThriveCart and the disk: read the body (capped),
-let :func:`~pipeline.sidecar.records.process_delivery` decide, await the group-committed
-append, answer. A 2xx is only ever sent after the line is fsync'd; an I/O error answers 503
-so ThriveCart retries, and the next request tries the disk again.
+The handler does as little as possible between ThriveCart and the disk: read the body (capped
+in size and in time), let :func:`~pipeline.sidecar.records.process_delivery` decide, await the
+group-committed append, answer. A 2xx is only ever sent after the line is fsync'd; an I/O error
+answers 503 so ThriveCart retries, and the next request tries the disk again.
+
+No request may hold the event loop for others: a body too slow to arrive is answered 408, and
+a large body is decoded on a worker thread (real deliveries, a few KB, are decoded in place,
+where a thread hop would cost more than the decoding).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -17,6 +23,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -39,6 +46,10 @@ NO_SECRET_MESSAGE = (
     "THRIVECART_SECRET in the environment or in .env: the secret word from ThriveCart's "
     "Settings > API & Webhooks, or account1:secret1,account2:secret2 for several accounts."
 )
+# How long a client may take to send its body once the headers are in.
+BODY_TIMEOUT_SECONDS = 30.0
+# Bodies above this are decoded off the event loop.
+INLINE_DECODE_BYTES = 64 * 1024
 logger = logging.getLogger("pipeline.sidecar")
 
 
@@ -59,6 +70,7 @@ class Sidecar:
     secrets: Mapping[str, str]
     log: WebhookLog
     max_body_bytes: int = MAX_BODY_BYTES
+    body_timeout: float = BODY_TIMEOUT_SECONDS
     metrics: SidecarMetrics = field(default_factory=SidecarMetrics)
 
 
@@ -88,12 +100,17 @@ async def webhook(request: Request) -> Response:
         return _answer(request, sidecar, Ping())
     received_at = datetime.now(UTC)
     try:
-        body = await read_body(request, sidecar.max_body_bytes)
+        async with asyncio.timeout(sidecar.body_timeout):
+            body = await read_body(request, sidecar.max_body_bytes)
     except BodyTooLarge:
         limit = sidecar.max_body_bytes
         outcome: Outcome = Refused(413, "body_too_large", f"body is larger than {limit} bytes")
+    except TimeoutError:
+        message = f"the body did not arrive within {sidecar.body_timeout:g} s"
+        outcome = Refused(408, "body_timeout", message)
     else:
-        outcome = process_delivery(
+        decide = functools.partial(
+            process_delivery,
             body,
             request.headers.get("content-type"),
             sidecar.secrets,
@@ -101,6 +118,7 @@ async def webhook(request: Request) -> Response:
             remote_addr=request.client.host if request.client else None,
             max_body_bytes=sidecar.max_body_bytes,
         )
+        outcome = decide() if len(body) <= INLINE_DECODE_BYTES else await run_in_threadpool(decide)
     if isinstance(outcome, Accepted):
         outcome = await _store(sidecar, outcome)
     return _answer(request, sidecar, outcome)
@@ -130,6 +148,8 @@ def _answer(request: Request, sidecar: Sidecar, outcome: Outcome) -> Response:
         return JSONResponse({"status": "accepted", "delivery_id": record["delivery_id"]})
     request.state.outcome = outcome.reason
     metrics.refused.inc(outcome.reason)
+    if outcome.detail:  # for the operator only: the sender gets the message alone
+        logger.warning("refused (%s): %s", outcome.reason, _printable(outcome.detail))
     return JSONResponse(
         {"status": "refused", "reason": outcome.reason, "error": outcome.message},
         status_code=outcome.status,
@@ -197,7 +217,11 @@ class RequestLog:
 
 
 def create_app(
-    secrets: Mapping[str, str], log: WebhookLog, *, max_body_bytes: int = MAX_BODY_BYTES
+    secrets: Mapping[str, str],
+    log: WebhookLog,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> Starlette:
     """The sidecar app; it opens and closes `log` with its lifespan. No secret: ValueError."""
     if not secrets:
@@ -217,5 +241,5 @@ def create_app(
         middleware=[Middleware(RequestLog)],
         lifespan=lifespan,
     )
-    app.state.sidecar = Sidecar(dict(secrets), log, max_body_bytes)
+    app.state.sidecar = Sidecar(dict(secrets), log, max_body_bytes, body_timeout)
     return app

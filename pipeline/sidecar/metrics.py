@@ -11,11 +11,11 @@ from collections.abc import Iterable, Mapping
 
 REFUSAL_REASONS = (
     "missing_secret",
-    "wrong_secret",
-    "unknown_account",
+    "unauthorized",
     "malformed_body",
     "unsupported_media_type",
     "body_too_large",
+    "body_timeout",
     "write_failed",
 )
 PING_METHODS = ("HEAD", "GET", "POST")

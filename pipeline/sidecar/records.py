@@ -11,17 +11,22 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pipeline.phpform import MAX_DEPTH, FormDecodeError, decode_php_form
+from pipeline.phpform import MAX_DEPTH, FormDecodeError, decode_php_form, unquote_value
 
 SCHEMA_VERSION = 1
 MAX_BODY_BYTES = 1024 * 1024  # real deliveries are a few KB; this leaves room for big carts
 FORM_TYPE = "application/x-www-form-urlencoded"
 SECRET_FIELD = "thrivecart_secret"
+_SECRET_FIELD_BYTES = SECRET_FIELD.encode()
+# The two top-level form fields authentication needs, as ThriveCart writes them (an escaped
+# underscore is accepted too).
+_CREDENTIAL_FIELD = re.compile(rb"(?:^|&)thrivecart(?:_|%5[Ff])(secret|account)=([^&]*)")
 
 # The account webhook ("Settings > API & Webhooks"), thrivecart-sources.md §1.
 ACCOUNT_EVENTS = frozenset(
@@ -81,16 +86,21 @@ class Accepted:
 
 @dataclass(frozen=True)
 class Ping:
-    """ThriveCart checking the URL (no event): answer 2xx, store nothing."""
+    """ThriveCart checking the URL with an empty POST: answer 2xx; there is nothing to store."""
 
 
 @dataclass(frozen=True)
 class Refused:
-    """A delivery not stored: HTTP `status`, a metrics `reason` and a message for the sender."""
+    """A delivery not stored: HTTP `status`, a metrics `reason` and a message for the sender.
+
+    `detail` is for the sidecar's own log only, never for the sender (e.g. which of account
+    and secret word was wrong).
+    """
 
     status: int
     reason: str
     message: str
+    detail: str = ""
 
 
 Outcome = Accepted | Ping | Refused
@@ -113,20 +123,28 @@ def process_delivery(
     remote_addr: str | None,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Outcome:
-    """Decide what one POSTed delivery becomes, exactly as the sidecar answers it."""
+    """Decide what one POSTed delivery becomes, exactly as the sidecar answers it.
+
+    Only an empty body is a ping. Anything else is stored or refused, never answered 2xx and
+    dropped: a body without an event still has to carry the account's secret word, and is then
+    stored like any delivery (flagged as an unknown event).
+    """
     if len(body) > max_body_bytes:
         return Refused(413, "body_too_large", f"body is larger than {max_body_bytes} bytes")
     if not body.strip():
         return Ping()
     media_type = (content_type or "").split(";")[0].strip().lower()
+    if not looks_like_json(body) and media_type == FORM_TYPE:
+        # Refuse a form without the account's secret word before decoding it at all.
+        refusal = authenticate(form_credentials(body), secrets)
+        if refusal is not None:
+            return refusal
     try:
         payload, fmt = decode_body(body, media_type)
     except UnsupportedMediaType as exc:
         return Refused(415, "unsupported_media_type", str(exc))
     except BodyError as exc:
         return Refused(400, "malformed_body", str(exc))
-    if not payload.get("event") and "webhook_id" not in payload:
-        return Ping()
     if not isinstance(payload.get("event", ""), str):
         return Refused(400, "malformed_body", "`event` must be a string")
     refusal = authenticate(payload, secrets)
@@ -167,28 +185,50 @@ def _record_without_secret(
     )
     payload.pop(SECRET_FIELD, None)
     record, line = build(payload)
-    if SECRET_FIELD.encode() in line:
+    if _SECRET_FIELD_BYTES in line.lower():  # any casing, at any depth
         record, line = build(strip_secret(payload))
     return record, line
+
+
+def looks_like_json(body: bytes) -> bool:
+    """A body that is a JSON object: no form field name starts with `{`."""
+    return body.lstrip()[:1] == b"{"
 
 
 def decode_body(body: bytes, media_type: str) -> tuple[dict[str, Any], str]:
     """Decode a form or JSON body into a payload whose every scalar is a string.
 
+    The body decides, not the label: a JSON object is decoded as JSON whatever the content type
+    says (a delivery labelled as a form but sent as JSON would otherwise decode to nothing).
     Returns `(payload, format)`, format being `form`, `json`, or `event_api` (JSON carrying
     a `webhook_id`, the Event Subscription API).
     """
+    if looks_like_json(body) or media_type == "application/json" or media_type.endswith("+json"):
+        payload = decode_json(body)
+        return payload, "event_api" if "webhook_id" in payload else "json"
     if media_type == FORM_TYPE:
         try:
             return decode_php_form(body), "form"
         except FormDecodeError as exc:
             raise BodyError(str(exc)) from exc
-    if media_type == "application/json" or media_type.endswith("+json"):
-        payload = decode_json(body)
-        return payload, "event_api" if "webhook_id" in payload else "json"
     raise UnsupportedMediaType(
         f"unsupported content type {media_type or '(none)'!r}: send {FORM_TYPE} or application/json"
     )
+
+
+def form_credentials(body: bytes) -> dict[str, str]:
+    """`thrivecart_secret` and `thrivecart_account` of a form body, read without decoding it.
+
+    A linear scan of the raw fields (the last of each wins, as in the full decode), so a body
+    without the secret word costs next to nothing to refuse, however many fields it has.
+    """
+    found: dict[str, str] = {}
+    for match in _CREDENTIAL_FIELD.finditer(body):
+        try:
+            found["thrivecart_" + match.group(1).decode()] = unquote_value(match.group(2))
+        except (UnicodeDecodeError, FormDecodeError):
+            continue
+    return found
 
 
 def decode_json(body: bytes) -> dict[str, Any]:
@@ -237,7 +277,8 @@ def account_of(payload: Mapping[str, Any]) -> str | None:
 def authenticate(payload: Mapping[str, Any], secrets: Mapping[str, str]) -> Refused | None:
     """Check `thrivecart_secret` against the account's secret word (or the `*` one).
 
-    Constant-time comparison; the messages never say which accounts are configured.
+    Constant-time comparison. An unknown account and a wrong secret word get the same answer,
+    so nobody can find out which accounts are configured; the sidecar's log tells them apart.
     """
     given = payload.get(SECRET_FIELD)
     if not isinstance(given, str) or not given:
@@ -247,20 +288,25 @@ def authenticate(payload: Mapping[str, Any], secrets: Mapping[str, str]) -> Refu
     if expected is None:
         expected = secrets.get("*")
     if expected is None:
-        return Refused(401, "unknown_account", "no secret word is configured for this account")
+        return _unauthorized(f"no secret word is configured for account {account!r}")
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        return Refused(401, "wrong_secret", f"{SECRET_FIELD} does not match the secret word")
+        return _unauthorized(f"wrong secret word for account {account!r}")
     return None
 
 
+def _unauthorized(detail: str) -> Refused:
+    message = f"{SECRET_FIELD} does not match the secret word of this ThriveCart account"
+    return Refused(401, "unauthorized", message, detail)
+
+
 def strip_secret(node: Any) -> Any:
-    """A copy of `node` without any `thrivecart_secret` field, at any depth."""
+    """A copy of `node` without any `thrivecart_secret` field, in any casing, at any depth."""
     nested = (dict, list)  # recursing only into groups keeps this cheap on big payloads
     if isinstance(node, dict):
         return {
             k: strip_secret(v) if isinstance(v, nested) else v
             for k, v in node.items()
-            if k != SECRET_FIELD
+            if k.lower() != SECRET_FIELD
         }
     if isinstance(node, list):
         return [strip_secret(v) if isinstance(v, nested) else v for v in node]
