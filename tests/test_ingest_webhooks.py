@@ -153,10 +153,10 @@ def test_a_failed_batch_keeps_its_days_as_they_were_and_the_days_before_it_loade
     monkeypatch.setattr(webhook_load, "_BATCH_BYTES", 1)  # one day per batch
     load_batch = webhook_load._load_batch
 
-    def disk_full_on_day2(con: duckdb.DuckDBPyConnection, batch: list, loaded_at: datetime):
+    def disk_full_on_day2(con: duckdb.DuckDBPyConnection, batch: list, *args: object):
         if batch[0].day == DAY2:
             raise duckdb.IOException("No space left on device")
-        return load_batch(con, batch, loaded_at)
+        return load_batch(con, batch, *args)
 
     monkeypatch.setattr(webhook_load, "_load_batch", disk_full_on_day2)
     with pytest.raises(duckdb.IOException):
@@ -185,6 +185,14 @@ def test_a_failed_batch_keeps_its_days_as_they_were_and_the_days_before_it_loade
             "payload is missing",
         ),
         (b"\xff\xfe{}", "not a JSON line"),
+        (
+            record(2, DAY1).replace(b'"schema_version": 1', b'"schema_version": 2'),
+            "schema_version 2 is not supported: this pipeline reads schema_version 1",
+        ),
+        (
+            record(2, DAY1).replace(b'"schema_version": 1, ', b""),
+            "schema_version (missing) is not supported",
+        ),
     ],
 )
 def test_lines_that_are_not_records_are_rejected_with_the_reason(
@@ -197,6 +205,20 @@ def test_lines_that_are_not_records_are_rejected_with_the_reason(
         "SELECT line, reason FROM raw.rejected_rows"
     ).fetchone()
     assert stored_line == 1 and reason in stored_reason
+
+
+def test_a_reload_counts_as_new_only_the_events_not_stored_before(
+    con: duckdb.DuckDBPyConnection, landing: Path
+) -> None:
+    append(landing, DAY1, record(1, DAY1), record(2, DAY1))
+    append(landing, DAY2, record(3, DAY2))
+    first = load(con, landing, DAY1, DAY2)
+    append(landing, DAY2, record(3, DAY2), record(4, DAY2))  # a resend and a new delivery
+
+    second = load(con, landing, DAY1, DAY2)
+
+    assert [(s.events, s.new_events) for s in first] == [(2, 2), (1, 1)]
+    assert [(s.events, s.new_events, s.duplicates) for s in second] == [(2, 0, 0), (2, 1, 1)]
 
 
 def test_the_cursor_follows_complete_lines_across_rotation(landing: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.sidecar.records import SCHEMA_VERSION
 from pipeline.warehouse import REJECTED_ROWS_TABLE, WEBHOOK_EVENTS_TABLE, WEBHOOK_SEGMENTS_TABLE
 from pipeline.webhook_log import read_complete_lines, segment_path
 
@@ -68,6 +69,9 @@ SELECT segment, day, line, byte_offset,
         WHEN NOT coalesce(starts_with(v[2], '"'), false) THEN 'received_at is missing'
         WHEN received_at IS NULL
             THEN 'received_at ''' || left(received_text, 40) || ''' is not an ISO 8601 time'
+        WHEN v[5] IS DISTINCT FROM '{SCHEMA_VERSION}'
+            THEN 'schema_version ' || coalesce(CAST(v[5] AS VARCHAR), '(missing)') || ' is not supported: this '
+                || 'pipeline reads schema_version {SCHEMA_VERSION}; upgrade it to load this line'
     END AS reason,
     v[1] ->> '$' AS delivery_id, received_at,
     v[6] ->> '$' AS account, v[7] ->> '$' AS event, v[8] ->> '$' AS mode,
@@ -93,7 +97,8 @@ QUALIFY row_number() OVER (PARTITION BY delivery_id ORDER BY segment, byte_offse
 
 @dataclass(frozen=True)
 class SegmentLoad:
-    """What loading one day did."""
+    """What loading one day did: `events` stored from it, `new_events` of them not stored by
+    an earlier load of the same segment (a segment that grew is reloaded whole)."""
 
     segment: str
     day: date
@@ -102,6 +107,7 @@ class SegmentLoad:
     duplicates: int
     rejected: int
     bytes: int
+    new_events: int
 
 
 @dataclass(frozen=True)
@@ -170,9 +176,13 @@ def _store_rejects(
 
 
 def _load_batch(
-    con: duckdb.DuckDBPyConnection, batch: list[_Segment], loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    batch: list[_Segment],
+    loaded_at: datetime,
+    previous: dict[str, int],
 ) -> list[SegmentLoad]:
-    """Classify, insert and account for one batch of segments."""
+    """Classify, insert and account for one batch of segments (`previous`: events stored from
+    each segment before this load)."""
     con.register("webhook_lines", _lines_frame(batch))
     try:
         con.execute(_CLASSIFY_SQL)
@@ -189,7 +199,10 @@ def _load_batch(
         ).fetchall()
     )
     con.execute(f"DROP TABLE {_BATCH_TABLE}")
-    loads = [_segment_load(s, events.get(s.name, 0), rejected.get(s.name, 0)) for s in batch]
+    loads = [
+        _segment_load(s, events.get(s.name, 0), rejected.get(s.name, 0), previous.get(s.name, 0))
+        for s in batch
+    ]
     con.executemany(
         f"INSERT INTO {WEBHOOK_SEGMENTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(s.segment, s.day, s.bytes, s.events, s.duplicates, s.rejected, loaded_at) for s in loads],
@@ -197,10 +210,13 @@ def _load_batch(
     return loads
 
 
-def _segment_load(segment: _Segment, events: int, rejected: int) -> SegmentLoad:
+def _segment_load(segment: _Segment, events: int, rejected: int, previous: int) -> SegmentLoad:
     lines = len(segment.lines)
     duplicates = lines - rejected - events
-    return SegmentLoad(segment.name, segment.day, lines, events, duplicates, rejected, segment.end)
+    new = max(events - previous, 0)  # lines are only ever appended: old events load again
+    return SegmentLoad(
+        segment.name, segment.day, lines, events, duplicates, rejected, segment.end, new
+    )
 
 
 def _delete_days(con: duckdb.DuckDBPyConnection, days: list[date], sources: list[str]) -> None:
@@ -231,13 +247,20 @@ def load_webhook_days(
     for batch in _read_batches(paths, landing_dir):
         con.execute("BEGIN TRANSACTION")
         try:
+            previous = _stored_events(con, [s.day for s in batch])
             _delete_days(con, [s.day for s in batch], [s.source for s in batch])
-            loads += _load_batch(con, batch, loaded_at)
+            loads += _load_batch(con, batch, loaded_at, previous)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     return loads
+
+
+def _stored_events(con: duckdb.DuckDBPyConnection, days: list[date]) -> dict[str, int]:
+    """Events stored from each segment of `days` by the loads so far."""
+    sql = f"SELECT segment, events FROM {WEBHOOK_SEGMENTS_TABLE} WHERE day IN ?"
+    return dict(con.execute(sql, [days]).fetchall())
 
 
 def _source(landing_dir: Path, path: Path) -> str:
