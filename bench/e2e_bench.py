@@ -85,7 +85,8 @@ def stage_replay() -> dict[str, Any]:
 
 def stage_ingest() -> dict[str, Any]:
     from pipeline.instance import dagster_instance
-    from pipeline.run_cli import RunSummary, ingest
+    from pipeline.run.driver import ingest
+    from pipeline.run.summary import RunSummary
 
     settings = load_settings()
     summary = RunSummary()
@@ -103,9 +104,8 @@ def _materialize(assets: list[Any], resources: dict[str, Any]) -> dict[str, Any]
     """
     import dagster as dg
 
-    from pipeline.defs.ingest import failure_messages
+    from pipeline.run.driver import QUIET_RUN_CONFIG, failure_messages
     from pipeline.instance import dagster_instance
-    from pipeline.run_cli import QUIET_RUN_CONFIG
 
     result = dg.materialize(
         assets,

@@ -88,9 +88,9 @@ def run_asset(csv_path: Path, warehouse: Path) -> dict[str, float]:
     os.environ["LTV_ARCHIVE_DIR"] = ""  # never move the benchmark file away
     import dagster as dg
 
-    from pipeline.defs.ingest import LANDING_PATH_TAG, TRANSACTIONS_FILES
-    from pipeline.defs.ingest import raw_thrivecart_transactions as asset
-    from pipeline.defs.resources import WarehouseResource
+    from pipeline.defs.ingest.assets import raw_thrivecart_transactions as asset
+    from pipeline.defs.ingest.partitions import LANDING_PATH_TAG, TRANSACTIONS_FILES
+    from pipeline.defs.resources import pipeline_resources
     from pipeline.ingest.landing import file_sha256
     from pipeline.settings import load_settings
 
@@ -103,7 +103,7 @@ def run_asset(csv_path: Path, warehouse: Path) -> dict[str, float]:
             partition_key=sha256,
             tags={LANDING_PATH_TAG: csv_path.name},
             instance=instance,
-            resources={"warehouse": WarehouseResource.of(load_settings())},
+            resources=pipeline_resources(load_settings()),
         )
         seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     (event,) = result.get_asset_materialization_events()

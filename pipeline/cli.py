@@ -15,7 +15,7 @@ COMMANDS: dict[str, str] = {
     "demo-data": "pipeline.demo.cli:demo_data",
     "webhooks": "pipeline.sidecar.cli:webhooks",
     "report": "pipeline.report.cli:report",
-    "run": "pipeline.run_cli:run",
+    "run": "pipeline.run.command:run",
     "up": "pipeline.up:up",
 }
 

@@ -7,7 +7,10 @@ run started by hand, `ltv run` beside the daemon): it waits for the lock instead
 
 from __future__ import annotations
 
+import logging
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -18,6 +21,8 @@ from pipeline.settings import DEFAULT_MEMORY_LIMIT
 DEFAULT_LOCK_TIMEOUT_SECONDS = 300.0
 _FIRST_RETRY_DELAY = 0.05
 _MAX_RETRY_DELAY = 2.0
+_LOCK_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
+_log = logging.getLogger(__name__)
 
 TRANSACTIONS_TABLE = "raw.thrivecart_transactions"
 SUBSCRIPTIONS_TABLE = "raw.thrivecart_subscriptions"
@@ -31,21 +36,41 @@ class WarehouseBusy(RuntimeError):
     """Another process kept the warehouse locked for longer than we were willing to wait."""
 
 
+def lock_holder(error: Exception) -> str:
+    """Who holds the lock, from DuckDB's message ("... held in /usr/bin/python3 (PID 42) ...")."""
+    found = _LOCK_HOLDER.search(str(error))
+    if not found:
+        return "another process"
+    return f"{Path(found.group(1)).name} (PID {found.group(2)})"
+
+
+def waiting_message(path: Path, error: Exception, lock_timeout: float) -> str:
+    """What a wait for the warehouse tells the user: who holds it and what to do."""
+    return (
+        f"waiting for the warehouse {path}: {lock_holder(error)} has it open. It waits up to "
+        f"{lock_timeout:.0f} s. Only the pipeline should open this file; analysts read the "
+        "snapshot (LTV_MARTS_SNAPSHOT, warehouse/marts.duckdb by default) instead."
+    )
+
+
 def connect(
     path: Path,
     *,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+    on_wait: Callable[[str], None] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse for writing, waiting (with backoff) while another process holds it.
 
     `memory_limit` bounds DuckDB's memory in this process (LTV_MEMORY_LIMIT); past it DuckDB
-    spills to disk. Close the connection as soon as the work is done: holding it blocks every
-    other process.
+    spills to disk. When the file is locked, `on_wait` (default: this module's logger) is told
+    once who holds it. Close the connection as soon as the work is done: holding it blocks
+    every other process.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout
     delay = _FIRST_RETRY_DELAY
+    told = False
     while True:
         try:
             return duckdb.connect(str(path), config={"memory_limit": memory_limit})
@@ -54,10 +79,13 @@ def connect(
                 raise
             if time.monotonic() + delay > deadline:
                 raise WarehouseBusy(
-                    f"{path} stayed locked by another process for {lock_timeout:.0f}s ({exc}). "
-                    "Stop whatever else has the warehouse open (a DuckDB shell, a dbt run "
-                    "started by hand) and run this again."
+                    f"{path} stayed open in {lock_holder(exc)} for {lock_timeout:.0f} s. Close "
+                    "whatever else has the warehouse open (a DuckDB shell, a notebook, a dbt run "
+                    "started by hand; analysts use the snapshot) and run this again."
                 ) from exc
+            if not told:
+                (on_wait or _log.warning)(waiting_message(path, exc, lock_timeout))
+                told = True
             time.sleep(delay)
             delay = min(delay * 2, _MAX_RETRY_DELAY)
 

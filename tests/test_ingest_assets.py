@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -13,19 +14,18 @@ import pytest
 from test_ingest_headers import TRANSACTIONS_HEADER
 from test_ingest_webhooks import record
 
-from pipeline.defs.ingest import (
-    LANDING_PARTITIONS,
-    LANDING_PATH_TAG,
-    defs,
-    failure_messages,
-    ingest_pending,
+from pipeline.defs.ingest import defs
+from pipeline.defs.ingest.partitions import LANDING_PARTITIONS, LANDING_PATH_TAG
+from pipeline.defs.ingest.sensors import (
     landing_files_sensor,
     webhook_days_request,
     webhook_log_sensor,
 )
+from pipeline.defs.resources import pipeline_resources
 from pipeline.demo import SellerSummary
 from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
 from pipeline.ingest.landing import file_sha256
+from pipeline.run.driver import failure_messages, ingest_pending
 from pipeline.settings import Settings
 
 RAW_TABLES = ["thrivecart_transactions", "thrivecart_subscriptions", "rejected_rows"]
@@ -36,9 +36,14 @@ def instance(ephemeral_instance: dg.DagsterInstance) -> dg.DagsterInstance:
     return ephemeral_instance
 
 
-def execute(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+def execute(
+    instance: dg.DagsterInstance, request: dg.RunRequest, settings: Settings
+) -> dg.ExecuteInProcessResult:
     """Run what a sensor requested, in-process: its job (or the webhook asset) and checks."""
-    return defs.resolve_job_def(request.job_name).execute_in_process(
+    with_resources = dg.Definitions.merge(
+        defs, dg.Definitions(resources=pipeline_resources(settings))
+    )
+    return with_resources.resolve_job_def(request.job_name).execute_in_process(
         instance=instance,
         partition_key=request.partition_key,
         tags=request.tags,
@@ -46,8 +51,10 @@ def execute(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteI
     )
 
 
-def run_sensor(sensor: dg.SensorDefinition, instance: dg.DagsterInstance) -> list[dg.RunRequest]:
-    result = sensor(dg.build_sensor_context(instance=instance))
+def run_sensor(
+    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, settings: Settings
+) -> list[dg.RunRequest]:
+    result = sensor(dg.build_sensor_context(instance=instance, resources={"settings": settings}))
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return list(result.run_requests)
@@ -86,7 +93,10 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
 def test_every_export_loads_with_metadata_and_passing_checks(
     instance: dg.DagsterInstance, demo_landing: SellerSummary, pipeline_settings: Settings
 ) -> None:
-    results = [execute(instance, r) for r in run_sensor(landing_files_sensor, instance)]
+    results = [
+        execute(instance, r, pipeline_settings)
+        for r in run_sensor(landing_files_sensor, instance, pipeline_settings)
+    ]
     assert all(r.success for r in results)
     by_file = {metadata(r)["file"]: (metadata(r), checks(r)) for r in results}
     for role in ("latest", "older", "recurring", "limited"):
@@ -108,9 +118,9 @@ def test_every_export_loads_with_metadata_and_passing_checks(
 def test_rerunning_a_partition_changes_nothing(
     instance: dg.DagsterInstance, demo_landing: SellerSummary, pipeline_settings: Settings
 ) -> None:
-    requests = run_sensor(landing_files_sensor, instance)
+    requests = run_sensor(landing_files_sensor, instance, pipeline_settings)
     loaded = next(r for r in requests if r.job_name == "load_subscriptions_file")
-    assert execute(instance, loaded).success
+    assert execute(instance, loaded, pipeline_settings).success
 
     def snapshot() -> list[list[tuple]]:
         return [
@@ -120,7 +130,7 @@ def test_rerunning_a_partition_changes_nothing(
 
     before = snapshot()
     untagged = dg.RunRequest(partition_key=loaded.partition_key, job_name=loaded.job_name)
-    assert execute(instance, untagged).success  # as from the UI: no path tag
+    assert execute(instance, untagged, pipeline_settings).success  # as from the UI: no path tag
     assert snapshot() == before
     assert query(pipeline_settings, "SELECT count(*) FROM raw.landing_files") == [(1,)]
 
@@ -146,8 +156,8 @@ def test_each_bad_file_moves_to_rejected_with_its_message_and_good_files_go_on(
     (landing / "good.csv").write_text(good + "\n")
     settle(landing)
     results = {
-        r.tags[LANDING_PATH_TAG]: execute(instance, r)
-        for r in run_sensor(landing_files_sensor, instance)
+        r.tags[LANDING_PATH_TAG]: execute(instance, r, pipeline_settings)
+        for r in run_sensor(landing_files_sensor, instance, pipeline_settings)
     }
     assert results.pop("good.csv").success
     assert query(pipeline_settings, "SELECT count(*) FROM raw.thrivecart_transactions") == [(1,)]
@@ -174,10 +184,10 @@ def test_bad_rows_are_counted_and_an_unknown_kind_is_flagged(
     settle(landing)
     (request,) = [
         r
-        for r in run_sensor(landing_files_sensor, instance)
+        for r in run_sensor(landing_files_sensor, instance, pipeline_settings)
         if r.tags[LANDING_PATH_TAG] == "Subscriptions export.csv"
     ]
-    result = execute(instance, request)
+    result = execute(instance, request, pipeline_settings)
     meta = metadata(result)
     assert (meta["kind"], meta["rejected_rows"]) == ("unknown", 1)
     assert "kind 'unknown'" in meta["notes"]
@@ -190,7 +200,7 @@ def test_bad_rows_are_counted_and_an_unknown_kind_is_flagged(
     moved = landing / "subscriptions" / "limited" / "fixed.csv"
     (landing / "Subscriptions export.csv").rename(moved)
     untagged = dg.RunRequest(partition_key=request.partition_key, job_name=request.job_name)
-    fixed = execute(instance, untagged)  # re-materialized from the UI after the move
+    fixed = execute(instance, untagged, pipeline_settings)  # from the UI, after the move
     assert (metadata(fixed)["file"], metadata(fixed)["kind"]) == (
         "subscriptions/limited/fixed.csv",
         "limited",
@@ -202,21 +212,22 @@ def test_an_archive_folder_takes_loaded_files_and_reloads_still_find_them(
     instance: dg.DagsterInstance,
     demo_landing: SellerSummary,
     pipeline_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    monkeypatch.setenv("LTV_ARCHIVE_DIR", str(tmp_path / "archive"))
+    archiving = dataclasses.replace(pipeline_settings, archive_dir=tmp_path / "archive")
     latest = demo_landing.files["latest"]
     rel = latest.relative_to(demo_landing.out).as_posix()
     request = next(
-        r for r in run_sensor(landing_files_sensor, instance) if r.tags[LANDING_PATH_TAG] == rel
+        r
+        for r in run_sensor(landing_files_sensor, instance, archiving)
+        if r.tags[LANDING_PATH_TAG] == rel
     )
-    assert execute(instance, request).success
+    assert execute(instance, request, archiving).success
     assert not latest.exists() and (tmp_path / "archive" / rel).exists()
     assert query(pipeline_settings, "SELECT path, archived_to FROM raw.landing_files") == [
         (rel, str(tmp_path / "archive" / rel))
     ]
-    again = execute(instance, request)
+    again = execute(instance, request, archiving)
     assert again.success and metadata(again)["rows"] == data_rows(tmp_path / "archive" / rel)
 
 
@@ -233,8 +244,8 @@ def test_webhook_days_load_in_one_run_and_reload_unchanged(
     instance: dg.DagsterInstance, pipeline_settings: Settings
 ) -> None:
     write_segments(pipeline_settings, ["2026-03-01", "2026-03-04"])
-    (request,) = run_sensor(webhook_log_sensor, instance)
-    result = execute(instance, request)
+    (request,) = run_sensor(webhook_log_sensor, instance, pipeline_settings)
+    result = execute(instance, request, pipeline_settings)
     assert result.success
     partitions = [
         e.event_specific_data.materialization.partition
@@ -246,7 +257,7 @@ def test_webhook_days_load_in_one_run_and_reload_unchanged(
     snapshot = "SELECT * EXCLUDE (_loaded_at) FROM raw.thrivecart_webhook_events ORDER BY ALL"
     before = query(pipeline_settings, snapshot)
     assert len(before) == 4
-    assert execute(instance, webhook_days_request([date(2026, 3, 4)])).success
+    assert execute(instance, webhook_days_request([date(2026, 3, 4)]), pipeline_settings).success
     assert query(pipeline_settings, snapshot) == before
 
 
@@ -276,4 +287,4 @@ def test_ingest_pending_loads_everything_once(
     assert partitions == {TRANSACTIONS: 3, SUBSCRIPTIONS: 2}  # the rejected file's run too
     assert ingest_pending(instance, pipeline_settings) == []
     # The sensor, running later on the same instance, finds nothing new to load either.
-    assert run_sensor(landing_files_sensor, instance) == []
+    assert run_sensor(landing_files_sensor, instance, pipeline_settings) == []

@@ -8,15 +8,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.defs.ingest import (
+from pipeline.defs.ingest.partitions import (
     LANDING_PATH_TAG,
     RANGE_END_TAG,
     RANGE_START_TAG,
     SUBSCRIPTIONS_FILES,
     TRANSACTIONS_FILES,
-    landing_files_sensor,
-    webhook_log_sensor,
 )
+from pipeline.defs.ingest.sensors import landing_files_sensor, webhook_log_sensor
 from pipeline.demo import SellerSummary
 from pipeline.ingest.landing import file_sha256
 from pipeline.settings import Settings
@@ -24,10 +23,16 @@ from pipeline.sidecar.replay import replay_to_log
 
 
 def tick(
-    sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None
+    sensor: dg.SensorDefinition,
+    instance: dg.DagsterInstance,
+    cursor: str | None,
+    settings: Settings,
 ) -> dg.SensorResult:
     """Evaluate one tick and apply its partition requests, as the daemon would."""
-    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"settings": settings}
+    )
+    result = sensor(context)
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
@@ -39,7 +44,7 @@ def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
     pipeline_settings: Settings,
     settle: Callable[[Path], None],
 ) -> None:
-    result = tick(landing_files_sensor, ephemeral_instance, None)
+    result = tick(landing_files_sensor, ephemeral_instance, None, pipeline_settings)
     files = demo_landing.files
     expected = {
         file_sha256(files[role]): (job, files[role].relative_to(demo_landing.out).as_posix())
@@ -59,12 +64,17 @@ def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
     assert len(ephemeral_instance.get_dynamic_partitions(TRANSACTIONS_FILES.name)) == 2
     assert len(ephemeral_instance.get_dynamic_partitions(SUBSCRIPTIONS_FILES.name)) == 2
 
-    assert tick(landing_files_sensor, ephemeral_instance, result.cursor).run_requests == []
+    assert (
+        tick(
+            landing_files_sensor, ephemeral_instance, result.cursor, pipeline_settings
+        ).run_requests
+        == []
+    )
     copy = pipeline_settings.landing_dir / "inbox" / "same export, other name.csv"
     copy.parent.mkdir()
     shutil.copyfile(files["latest"], copy)
     settle(copy.parent)
-    again = tick(landing_files_sensor, ephemeral_instance, result.cursor)
+    again = tick(landing_files_sensor, ephemeral_instance, result.cursor, pipeline_settings)
     assert again.run_requests == []
     assert not pipeline_settings.warehouse.exists()  # sensors never open DuckDB
 
@@ -79,11 +89,11 @@ def test_half_written_files_wait_for_a_later_tick(
     header = "order_id,order_date,event,transaction_id,total,email\n"
     (landing / "orders" / "export.csv.crdownload").write_text(header + "1,2,3,4,5,6\n")
     (landing / "orders" / "being-copied.csv").write_text(header + "7,8,9,10,11,12\n")
-    result = tick(landing_files_sensor, ephemeral_instance, None)
+    result = tick(landing_files_sensor, ephemeral_instance, None, pipeline_settings)
     assert result.run_requests == []
     (landing / "orders" / "export.csv.crdownload").rename(landing / "orders" / "export.csv")
     settle(landing)
-    result = tick(landing_files_sensor, ephemeral_instance, result.cursor)
+    result = tick(landing_files_sensor, ephemeral_instance, result.cursor, pipeline_settings)
     paths = sorted(r.tags[LANDING_PATH_TAG] for r in result.run_requests)
     assert paths == ["orders/being-copied.csv", "orders/export.csv"]
 
@@ -97,29 +107,39 @@ def test_webhook_sensor_requests_one_run_for_a_whole_replayed_history(
     segments = sorted(p.name for p in log.glob("thrivecart-*.jsonl"))
     assert len(segments) > 20
 
-    result = tick(webhook_log_sensor, ephemeral_instance, None)
+    result = tick(webhook_log_sensor, ephemeral_instance, None, pipeline_settings)
     (request,) = result.run_requests
     first, last = segments[0][11:21], segments[-1][11:21]
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (first, last)
     assert request.partition_key is None and request.run_key
-    assert tick(webhook_log_sensor, ephemeral_instance, result.cursor).run_requests == []
+    assert (
+        tick(webhook_log_sensor, ephemeral_instance, result.cursor, pipeline_settings).run_requests
+        == []
+    )
 
     with (log / segments[-1]).open("ab") as f:
         f.write((log / segments[-1]).read_bytes().splitlines(keepends=True)[0])
         f.write(b'{"torn": ')
-    later = tick(webhook_log_sensor, ephemeral_instance, result.cursor)
+    later = tick(webhook_log_sensor, ephemeral_instance, result.cursor, pipeline_settings)
     (request,) = later.run_requests
     assert (request.partition_key, request.tags.get(RANGE_START_TAG)) == (last, None)
     assert request.run_key != result.run_requests[0].run_key
-    assert tick(webhook_log_sensor, ephemeral_instance, later.cursor).run_requests == []
+    assert (
+        tick(webhook_log_sensor, ephemeral_instance, later.cursor, pipeline_settings).run_requests
+        == []
+    )
     assert not pipeline_settings.warehouse.exists()
 
 
-def test_sensors_run_by_default_and_every_writer_is_in_the_pool() -> None:
+def test_sensors_run_by_default_and_every_writer_is_in_the_pool(
+    pipeline_settings: Settings,
+) -> None:
     from pipeline.defs import WAREHOUSE_POOL
     from pipeline.defs.ingest import defs
+    from pipeline.defs.resources import pipeline_resources
 
-    repo = defs.get_repository_def()
+    resources = dg.Definitions(resources=pipeline_resources(pipeline_settings))
+    repo = dg.Definitions.merge(defs, resources).get_repository_def()
     for sensor in repo.sensor_defs:
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     pools = [a.op.pool for a in repo.assets_defs_by_key.values()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -12,7 +13,8 @@ import duckdb
 import pytest
 
 from pipeline.defs import WAREHOUSE_POOL
-from pipeline.defs.ingest import LANDING_PATH_TAG, landing_files_sensor
+from pipeline.defs.ingest.partitions import LANDING_PATH_TAG
+from pipeline.defs.ingest.sensors import landing_files_sensor
 from pipeline.demo import SellerSummary
 from pipeline.settings import Settings
 from pipeline.warehouse import WarehouseBusy, connect
@@ -21,8 +23,9 @@ from pipeline.warehouse import WarehouseBusy, connect
 RUN_IN_OWN_PROCESS = """
 import sys
 import dagster as dg
-from pipeline.defs.ingest import LANDING_PATH_TAG, raw_thrivecart_transactions
-from pipeline.defs.resources import WarehouseResource
+from pipeline.defs.ingest.assets import raw_thrivecart_transactions
+from pipeline.defs.ingest.partitions import LANDING_PATH_TAG
+from pipeline.defs.resources import pipeline_resources
 from pipeline.settings import load_settings
 
 partition, path = sys.argv[1:3]
@@ -32,7 +35,7 @@ with dg.DagsterInstance.get() as instance:
         instance=instance,
         partition_key=partition,
         tags={LANDING_PATH_TAG: path},
-        resources={"warehouse": WarehouseResource.of(load_settings())},
+        resources=pipeline_resources(load_settings()),
         raise_on_error=False,
     )
 sys.exit(0 if result.success else 1)
@@ -42,7 +45,10 @@ sys.exit(0 if result.success else 1)
 def test_two_loads_requested_at_once_both_succeed(
     dagster_instance: dg.DagsterInstance, demo_landing: SellerSummary, pipeline_settings: Settings
 ) -> None:
-    result = landing_files_sensor(dg.build_sensor_context(instance=dagster_instance))
+    context = dg.build_sensor_context(
+        instance=dagster_instance, resources={"settings": pipeline_settings}
+    )
+    result = landing_files_sensor(context)
     for request in result.dynamic_partitions_requests:
         dagster_instance.add_dynamic_partitions(
             request.partitions_def_name, list(request.partition_keys)
@@ -85,11 +91,16 @@ def test_connect_waits_for_another_writer_then_gives_up_with_a_clear_error(
         [sys.executable, "-c", HOLD_LOCK, str(database), "1.5"], stdout=subprocess.PIPE, text=True
     )
     assert holder.stdout.readline().strip() == "locked"
-    with pytest.raises(WarehouseBusy, match="stayed locked by another process"):
+    holder_name = f"{Path(sys.executable).resolve().name} (PID {holder.pid})"
+    with pytest.raises(WarehouseBusy, match=re.escape(f"stayed open in {holder_name}")):
         connect(database, lock_timeout=0.2)
-    con = connect(database, lock_timeout=60)
+    told: list[str] = []
+    con = connect(database, lock_timeout=60, on_wait=told.append)
     got_lock_at = time.time()
     con.close()
     released_at = float(holder.stdout.readline())
     assert released_at <= got_lock_at  # it got the lock only after the holder let go
     assert holder.wait(timeout=30) == 0
+    (message,) = told  # said once, however long the wait
+    assert f"{holder_name} has it open" in message
+    assert "analysts read the snapshot" in message

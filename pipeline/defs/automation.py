@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipeline.defs.ingest import (
-    LANDING_ASSETS,
-    SENSOR_INTERVAL_SECONDS,
-    raw_thrivecart_webhook_events,
-)
+from pipeline.defs.ingest.assets import LANDING_ASSETS, raw_thrivecart_webhook_events
+from pipeline.defs.ingest.sensors import SENSOR_INTERVAL_SECONDS
 
 RAW_KEYS = [asset.key for asset in [*LANDING_ASSETS.values(), raw_thrivecart_webhook_events]]
 BUILD_TRIGGER_TAG = "ltv/raw_storage_id"

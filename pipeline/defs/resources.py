@@ -11,7 +11,7 @@ single-writer lock only while it writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,16 @@ class WarehouseResource(dg.ConfigurableResource):
         return cls(path=str(settings.warehouse), memory_limit=settings.memory_limit)
 
     @contextmanager
-    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection for the duration of the `with` block."""
+    def connect(
+        self, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for the duration of the `with` block; `on_wait` hears who holds the
+        file if it has to wait (pass the run's log so the wait shows in the UI)."""
         con = connect(
-            Path(self.path), memory_limit=self.memory_limit, lock_timeout=self.lock_timeout_seconds
+            Path(self.path),
+            memory_limit=self.memory_limit,
+            lock_timeout=self.lock_timeout_seconds,
+            on_wait=on_wait,
         )
         try:
             yield con

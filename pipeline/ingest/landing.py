@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Collection, Iterable
+import time
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,10 @@ from pipeline.ingest.sniff import read_export_head
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload")
 # A file changed this recently may still be being written: it waits for a later tick.
 SETTLE_SECONDS = 5.0
+# `ltv run` does not wait for ticks: it watches such files until they stay unchanged this
+# long, for at most WRITE_WAIT_SECONDS.
+QUIET_SECONDS = 1.0
+WRITE_WAIT_SECONDS = 30.0
 # Owned by the pipeline, not by the user: never scanned.
 RESERVED_DIRS = frozenset({"webhooks", "rejected"})
 # Documentation and OS litter that can sit in the folder without being an export.
@@ -278,12 +283,54 @@ def find_content(landing_dir: Path, sha256: str) -> LandingFile | None:
     return None
 
 
-def pending_files(landing_dir: Path, known: Collection[str], now_ns: int) -> list[PendingFile]:
+def pending_files(
+    landing_dir: Path, known: Collection[str], now_ns: int, skip: Collection[str] = ()
+) -> list[PendingFile]:
     """Every settled landing file whose content is not in `known`, without any cursor.
 
     What the landing sensor would eventually request, in one go: for `ltv run`, with `known`
-    the hashes already loaded (see `pipeline.ingest.csv_load.loaded_hashes`).
+    the hashes already loaded (see `pipeline.ingest.csv_load.loaded_hashes`) and `skip` the
+    paths of files still being written.
     """
     scan = scan_landing(landing_dir)
-    settled = sorted((f for f in scan.files if is_settled(f, now_ns)), key=_change_order)
+    settled = sorted(
+        (f for f in scan.files if is_settled(f, now_ns) and f.rel_path not in skip),
+        key=_change_order,
+    )
     return describe_new(settled, known)
+
+
+def _signatures(landing_dir: Path) -> dict[str, tuple[int, int]]:
+    return {f.rel_path: (f.size, f.mtime_ns) for f in scan_landing(landing_dir).files}
+
+
+def wait_for_writes(
+    landing_dir: Path,
+    *,
+    quiet_seconds: float = QUIET_SECONDS,
+    timeout: float = WRITE_WAIT_SECONDS,
+    on_wait: Callable[[list[str]], None] = lambda paths: None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[str]:
+    """Wait while recently changed files are still being written; return those that still are.
+
+    A file changed within the sensor's settle time is watched until its size and mtime stay
+    the same for `quiet_seconds`. `on_wait` is told which files it waits for (once, before the
+    first wait). After `timeout` the paths still changing are returned: the caller reports
+    them as not loaded instead of loading half a file. Files that vanish stop being watched.
+    """
+    now_ns = time.time_ns()
+    watched = {
+        f.rel_path: (f.size, f.mtime_ns)
+        for f in scan_landing(landing_dir).files
+        if not is_settled(f, now_ns)
+    }
+    if watched:
+        on_wait(sorted(watched))
+    deadline = clock() + timeout
+    while watched and clock() < deadline:
+        sleep(quiet_seconds)
+        now = _signatures(landing_dir)
+        watched = {p: now[p] for p in watched if p in now and now[p] != watched[p]}
+    return sorted(watched)

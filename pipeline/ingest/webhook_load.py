@@ -70,8 +70,9 @@ SELECT segment, day, line, byte_offset,
         WHEN received_at IS NULL
             THEN 'received_at ''' || left(received_text, 40) || ''' is not an ISO 8601 time'
         WHEN v[5] IS DISTINCT FROM '{SCHEMA_VERSION}'
-            THEN 'schema_version ' || coalesce(CAST(v[5] AS VARCHAR), '(missing)') || ' is not supported: this '
-                || 'pipeline reads schema_version {SCHEMA_VERSION}; upgrade it to load this line'
+            THEN 'schema_version ' || coalesce(CAST(v[5] AS VARCHAR), '(missing)')
+                || ' is not supported: this pipeline reads schema_version {SCHEMA_VERSION}; '
+                || 'upgrade it to load this line'
     END AS reason,
     v[1] ->> '$' AS delivery_id, received_at,
     v[6] ->> '$' AS account, v[7] ->> '$' AS event, v[8] ->> '$' AS mode,

@@ -1,0 +1,22 @@
+"""Dagster side of ingestion: raw assets (`assets`), how they are partitioned (`partitions`),
+the sensors that feed them (`sensors`) and their checks (`checks`). The logic lives in
+`pipeline.ingest`; these modules only wire it to Dagster.
+"""
+
+import dagster as dg
+
+from pipeline.defs.ingest.assets import (
+    LANDING_ASSETS,
+    LANDING_JOBS,
+    WEBHOOK_JOB,
+    raw_thrivecart_webhook_events,
+)
+from pipeline.defs.ingest.checks import RAW_CHECKS
+from pipeline.defs.ingest.sensors import landing_files_sensor, webhook_log_sensor
+
+defs = dg.Definitions(
+    assets=[*LANDING_ASSETS.values(), raw_thrivecart_webhook_events],
+    asset_checks=RAW_CHECKS,
+    jobs=[*LANDING_JOBS.values(), WEBHOOK_JOB],
+    sensors=[landing_files_sensor, webhook_log_sensor],
+)

@@ -1,0 +1,247 @@
+"""The raw assets: one per export kind (a partition per file content) and the webhook log
+(a partition per UTC day), with the jobs the sensors launch. The loading itself lives in
+`pipeline.ingest`; these assets find the input, call it and report what it did.
+
+Every asset opens the warehouse, so all of them are in the single-writer pool.
+No `from __future__ import annotations` here: Dagster reads the resource annotations at
+definition time.
+"""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from pipeline import markdown
+from pipeline.defs import WAREHOUSE_POOL
+from pipeline.defs.ingest.partitions import (
+    LANDING_PATH_TAG,
+    SUBSCRIPTIONS_FILES,
+    TRANSACTIONS_FILES,
+    WEBHOOK_DAYS,
+)
+from pipeline.defs.resources import WarehouseResource
+from pipeline.ingest.csv_load import (
+    ContentChanged,
+    ExportFile,
+    LoadedExport,
+    WrongExport,
+    archive,
+    ledger_entry,
+    load_export,
+)
+from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
+from pipeline.ingest.landing import find_content
+from pipeline.ingest.rejection import FileRejected, move_to_rejected
+from pipeline.ingest.webhook_load import SegmentLoad, load_webhook_days
+from pipeline.settings import Settings
+from pipeline.warehouse import ensure_raw_schema
+
+
+def utc_now() -> datetime:
+    """Naive UTC, the convention of every TIMESTAMP in the warehouse."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+# --- landing files ----------------------------------------------------------------------------
+
+
+def _locate(
+    context: dg.AssetExecutionContext,
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    sha256: str,
+) -> ExportFile:
+    """Where the content of this partition is now: the path the sensor saw, the path (or
+    archive) the ledger remembers, or, if it moved, wherever in the landing folder it is."""
+    landing = settings.landing_dir
+    candidates: list[tuple[Path, str]] = []
+    if tagged := context.run.tags.get(LANDING_PATH_TAG):
+        candidates.append((landing / tagged, tagged))
+    if entry := ledger_entry(con, sha256):
+        rel_path, archived_to = entry
+        candidates.append((landing / rel_path, rel_path))
+        if archived_to:
+            candidates.append((Path(archived_to), rel_path))
+    for path, rel_path in candidates:
+        if path.is_file():
+            return ExportFile(path, rel_path, sha256)
+    if found := find_content(landing, sha256):
+        return ExportFile(found.path, found.rel_path, sha256)
+    last_seen = f" (last seen as {candidates[0][1]})" if candidates else ""
+    raise dg.Failure(
+        description=(
+            f"No file with content {sha256} is in the landing folder any more{last_seen}. If "
+            "it was rejected, its note is in landing/rejected/; drop the fixed file again."
+        )
+    )
+
+
+def _landing_metadata(
+    file: ExportFile, loaded: LoadedExport, archived: Path | None
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "file": file.rel_path,
+        "sha256": file.sha256,
+        "dagster/row_count": loaded.rows,
+        "rows": loaded.rows,
+        "rejected_rows": loaded.rejected,
+        "kind": loaded.kind or loaded.export,
+        "encoding": loaded.encoding,
+        "delimiter": repr(loaded.delimiter),
+        "missing_columns": ", ".join(loaded.missing) or "none",
+        "extra_columns": ", ".join(loaded.extra) or "none",
+        "preview": dg.MetadataValue.md(markdown.table(loaded.preview)),
+    }
+    if loaded.rejected_sample:
+        sample = [f"line {line}: {reason}" for line, reason in loaded.rejected_sample]
+        metadata["rejected_sample"] = dg.MetadataValue.md(markdown.bullets(sample))
+    if loaded.notes:
+        metadata["notes"] = dg.MetadataValue.md(markdown.bullets(loaded.notes))
+    if archived:
+        metadata["archived_to"] = str(archived)
+    return metadata
+
+
+def _load_landing_file(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    settings: Settings,
+    export: str,
+) -> dg.MaterializeResult:
+    """Load this partition's file; a bad file moves to rejected/ and fails the run."""
+    with warehouse.connect(on_wait=context.log.warning) as con:
+        ensure_raw_schema(con)
+        file = _locate(context, con, settings, context.partition_key)
+        try:
+            loaded = load_export(con, file, export, utc_now())
+        except FileRejected as exc:
+            moved = move_to_rejected(
+                file.path, file.rel_path, settings.rejected_dir, exc, file.sha256
+            )
+            raise dg.Failure(
+                description=f"{file.rel_path} was rejected: {exc}",
+                metadata={"file": file.rel_path, "moved_to": str(moved), "fix": exc.fix},
+            ) from exc
+        except (ContentChanged, WrongExport) as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        archived = None
+        if settings.archive_dir and file.path.is_relative_to(settings.landing_dir):
+            archived = archive(file, settings.archive_dir, con)
+    for note in loaded.notes:
+        context.log.warning(note)
+    return dg.MaterializeResult(metadata=_landing_metadata(file, loaded, archived))
+
+
+@dg.asset(
+    key=["raw", "thrivecart_transactions"],
+    partitions_def=TRANSACTIONS_FILES,
+    pool=WAREHOUSE_POOL,
+    group_name="raw",
+    kinds={"duckdb", "csv"},
+)
+def raw_thrivecart_transactions(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    settings: dg.ResourceParam[Settings],
+) -> dg.MaterializeResult:
+    """Every Transactions export dropped in the landing folder, one partition per file content.
+
+    Columns as text under their raw names, unknown columns in `_extra`, plus lineage.
+    """
+    return _load_landing_file(context, warehouse, settings, TRANSACTIONS)
+
+
+@dg.asset(
+    key=["raw", "thrivecart_subscriptions"],
+    partitions_def=SUBSCRIPTIONS_FILES,
+    pool=WAREHOUSE_POOL,
+    group_name="raw",
+    kinds={"duckdb", "csv"},
+)
+def raw_thrivecart_subscriptions(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    settings: dg.ResourceParam[Settings],
+) -> dg.MaterializeResult:
+    """Every Subscriptions export, one partition per file content; `kind` (recurring, limited,
+    unknown) comes from the folder the file was dropped in."""
+    return _load_landing_file(context, warehouse, settings, SUBSCRIPTIONS)
+
+
+LANDING_ASSETS = {
+    TRANSACTIONS: raw_thrivecart_transactions,
+    SUBSCRIPTIONS: raw_thrivecart_subscriptions,
+}
+# One process per run: every step needs the single warehouse slot anyway, so step subprocesses
+# would only add start-up time.
+LANDING_JOBS = {
+    export: dg.define_asset_job(
+        f"load_{export}_file", selection=[asset], executor_def=dg.in_process_executor
+    )
+    for export, asset in LANDING_ASSETS.items()
+}
+
+
+# --- webhook log ------------------------------------------------------------------------------
+
+
+def _webhook_metadata(days: list[date], loads: list[SegmentLoad]) -> dict[str, Any]:
+    """Figures for the whole run: Dagster attaches them to every day of a range run alike."""
+    table = [
+        {
+            "segment": load.segment,
+            "lines": load.lines,
+            "events": load.events,
+            "new events": load.new_events,
+            "duplicates": load.duplicates,
+            "rejected": load.rejected,
+        }
+        for load in loads
+    ]
+    return {
+        "days_in_run": f"{days[0]} to {days[-1]}" if len(days) > 1 else str(days[0]),
+        "segments_in_run": len(loads),
+        "events_in_run": sum(load.events for load in loads),
+        "new_events_in_run": sum(load.new_events for load in loads),
+        "duplicate_deliveries_in_run": sum(load.duplicates for load in loads),
+        "rejected_lines_in_run": sum(load.rejected for load in loads),
+        "segments": dg.MetadataValue.md(markdown.table(table[:50])),
+    }
+
+
+@dg.asset(
+    key=["raw", "thrivecart_webhook_events"],
+    partitions_def=WEBHOOK_DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WAREHOUSE_POOL,
+    group_name="raw",
+    kinds={"duckdb"},
+)
+def raw_thrivecart_webhook_events(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    settings: dg.ResourceParam[Settings],
+) -> dg.MaterializeResult:
+    """Every webhook delivery the sidecar logged, once per delivery id; one partition per UTC
+    day (segment file). A run can cover a range of days: they load in one transaction."""
+    days = [date.fromisoformat(key) for key in context.partition_keys]
+    with warehouse.connect(on_wait=context.log.warning) as con:
+        ensure_raw_schema(con)
+        loads = load_webhook_days(con, settings.landing_dir, settings.webhooks_dir, days, utc_now())
+    for load in loads:
+        if load.rejected:
+            context.log.warning(
+                f"{load.segment}: {load.rejected} line(s) are not webhook records; see "
+                "raw.rejected_rows"
+            )
+    return dg.MaterializeResult(metadata=_webhook_metadata(days, loads))
+
+
+WEBHOOK_JOB = dg.define_asset_job(
+    "load_webhook_days",
+    selection=[raw_thrivecart_webhook_events],
+    executor_def=dg.in_process_executor,
+)

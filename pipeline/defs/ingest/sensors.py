@@ -1,0 +1,127 @@
+"""The two sensors that feed the raw assets, and the run requests they make.
+
+Both only read files and the Dagster instance: they never open DuckDB (the warehouse has one
+writer), and a tick costs a directory scan plus reading what is new.
+No `from __future__ import annotations` here: Dagster reads the resource annotations at
+definition time.
+"""
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+
+import dagster as dg
+
+from pipeline.defs.ingest.assets import LANDING_JOBS, WEBHOOK_JOB
+from pipeline.defs.ingest.partitions import (
+    LANDING_PARTITIONS,
+    LANDING_PATH_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    loadable_days,
+)
+from pipeline.ingest.landing import (
+    LandingCursor,
+    PendingFile,
+    describe_new,
+    scan_landing,
+    select_new,
+)
+from pipeline.ingest.webhook_scan import LogPosition, new_complete_lines
+from pipeline.settings import Settings
+
+# Ticks only stat files and read new log lines, so they can be frequent: freshness is the
+# sum of this interval, a run start, and the build.
+SENSOR_INTERVAL_SECONDS = 5
+
+
+def landing_run_request(pending: PendingFile) -> dg.RunRequest:
+    """The run that loads one file content (run key = its SHA-256, so it is requested once)."""
+    return dg.RunRequest(
+        run_key=pending.sha256,
+        job_name=LANDING_JOBS[pending.export].name,
+        partition_key=pending.sha256,
+        tags={LANDING_PATH_TAG: pending.file.rel_path},
+    )
+
+
+def landing_requests(
+    pending: Sequence[PendingFile],
+) -> tuple[list[dg.RunRequest], list[dg.AddDynamicPartitionsRequest]]:
+    """One run per new file content, and the partitions those runs need."""
+    runs = [landing_run_request(p) for p in pending]
+    keys = {
+        export: [p.sha256 for p in pending if p.export == export] for export in LANDING_PARTITIONS
+    }
+    partitions = [LANDING_PARTITIONS[e].build_add_request(k) for e, k in keys.items() if k]
+    return runs, partitions
+
+
+def _known_contents(instance: dg.DagsterInstance) -> set[str]:
+    return {
+        key
+        for partitions in LANDING_PARTITIONS.values()
+        for key in instance.get_dynamic_partitions(partitions.name)
+    }
+
+
+@dg.sensor(
+    jobs=list(LANDING_JOBS.values()),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+)
+def landing_files_sensor(
+    context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings]
+) -> dg.SensorResult:
+    """Request a load for every new, complete file in the landing folder.
+
+    Each content is requested once (run key = SHA-256), so the same export dropped under two
+    names loads once.
+    """
+    cursor = LandingCursor.from_json(context.cursor)
+    batch, next_cursor = select_new(scan_landing(settings.landing_dir), cursor, time.time_ns())
+    pending = describe_new(batch, _known_contents(context.instance)) if batch else []
+    if skipped := len(batch) - len(pending):
+        context.log.info(f"{skipped} new file(s) skipped: content already requested, or gone")
+    runs, partitions = landing_requests(pending)
+    if not runs:
+        return dg.SensorResult(skip_reason="no new files to load", cursor=next_cursor.to_json())
+    return dg.SensorResult(
+        run_requests=runs, dynamic_partitions_requests=partitions, cursor=next_cursor.to_json()
+    )
+
+
+def webhook_days_request(days: Sequence[date], run_key: str | None = None) -> dg.RunRequest:
+    """One run for `days`: a single partition, or the range from the first to the last."""
+    first, last = min(days).isoformat(), max(days).isoformat()
+    if first == last:
+        return dg.RunRequest(run_key=run_key, job_name=WEBHOOK_JOB.name, partition_key=first)
+    tags = {RANGE_START_TAG: first, RANGE_END_TAG: last}
+    return dg.RunRequest(run_key=run_key, job_name=WEBHOOK_JOB.name, tags=tags)
+
+
+@dg.sensor(
+    job=WEBHOOK_JOB,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+)
+def webhook_log_sensor(
+    context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings]
+) -> dg.SensorResult:
+    """Request one run for the days whose log segments gained complete lines.
+
+    The cursor is the (segment, byte offset) after the last complete line requested; however
+    many days a replayed history spans, a tick launches a single run over their range.
+    """
+    position = LogPosition.from_json(context.cursor)
+    today = datetime.now(UTC).date()
+    days, end = new_complete_lines(settings.webhooks_dir, position, until=today)
+    days = loadable_days(days, context.log.warning)
+    cursor = end.to_json() if end else None
+    if not days:
+        return dg.SensorResult(
+            skip_reason="no new complete lines in the webhook log", cursor=cursor
+        )
+    start = f"{position.segment}:{position.offset}" if position else "start"
+    run_key = f"{start}->{end.segment}:{end.offset}"
+    return dg.SensorResult(run_requests=[webhook_days_request(days, run_key)], cursor=cursor)

@@ -1,0 +1,70 @@
+"""The `ltv run` command: progress on stderr, the summary on stdout, exit codes for scripts."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from pipeline.ingest.landing import WRITE_WAIT_SECONDS
+from pipeline.run.lock import RunLocked, lock_path, run_lock
+from pipeline.run.summary import RunSummary
+from pipeline.settings import Settings, load_settings
+from pipeline.warehouse import WarehouseBusy
+
+# Exit codes: 0 all loaded and published, 1 something failed or was not loaded (the marts are
+# still built from what did load), 2 nothing was done (another run holds the warehouse).
+EXIT_FAILED, EXIT_REFUSED = 1, 2
+
+
+def _progress(line: str) -> None:
+    click.echo(f"ltv run: {line}", err=True)
+
+
+@click.command()
+@click.option(
+    "--wait-for-writes",
+    "write_wait",
+    type=click.FloatRange(min=0),
+    default=WRITE_WAIT_SECONDS,
+    show_default=True,
+    help="Seconds to wait for files still being written before leaving them for the next run.",
+)
+def run(write_wait: float) -> None:
+    """Load everything pending, build every model, publish the marts and the report.
+
+    Files still being written are waited for (see --wait-for-writes), then loaded. Exits 1
+    when anything failed or was left unloaded (a rejected file, a failed dbt test); the marts
+    are still built and published from everything that did load. Exits 2 at once when another
+    `ltv run` is running on the same warehouse.
+    """
+    settings = load_settings()
+    try:
+        with run_lock(lock_path(settings.warehouse)):
+            summary = _run(settings, write_wait)
+    except RunLocked as exc:
+        click.echo(f"ltv run: {exc}", err=True)
+        raise SystemExit(EXIT_REFUSED) from None
+    raise SystemExit(EXIT_FAILED if summary.failed else 0)
+
+
+def _run(settings: Settings, write_wait: float) -> RunSummary:
+    """Load, build and publish under the run lock; Dagster is imported only now (slow)."""
+    from pipeline.instance import dagster_instance
+    from pipeline.run.driver import build_and_publish, ingest, read_totals
+
+    started = time.monotonic()
+    summary = RunSummary()
+    try:
+        instance = dagster_instance(settings)
+        _progress("[1/2] loading landing files and the webhook log ...")
+        ingest(instance, settings, summary, echo=_progress, write_wait=write_wait)
+        _progress("[2/2] building the marts (dbt) and publishing them ...")
+        if build_and_publish(instance, settings, summary):
+            read_totals(settings, summary)
+            click.echo(f"marts published to {settings.marts_snapshot}")
+    except WarehouseBusy as exc:
+        summary.failures.append(str(exc))
+    for line in summary.lines(time.monotonic() - started):
+        click.echo(line)
+    return summary
