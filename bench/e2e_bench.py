@@ -104,8 +104,8 @@ def _materialize(assets: list[Any], resources: dict[str, Any]) -> dict[str, Any]
     """
     import dagster as dg
 
-    from pipeline.run.driver import QUIET_RUN_CONFIG, failure_messages
     from pipeline.instance import dagster_instance
+    from pipeline.run.driver import QUIET_RUN_CONFIG, failure_messages
 
     result = dg.materialize(
         assets,
