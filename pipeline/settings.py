@@ -45,6 +45,8 @@ class Settings:
     day_n: tuple[int, ...] = DEFAULT_DAY_N
     archive_dir: Path | None = None
     memory_limit: str = DEFAULT_MEMORY_LIMIT
+    # How an export's ambiguous dates (no day above 12) are read: "MDY" or "DMY".
+    csv_date_order: str = "MDY"
 
     @property
     def webhooks_dir(self) -> Path:
@@ -119,6 +121,16 @@ def _check_memory_limit(value: str) -> str:
     return value.strip()
 
 
+def _check_date_order(value: str) -> str:
+    order = value.strip().upper()
+    if order not in ("MDY", "DMY"):
+        raise SettingsError(
+            f"LTV_CSV_DATE_ORDER={value!r} is not a date order; use 'MDY' (month first, "
+            "4/23/2024) or 'DMY' (day first, 23/4/2024)."
+        )
+    return order
+
+
 def _path(value: str) -> Path:
     path = Path(value).expanduser()
     return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
@@ -153,4 +165,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         day_n=day_n or DEFAULT_DAY_N,
         archive_dir=_path(archive) if archive else None,
         memory_limit=_check_memory_limit(get("LTV_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)),
+        csv_date_order=_check_date_order(get("LTV_CSV_DATE_ORDER", "MDY")),
     )

@@ -121,6 +121,8 @@ RAW_DDL = (
         encoding VARCHAR, delimiter VARCHAR, rows BIGINT, rejected BIGINT,
         missing_columns VARCHAR[], extra_columns VARCHAR[], loaded_at TIMESTAMP,
         archived_to VARCHAR)""",
+    # What the load noticed (date order, decimal comma, skipped rows); added after the table.
+    f"ALTER TABLE {LANDING_FILES_TABLE} ADD COLUMN IF NOT EXISTS notes VARCHAR[]",
     # ... and one row per loaded webhook log segment: how far it was read.
     f"""CREATE TABLE IF NOT EXISTS {WEBHOOK_SEGMENTS_TABLE} (
         segment VARCHAR NOT NULL, day DATE NOT NULL, bytes BIGINT, events BIGINT,

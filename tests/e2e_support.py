@@ -45,6 +45,8 @@ SETTINGS_VARIABLES = (
     "LTV_MATCH_TOLERANCE_MINUTES",
     "LTV_DAY_N",
     "LTV_ARCHIVE_DIR",
+    "LTV_CSV_DATE_ORDER",
+    "LTV_MEMORY_LIMIT",
 )
 STOP_GRACE_SECONDS = 10.0
 # The webserver loads the code location in ~20 s on a quiet 2-core machine, ~100 s on a loaded one.

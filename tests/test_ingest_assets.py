@@ -152,7 +152,9 @@ def test_each_bad_file_moves_to_rejected_with_its_message_and_good_files_go_on(
     (landing / "orders").mkdir()
     for name, (data, _) in BAD_FILES.items():
         (landing / "orders" / name).write_bytes(data)
-    good = ",".join(TRANSACTIONS_HEADER) + "\n" + ",".join(["1"] * len(TRANSACTIONS_HEADER))
+    typed = {"order_date": "2024-01-01", "order_time": "10:00:00"}
+    row = ",".join(typed.get(column, "1") for column in TRANSACTIONS_HEADER)
+    good = ",".join(TRANSACTIONS_HEADER) + "\n" + row
     (landing / "good.csv").write_text(good + "\n")
     settle(landing)
     results = {

@@ -186,8 +186,8 @@ def test_bad_rows_are_kept_with_line_and_reason_and_good_rows_keep_their_number(
 ) -> None:
     width = len(TRANSACTIONS_HEADER)
 
-    def row(order_id: str, extra: int = 0) -> str:
-        cells = ["-"] * (width + extra)
+    def row(order_id: str, extra: int = 0, company: str = "-") -> str:
+        cells = [company] + ["-"] * (width + extra - 1)
         cells[TRANSACTIONS_HEADER.index("order_id")] = order_id
         return ",".join(cells)
 
@@ -195,7 +195,7 @@ def test_bad_rows_are_kept_with_line_and_reason_and_good_rows_keep_their_number(
         ",".join(TRANSACTIONS_HEADER),
         row("1"),
         row("2", extra=-1),  # a column short
-        row('3,"multi\nline"', extra=-1),  # one quoted cell spanning two lines
+        row("3", company='"multi\nline"'),  # one quoted cell spanning two lines
         row("4", extra=2),  # two columns too many
         row("5"),
     ]
@@ -261,7 +261,8 @@ def test_damaged_utf8_rows_are_rejected_not_the_file(
 ) -> None:
     header = ",".join(TRANSACTIONS_HEADER).encode()
     width = len(TRANSACTIONS_HEADER)
-    good = ",".join(["Zoë"] * width).encode()
+    typed = ("order_date", "order_time", "product_price", "sales_tax", "total")
+    good = ",".join("-" if c in typed else "Zoë" for c in TRANSACTIONS_HEADER).encode()
     bad = ",".join(["x\xff"] * width).encode("latin-1")
     (tmp_path / "damaged.csv").write_bytes(b"\n".join([header, good, bad, good]) + b"\n")
     loaded = load(con, tmp_path, "damaged.csv")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.ingest.csv_values import MONTH_FIRST, normalise_values
 from pipeline.ingest.encoding import UTF8, WINDOWS_1252, classify_non_utf8, utf8_copy
 from pipeline.ingest.headers import COLUMNS, SUBSCRIPTIONS, TRANSACTIONS
 from pipeline.ingest.landing import file_sha256, folder_kind
@@ -42,8 +43,9 @@ PREVIEW_ROWS = 5
 _NO_NULL_STRING = "\x01"
 _REJECTS = "ltv_reject_errors"
 _REJECT_SCANS = "ltv_reject_scans"
-# One reason per rejected row, from DuckDB's rejects table (a row can break several rules).
-_REASON = "string_agg(error_type || ': ' || error_message, '; ')"
+# One reason per rejected row, from DuckDB's rejects table (a row can break several rules, and
+# DuckDB reports some once per column: each reason is stated once).
+_REASON = "string_agg(DISTINCT error_type || ': ' || error_message, '; ')"
 
 
 class ContentChanged(RuntimeError):
@@ -207,10 +209,16 @@ def _load_rows(
 
 
 def load_export(
-    con: duckdb.DuckDBPyConnection, file: ExportFile, export: str, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    file: ExportFile,
+    export: str,
+    loaded_at: datetime,
+    date_order: str = MONTH_FIRST,
 ) -> LoadedExport:
     """Replace the rows of `file` in the `export` raw table (one transaction), with its ledger
-    entry.
+    entry. Dates, times and amounts are made canonical (`pipeline.ingest.csv_values`; an
+    ambiguous file's dates are read in `date_order`), and rows that cannot be read go to
+    `raw.rejected_rows`.
 
     Raises FileRejected when the file cannot be loaded at all (nothing is written),
     ContentChanged when its content no longer matches `file.sha256`, and WrongExport when its
@@ -230,14 +238,19 @@ def load_export(
             _delete_file(con, table, file.sha256)
             rows, encoding = _load_rows(con, head, file, loaded_at)
             rejected = _record_rejects(con, table, file, loaded_at)
+            values = normalise_values(
+                con, table, export, (file.rel_path, file.sha256, loaded_at), date_order
+            )
+            rows -= values.rejected + values.skipped
+            rejected += values.rejected
             if digest.result() != file.sha256:
                 raise ContentChanged(
                     f"{file.rel_path} changed after it was detected (its SHA-256 is no longer "
                     f"{file.sha256}); its new content is picked up as a new file."
                 )
             if rows == 0 and rejected:
-                raise _unreadable(con)
-            loaded = _summary(con, head, file, rows, rejected, encoding)
+                raise _unreadable(con, file.sha256)
+            loaded = _summary(con, head, file, rows, rejected, encoding, values.notes)
             _write_ledger(con, file, loaded, loaded_at)
             con.execute("COMMIT")
         except BaseException:
@@ -246,8 +259,8 @@ def load_export(
     return loaded
 
 
-def _unreadable(con: duckdb.DuckDBPyConnection) -> FileRejected:
-    line, reason = _rejected_sample(con, limit=1)[0]
+def _unreadable(con: duckdb.DuckDBPyConnection, sha256: str) -> FileRejected:
+    line, reason = _rejected_sample(con, sha256, limit=1)[0]
     return FileRejected(
         f"none of its rows could be read (line {line}: {reason}).",
         "Export it from ThriveCart again, or re-save it from your spreadsheet as "
@@ -255,9 +268,17 @@ def _unreadable(con: duckdb.DuckDBPyConnection) -> FileRejected:
     )
 
 
-def _rejected_sample(con: duckdb.DuckDBPyConnection, limit: int) -> list[tuple[int, str]]:
-    sql = f"SELECT line, {_REASON} FROM temp.{_REJECTS} GROUP BY line ORDER BY line LIMIT ?"
-    return [(int(line), str(reason)) for line, reason in con.execute(sql, [limit]).fetchall()]
+def _rejected_sample(
+    con: duckdb.DuckDBPyConnection, sha256: str, limit: int
+) -> list[tuple[int, str]]:
+    """The first rejected lines of the file with their reasons (warnings left out)."""
+    sql = (
+        f"SELECT line, reason FROM {REJECTED_ROWS_TABLE} WHERE file_sha256 = ? "
+        "AND NOT starts_with(reason, 'warning') ORDER BY line LIMIT ?"
+    )
+    return [
+        (int(line), str(reason)) for line, reason in con.execute(sql, [sha256, limit]).fetchall()
+    ]
 
 
 def _summary(
@@ -267,6 +288,7 @@ def _summary(
     rows: int,
     rejected: int,
     encoding: str,
+    value_notes: tuple[str, ...],
 ) -> LoadedExport:
     export = head.match.export
     columns = PREVIEW_COLUMNS[export]
@@ -285,8 +307,8 @@ def _summary(
         delimiter=head.delimiter,
         missing=head.match.missing,
         extra=head.match.extra,
-        notes=_folder_notes(export, file.rel_path),
-        rejected_sample=_rejected_sample(con, limit=5),
+        notes=_folder_notes(export, file.rel_path) + value_notes,
+        rejected_sample=_rejected_sample(con, file.sha256, limit=5),
         preview=preview,
     )
 
@@ -296,8 +318,8 @@ def _write_ledger(
 ) -> None:
     con.execute(
         f"""INSERT INTO {LANDING_FILES_TABLE} (sha256, path, export, kind, bytes, encoding,
-            delimiter, rows, rejected, missing_columns, extra_columns, loaded_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            delimiter, rows, rejected, missing_columns, extra_columns, loaded_at, notes)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             file.sha256,
             file.rel_path,
@@ -311,6 +333,7 @@ def _write_ledger(
             list(loaded.missing),
             list(loaded.extra),
             loaded_at,
+            list(loaded.notes),
         ],
     )
 

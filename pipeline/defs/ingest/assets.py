@@ -116,7 +116,7 @@ def _load_landing_file(
         ensure_raw_schema(con)
         file = _locate(context, con, settings, context.partition_key)
         try:
-            loaded = load_export(con, file, export, utc_now())
+            loaded = load_export(con, file, export, utc_now(), settings.csv_date_order)
         except FileRejected as exc:
             moved = move_to_rejected(
                 file.path, file.rel_path, settings.rejected_dir, exc, file.sha256
