@@ -7,8 +7,11 @@ instance; a bad file fails only its own load and the command's exit code, never 
 
 from __future__ import annotations
 
+import time
+
 import duckdb
 from click.testing import CliRunner
+from spreadsheet import resave
 from test_dbt_support import aggregate_mismatches, customer_mismatches, generate_and_replay
 
 from pipeline.cli import main
@@ -39,3 +42,31 @@ def test_ltv_run_builds_marts_equal_to_truth_and_reports_a_bad_file(
         payments = snapshot.execute("select count(*) from fct_payments").fetchone()[0]
     assert payments == sum(total["payments"] for total in truth["totals"])
     assert f"payments: {payments:,}" in first.output
+
+
+def test_spreadsheet_resaves_dropped_just_before_a_run_give_the_clean_marts(
+    pipeline_settings: Settings,
+) -> None:
+    """One export re-saved in a US spreadsheet, another in a European one, each with a total
+    row, written a moment before `ltv run`: the marts are exactly the generated seller's."""
+    truth = generate_and_replay(pipeline_settings, CUSTOMERS, SEED + 1)
+    landing = pipeline_settings.landing_dir
+    older, latest = sorted((landing / "orders").glob("*.csv"))
+    (recurring,) = (landing / "subscriptions" / "recurring").glob("*.csv")
+    for clean, style in ((older, "us"), (latest, "eu"), (recurring, "eu")):
+        resaved = clean.with_name(f"{clean.stem} ({style}).csv")
+        resave(clean, resaved, style)
+        clean.unlink()
+    time.sleep(1)
+
+    result = CliRunner().invoke(main, ["run"])
+
+    assert result.exit_code == 0, result.output
+    assert "files loaded: 4" in result.output and "rows rejected" not in result.output
+    assert "waiting for 4 file(s) still being written" in result.output  # all just written
+    with duckdb.connect(str(pipeline_settings.warehouse), read_only=True) as con:
+        assert customer_mismatches(con, truth) == []
+        assert aggregate_mismatches(con, truth) == []
+        notes = con.execute("select flatten(list(notes)) from raw.landing_files").fetchone()[0]
+    assert sum("summary or blank row(s) skipped" in note for note in notes) == 3
+    assert sum("dates read day-first" in note for note in notes) == 2

@@ -98,3 +98,19 @@
         as decimal(18, 2)
     )
 {%- endmacro %}
+
+{#-
+    The export time in a file name such as 'ThriveCart Subscription Export 2024-05-01
+    10_00_00.csv' (anywhere in the name, so 'export … (1).csv' from a second download still
+    has it), or NULL when the name holds none (a renamed file).
+-#}
+{% macro export_stamp(path_expr) -%}
+    {{ return(adapter.dispatch('export_stamp')(path_expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__export_stamp(path_expr) -%}
+    try_strptime(
+        regexp_extract({{ path_expr }}, '\d{4}-\d{2}-\d{2} \d{2}_\d{2}_\d{2}'),
+        '%Y-%m-%d %H_%M_%S'
+    )
+{%- endmacro %}

@@ -9,10 +9,7 @@ with export_rows as (
         *,
         -- 'ThriveCart Subscription Export 2024-05-01 10_00_00.csv' -> its export time; a
         -- renamed file falls back to the latest subscription start it lists.
-        {{ dbt.safe_cast(
-            "replace(" ~ dbt.right("replace(file_path, '.csv', '')", "19") ~ ", '_', ':')",
-            dbt.type_timestamp()
-        ) }} as export_stamp,
+        {{ export_stamp('file_path') }} as export_stamp,
         max(started_at) over (partition by file_sha256) as export_latest_start
     from {{ ref('stg_thrivecart__subscriptions') }}
     where subscription_id is not null
