@@ -13,6 +13,7 @@ import click
 # name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
     "demo-data": "pipeline.demo.cli:demo_data",
+    "forget": "pipeline.run.forget_command:forget",
     "webhooks": "pipeline.sidecar.cli:webhooks",
     "report": "pipeline.report.cli:report",
     "run": "pipeline.run.command:run",

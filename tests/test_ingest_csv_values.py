@@ -184,3 +184,15 @@ def test_a_resaved_generated_export_loads_the_same_rows_as_the_clean_one(
             ).fetchall()
 
     assert raw_rows(resaved) == raw_rows(clean)
+
+
+def test_a_date_spelled_like_iso_but_impossible_is_rejected(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    loaded = load(
+        con,
+        write(tmp_path / "iso.csv", ["1|2024-02-29|10:00:00|5|0|5", "2|2023-02-29|10:00:00|5|0|5"]),
+    )
+    assert [row[:2] for row in values(con)] == [("1", "2024-02-29")]
+    assert rejected(con) == [(3, "order_date '2023-02-29' is not a date (month-first)")]
+    assert loaded.rejected == 1

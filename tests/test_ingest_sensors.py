@@ -56,9 +56,9 @@ def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
         ]
     }
     requested = {
-        r.run_key: (r.job_name, r.tags[LANDING_PATH_TAG])
+        r.partition_key: (r.job_name, r.tags[LANDING_PATH_TAG])
         for r in result.run_requests
-        if r.partition_key == r.run_key
+        if r.run_key and r.run_key.startswith(f"{r.partition_key}:")
     }
     assert requested == expected
     assert len(ephemeral_instance.get_dynamic_partitions(TRANSACTIONS_FILES.name)) == 2

@@ -48,6 +48,7 @@ _WORDS = {DAY_FIRST: "day-first", MONTH_FIRST: "month-first"}
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _CLOCK = r"^\d{2}:\d{2}:\d{2}$"
 _PLAIN_AMOUNT = r"^-?\d+(\.\d+)?$"
+_AMOUNT = "DECIMAL(18, 2)"
 _COMMA_DECIMAL = r",\d{1,2}$"
 _POINT_DECIMAL = r"\.\d{1,2}$"
 
@@ -190,11 +191,17 @@ def _all_canonical(
     times: tuple[str, ...],
     amounts: tuple[str, ...],
 ) -> bool:
-    """Whether every date, time and amount is already in the spelling staging reads."""
-    spelled = [(dates, _ISO_DATE), (times, _CLOCK), (amounts, _PLAIN_AMOUNT)]
+    """Whether every date, time and amount is already in the spelling staging reads (and
+    is a real one: `2025-13-45` has the spelling of a date)."""
+    spelled = [
+        (dates, _ISO_DATE, "DATE"),
+        (times, _CLOCK, "TIME"),
+        (amounts, _PLAIN_AMOUNT, _AMOUNT),
+    ]
     checks = [
-        f"({_missing(_q(c))} OR regexp_full_match({_q(c)}, '{pattern}'))"
-        for columns, pattern in spelled
+        f"({_missing(_q(c))} OR regexp_full_match({_q(c)}, '{pattern}') "
+        f"AND TRY_CAST({_q(c)} AS {type_}) IS NOT NULL)"
+        for columns, pattern, type_ in spelled
         for c in columns
     ]
     result = con.execute(f"SELECT bool_and({' AND '.join(checks)}) {rows}").fetchone()[0]

@@ -15,10 +15,12 @@ import duckdb
 
 from pipeline.defs.ingest.assets import LANDING_ASSETS, raw_thrivecart_webhook_events
 from pipeline.defs.ingest.checks import checks_for
+from pipeline.defs.ingest.forget import record_forgotten
 from pipeline.defs.ingest.partitions import LANDING_PARTITIONS, loadable_days
 from pipeline.defs.ingest.sensors import landing_run_request, webhook_days_request
 from pipeline.defs.resources import pipeline_resources
 from pipeline.ingest.csv_load import loaded_hashes
+from pipeline.ingest.forget import forget_gone
 from pipeline.ingest.landing import WRITE_WAIT_SECONDS, pending_files, wait_for_writes
 from pipeline.ingest.webhook_load import loaded_segment_sizes
 from pipeline.ingest.webhook_scan import pending_webhook_days
@@ -124,6 +126,7 @@ def ingest(
         echo(f"waiting for {len(paths)} file(s) still being written: {shown}")
 
     still_writing = wait_for_writes(settings.landing_dir, timeout=write_wait, on_wait=waiting_for)
+    forget_removed(instance, settings, summary, echo)
     summary.not_loaded += [
         f"{path}: still being written after {write_wait:g} s; run ltv run again once it is complete"
         for path in still_writing
@@ -132,6 +135,23 @@ def ingest(
         instance, settings, QUIET_RUN_CONFIG, skip=still_writing, on_wait=echo
     ):
         _count(result, summary)
+
+
+def forget_removed(
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    summary: RunSummary,
+    echo: Callable[[str], None],
+) -> None:
+    """Remove from raw the loaded files that are gone from the landing folder."""
+    con = connect(settings.warehouse, memory_limit=settings.memory_limit, on_wait=echo)
+    try:
+        ensure_raw_schema(con)
+        forgotten = forget_gone(con, settings.landing_dir)
+    finally:
+        con.close()
+    record_forgotten(instance, forgotten)
+    summary.forgotten += [f"{f.path} ({f.rows:,} rows removed from raw)" for f in forgotten]
 
 
 def _count(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None:

@@ -13,6 +13,7 @@ class RunSummary:
 
     files_loaded: list[str] = field(default_factory=list)
     not_loaded: list[str] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     rows_loaded: int = 0
     rows_rejected: int = 0
@@ -32,6 +33,9 @@ class RunSummary:
         lines = [f"files loaded: {len(self.files_loaded)} ({self.rows_loaded:,} rows)"]
         if self.rows_rejected:
             lines.append(f"rows rejected: {self.rows_rejected:,} ({REJECTED_ROWS_HINT})")
+        if self.forgotten:
+            lines.append(f"files forgotten (gone from the landing folder): {len(self.forgotten)}")
+            lines += [f"  - {file}" for file in self.forgotten]
         if self.not_loaded:
             lines.append(f"files not loaded: {len(self.not_loaded)}")
             lines += [f"  - {reason}" for reason in self.not_loaded]

@@ -1,5 +1,6 @@
 """Dagster side of ingestion: raw assets (`assets`), how they are partitioned (`partitions`),
-the sensors that feed them (`sensors`) and their checks (`checks`). The logic lives in
+the sensors that feed them (`sensors`), their checks (`checks`), and forgetting files removed
+from the landing folder (`forget`). The logic lives in
 `pipeline.ingest`; these modules only wire it to Dagster.
 """
 
@@ -12,11 +13,12 @@ from pipeline.defs.ingest.assets import (
     raw_thrivecart_webhook_events,
 )
 from pipeline.defs.ingest.checks import RAW_CHECKS
+from pipeline.defs.ingest.forget import forget_landing_files, landing_removals_sensor
 from pipeline.defs.ingest.sensors import landing_files_sensor, webhook_log_sensor
 
 defs = dg.Definitions(
     assets=[*LANDING_ASSETS.values(), raw_thrivecart_webhook_events],
     asset_checks=RAW_CHECKS,
-    jobs=[*LANDING_JOBS.values(), WEBHOOK_JOB],
-    sensors=[landing_files_sensor, webhook_log_sensor],
+    jobs=[*LANDING_JOBS.values(), WEBHOOK_JOB, forget_landing_files],
+    sensors=[landing_files_sensor, webhook_log_sensor, landing_removals_sensor],
 )

@@ -36,9 +36,11 @@ SENSOR_INTERVAL_SECONDS = 5
 
 
 def landing_run_request(pending: PendingFile) -> dg.RunRequest:
-    """The run that loads one file content (run key = its SHA-256, so it is requested once)."""
+    """The run that loads one file content. The run key is its SHA-256 and change time: the
+    same drop is requested once, and the same content dropped again after it was forgotten
+    loads again."""
     return dg.RunRequest(
-        run_key=pending.sha256,
+        run_key=f"{pending.sha256}:{pending.file.changed_ns}",
         job_name=LANDING_JOBS[pending.export].name,
         partition_key=pending.sha256,
         tags={LANDING_PATH_TAG: pending.file.rel_path},
