@@ -20,7 +20,7 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 DEFAULT_DAY_N = (0, 7, 30, 60, 90, 180, 365)
 # DuckDB takes up to 80% of RAM by default, and keeps what it reads and writes in its buffer
-# pool up to that limit. With a limit it spills to disk instead (bench/README.md, session 4).
+# pool up to that limit. With a limit it spills to disk instead (bench/README.md, "Memory").
 DEFAULT_MEMORY_LIMIT = "3GB"
 _MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 

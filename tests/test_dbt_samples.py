@@ -74,7 +74,7 @@ LOST_CHARGE = {
 UNIT_TEST_RESULTS = "unit_test_results.json"
 
 
-# order.refund as ThriveCart sends it (fields as in ../shared/spec/thrivecart-sources.md), for
+# order.refund as ThriveCart sends it (fields as in docs/sources.md), for
 # an order of 49.00 whose order.success never arrived.
 LOST_CHARGE_REFUND = {
     "event": "order.refund",

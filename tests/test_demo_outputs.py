@@ -1,4 +1,4 @@
-"""The demo seller's files, checked against the spec and against each other.
+"""The demo seller's files, checked against docs/sources.md and against each other.
 
 Two sellers are generated once per module: the default (UTC exports, two currencies) and one
 whose exports are on New York time with a single currency. The truth is cross-checked by an

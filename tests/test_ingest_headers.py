@@ -20,7 +20,7 @@ from pipeline.ingest.landing import folder_kind
 from pipeline.ingest.rejection import FileRejected
 from pipeline.ingest.sniff import read_export_head
 
-# Copied from docs/interfaces.md / the sources spec, independently of the code's own constants.
+# Copied from docs/interfaces.md and docs/sources.md, independently of the code's own constants.
 _SPEC_TRANSACTIONS = (
     "company,first_name,last_name,full_name,address_line1,address_city,address_state,address_zip,"
     "address_country,shipping_full_name,shipping_address_line1,shipping_address_city,"

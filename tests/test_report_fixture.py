@@ -1,4 +1,4 @@
-"""Hand-made marts that follow /work/shared/spec/marts.md, shared by the publish and report tests.
+"""Hand-made marts that follow docs/marts.md, shared by the publish and report tests.
 
 The dbt marts are built by another part of the pipeline; these few rows let the snapshot and the
 report be tested on their own. The numbers are worked out by hand from the payments below, and

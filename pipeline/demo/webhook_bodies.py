@@ -1,6 +1,6 @@
 """The webhook payloads ThriveCart would send for the history, and their exact HTTP bodies.
 
-Payloads mirror the structure of the real samples in shared/samples/webhooks/: every scalar a
+Payloads mirror the structure of the real samples in tests/fixtures/webhooks/: every scalar a
 string, cents as integer strings, `"null"` for a missing value, UTC timestamps with `_iso8601`
 and `_unix` twins, and HTML-escaped names in `order.charges[]` and `purchases[]` only. A payload
 never holds an empty list or dict, because a form body cannot carry one: the same event then

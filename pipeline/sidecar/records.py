@@ -28,7 +28,7 @@ _SECRET_FIELD_BYTES = SECRET_FIELD.encode()
 # underscore is accepted too).
 _CREDENTIAL_FIELD = re.compile(rb"(?:^|&)thrivecart(?:_|%5[Ff])(secret|account)=([^&]*)")
 
-# The account webhook ("Settings > API & Webhooks"), thrivecart-sources.md §1.
+# The account webhook ("Settings > API & Webhooks"), docs/sources.md, "Events".
 ACCOUNT_EVENTS = frozenset(
     {
         "order.success",
