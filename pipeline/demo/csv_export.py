@@ -1,9 +1,9 @@
 """Renders the history as ThriveCart's CSV exports, byte for byte in PHP `fputcsv` style.
 
 Formats follow docs/sources.md and docs/interfaces.md: the Transactions header is the best
-known guess, the Subscriptions header the confirmed one (with its duplicate `subscription_id`), `-` for
-a missing value, a NUL byte after every zip, HTML-escaped item names, local dates and times on the
-account's clock, and refund rows dated by the original order.
+known guess, the Subscriptions header the confirmed one (with its duplicate `subscription_id`),
+`-` for a missing value, a NUL byte after every zip, HTML-escaped item names, local dates and
+times on the account's clock, and refund rows dated by the original order.
 """
 
 from __future__ import annotations
