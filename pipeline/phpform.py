@@ -83,39 +83,45 @@ def _key_path(raw_key: str) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
 
 
 class _Appends:
-    """The next `[]` index of every group of one decode, kept as fields arrive.
+    """The next `[]` index of the groups of one decode that have had an `[]` append.
 
-    PHP appends one past the largest integer key so far; finding that by scanning a group's
-    keys on every `[]` made a body of n `a[]` fields cost n² (9,000 fields took 10 s). Groups
-    live as long as the decode, so their `id` is a stable key.
+    PHP appends one past the largest integer key so far. Finding that by scanning a group's
+    keys on every `[]` made a body of n `a[]` fields cost n² (9,000 fields took 10 s). Here a
+    group's keys are scanned once, at its first `[]`, and the index is kept from then on; an
+    explicit integer key moves it only for groups that have one (`next` is empty for the usual
+    body, which has no `[]`, so the check costs nothing there). Groups live as long as the
+    decode, so their `id` is a stable key.
     """
 
-    __slots__ = ("_next",)
+    __slots__ = ("next",)
 
     def __init__(self) -> None:
-        self._next: dict[int, int] = {}
+        self.next: dict[int, int] = {}
 
     def take(self, node: dict[str, Any]) -> str:
         """The key `[]` gets in `node` (and it is taken)."""
-        index = self._next.get(id(node), 0)
-        self._next[id(node)] = index + 1
+        index = self.next.get(id(node))
+        if index is None:
+            index = max((int(k) + 1 for k in node if _INDEX.match(k)), default=0)
+        self.next[id(node)] = index + 1
         return str(index)
 
     def note(self, node: dict[str, Any], key: str) -> None:
-        """An explicit key was set in `node`: an integer one moves the next index past it."""
-        if key[:1].isdigit() and _INDEX.match(key):
-            index = int(key) + 1
-            if index > self._next.get(id(node), 0):
-                self._next[id(node)] = index
+        """`key` was set in `node`: past an integer one, a group with appends appends after it."""
+        index = self.next.get(id(node))
+        if index is not None and _INDEX.match(key) and int(key) >= index:
+            self.next[id(node)] = int(key) + 1
 
 
 def _parent(root: dict[str, Any], path: tuple[str, ...], appends: _Appends) -> dict[str, Any]:
     """The group that holds the last segment of `path`, created as needed."""
     node = root
     for segment in path[:-1]:
-        if segment:
+        if not segment:
+            segment = appends.take(node)
+        elif appends.next and segment[0].isdigit():
             appends.note(node, segment)
-        child = node.setdefault(segment or appends.take(node), {})
+        child = node.setdefault(segment, {})
         if not isinstance(child, dict):
             raise FormDecodeError(
                 f"field {_name(path)!r} nests under {segment!r}, which holds a value"
@@ -162,6 +168,7 @@ def decode_php_form(body: str | bytes) -> dict[str, Any]:
         raise FormDecodeError(f"form body has more than {MAX_FIELDS} fields")
     root: dict[str, Any] = {}
     node, group, appends = root, None, _Appends()
+    appended = appends.next  # empty while the body has no `[]`: then no key needs noting
     for field in fields:
         if field:
             raw_key, _, value = field.partition("=")
@@ -173,7 +180,7 @@ def decode_php_form(body: str | bytes) -> dict[str, Any]:
             last = path[-1]
             if not last:
                 last = appends.take(node)
-            elif last[0].isdigit():  # an explicit index: a later `[]` appends after it
+            elif appended and last[0].isdigit():  # an index: a later `[]` appends after it
                 appends.note(node, last)
             if type(node.get(last)) is dict:  # inline, and `type`: this runs for every field
                 raise FormDecodeError(
