@@ -8,6 +8,7 @@ Every loop here is bounded in count and time.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_sidecar_http import FORM, PATH, sample, sidecar, stored
+from test_sidecar_http import FORM, PATH, metric, sample, sidecar, stored
 
 from pipeline.sidecar import app as app_module
 
@@ -109,6 +110,29 @@ def test_a_body_that_stalls_gets_408_and_nothing_is_stored(tmp_path: Path) -> No
         assert client.post(PATH, content=body, headers=FORM).status_code == 200
     assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
     assert b"body_timeout" in answer
+    assert len(stored(tmp_path)) == 1
+
+
+def test_a_client_that_hangs_up_mid_body_is_counted_not_logged_as_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Hanging up is the client's choice: no traceback for anyone to flood the log with."""
+    body = sample("order.success", "form")
+    head = (
+        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: {FORM['content-type']}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    series = 'ltv_webhook_refused_total{reason="client_disconnected"}'
+    with caplog.at_level(logging.INFO), sidecar(tmp_path) as client:
+        with socket.create_connection(_address(client), timeout=10) as sock:
+            sock.sendall(head + body[:100])
+        for _ in range(200):  # the server notices the hang-up on its next read
+            if metric(client, series) == 1:
+                break
+            time.sleep(0.05)
+        assert metric(client, series) == 1
+        assert client.post(PATH, content=body, headers=FORM).status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert len(stored(tmp_path)) == 1
 
 

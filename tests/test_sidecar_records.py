@@ -171,6 +171,50 @@ def test_the_secret_is_removed_in_every_casing(encoding: str) -> None:
     assert outcome.record["payload"]["customer"] == {"email": "a@b.c"}
 
 
+@pytest.mark.parametrize("encoding", ["form", "json"])
+def test_the_secret_word_never_reaches_the_line_under_any_name(encoding: str) -> None:
+    """Other spellings of the field go (PHP itself reads `thrivecart.secret` and `thrivecart
+    secret` as `thrivecart_secret`); the secret word anywhere else, in any casing, in a key, a
+    value or a JSON text inside a value, is replaced, and the rest of the value is kept."""
+    fields = {
+        "event": "order.success",
+        "thrivecart_account": "magloft",
+        "thrivecart_secret": "SAMPLESECRET1",
+        "thrivecart secret": "SAMPLESECRET1",
+        "Thrivecart.Secret": "an-older-word",
+        "customer": {
+            "thrivecart_secret ": "SAMPLESECRET1",
+            "note": "ref samplesecret1 end",
+            "meta": '{"thrivecart_secret":"SAMPLESECRET1"}',
+        },
+        "SampleSecret1": "1",
+    }
+    body = encode_php_form(fields) if encoding == "form" else as_json(fields)
+    outcome = accepted(deliver(body, FORM_TYPE if encoding == "form" else "application/json"))
+    assert b"samplesecret1" not in outcome.line.lower()
+    assert b"an-older-word" not in outcome.line
+    assert json.loads(outcome.line)["payload"] == {
+        "event": "order.success",
+        "thrivecart_account": "magloft",
+        "customer": {"note": "ref [redacted] end", "meta": '{"thrivecart_secret":"[redacted]"}'},
+        "[redacted]": "1",
+    }
+
+
+def test_a_secret_word_that_json_escapes_is_found_and_replaced() -> None:
+    word = 'Qu"o\\te-wörd'
+    body = as_json({"event": "e", "thrivecart_secret": word, "note": f"a {word} b", "k": word})
+    outcome = accepted(deliver(body, secrets={"*": word}))
+    assert outcome.record["payload"] == {"event": "e", "note": "a [redacted] b", "k": "[redacted]"}
+    assert "wörd".encode() not in outcome.line
+
+
+def test_a_secret_word_sent_as_the_content_type_is_not_stored() -> None:
+    outcome = accepted(deliver(signed(event="order.success"), "SampleSecret1"))
+    assert b"samplesecret1" not in outcome.line.lower()
+    assert outcome.record["content_type"] == "[redacted]"
+
+
 def test_delivery_id_depends_on_the_payload_only() -> None:
     body = signed(event="order.refund", n="1")
     reordered = as_json(dict(reversed(json.loads(body).items())))

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -108,6 +108,8 @@ async def webhook(request: Request) -> Response:
     except TimeoutError:
         message = f"the body did not arrive within {sidecar.body_timeout:g} s"
         outcome = Refused(408, "body_timeout", message)
+    except ClientDisconnect:  # counted, not an error: nobody is left to answer
+        outcome = Refused(400, "client_disconnected", "the connection closed mid-body")
     else:
         decide = functools.partial(
             process_delivery,

@@ -16,6 +16,7 @@ REFUSAL_REASONS = (
     "unsupported_media_type",
     "body_too_large",
     "body_timeout",
+    "client_disconnected",
     "write_failed",
 )
 PING_METHODS = ("HEAD", "GET", "POST")
@@ -62,7 +63,7 @@ class SidecarMetrics:
         )
         self.pings = Counter(
             "ltv_webhook_pings_total",
-            "URL checks answered 2xx without storing anything (HEAD, GET, POST without event).",
+            "URL checks answered 2xx without storing anything (HEAD, GET, empty POST).",
             "method",
             PING_METHODS,
         )

@@ -23,7 +23,12 @@ SCHEMA_VERSION = 1
 MAX_BODY_BYTES = 1024 * 1024  # real deliveries are a few KB; this leaves room for big carts
 FORM_TYPE = "application/x-www-form-urlencoded"
 SECRET_FIELD = "thrivecart_secret"
-_SECRET_FIELD_BYTES = SECRET_FIELD.encode()
+# Every name the secret field goes by: any casing, the words joined by `_`, `.`, `-`, spaces or
+# nothing (PHP itself reads a top-level `thrivecart.secret` or `thrivecart secret` as
+# `thrivecart_secret`), surrounding spaces included.
+_SECRET_NAME = re.compile(r"\s*thrivecart[\s._-]*secret\s*", re.IGNORECASE)
+# What replaces the secret word wherever else a delivery carries it.
+REDACTED = "[redacted]"
 # The two top-level form fields authentication needs, as ThriveCart writes them (an escaped
 # underscore is accepted too).
 # No leading `(?:^|&)`: a literal start lets the regex engine skip ahead (3 µs instead of 41
@@ -173,10 +178,12 @@ def _record_without_secret(
     received_at: datetime,
     remote_addr: str | None,
 ) -> tuple[dict[str, Any], bytes]:
-    """build_record, secret removed everywhere, cheaply in the usual case.
+    """build_record, the secret word nowhere in the line, cheaply in the usual case.
 
     The top-level secret is popped in place (the payload was decoded for this call alone). A
-    copy anywhere deeper would show in the encoded line: only then pay for a full strip.
+    second secret field, or the secret word itself anywhere else (a key, a value, a JSON text
+    inside a value, the content type), would show in the encoded line: only then pay for a
+    full strip, then for replacing the word.
     """
     build = functools.partial(
         build_record,
@@ -185,11 +192,29 @@ def _record_without_secret(
         received_at=received_at,
         remote_addr=remote_addr,
     )
-    payload.pop(SECRET_FIELD, None)
+    given = payload.pop(SECRET_FIELD, None)
     record, line = build(payload)
-    if _SECRET_FIELD_BYTES in line.lower():  # any casing, at any depth
-        record, line = build(strip_secret(payload))
+    lowered = line.lower()
+    if b"secret" in lowered:  # the field again, in any casing or spelling, at any depth
+        payload = strip_secret(payload)
+        record, line = build(payload)
+        lowered = line.lower()
+    if isinstance(given, str) and given and _as_line_text(given) in lowered:
+        word = _secret_pattern(given)
+        record, line = build(redact(payload, word), content_type=word.sub(REDACTED, content_type))
     return record, line
+
+
+@functools.lru_cache(maxsize=64)
+def _as_line_text(secret: str) -> bytes:
+    """`secret` as a JSON string's inside in the line, ASCII lower-cased like `line.lower()`.
+    Cached: only authenticated secret words get here, one per configured account."""
+    return json.dumps(secret, ensure_ascii=False)[1:-1].encode("utf-8").lower()
+
+
+@functools.lru_cache(maxsize=64)
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    return re.compile(re.escape(secret), re.IGNORECASE)
 
 
 def looks_like_json(body: bytes) -> bool:
@@ -304,17 +329,28 @@ def _unauthorized(detail: str) -> Refused:
 
 
 def strip_secret(node: Any) -> Any:
-    """A copy of `node` without any `thrivecart_secret` field, in any casing, at any depth."""
+    """A copy of `node` without any secret field (`thrivecart_secret` in any casing or
+    spelling, see `_SECRET_NAME`), at any depth."""
     nested = (dict, list)  # recursing only into groups keeps this cheap on big payloads
     if isinstance(node, dict):
         return {
             k: strip_secret(v) if isinstance(v, nested) else v
             for k, v in node.items()
-            if k.lower() != SECRET_FIELD
+            if _SECRET_NAME.fullmatch(k) is None
         }
     if isinstance(node, list):
         return [strip_secret(v) if isinstance(v, nested) else v for v in node]
     return node
+
+
+def redact(node: Any, word: re.Pattern[str]) -> Any:
+    """A copy of `node` with every match of `word` in its keys and strings replaced by
+    `[redacted]`: the secret word is never stored, whatever field a sender put it in."""
+    if isinstance(node, dict):
+        return {word.sub(REDACTED, k): redact(v, word) for k, v in node.items()}
+    if isinstance(node, list):
+        return [redact(v, word) for v in node]
+    return word.sub(REDACTED, node) if isinstance(node, str) else node
 
 
 def canonical_json(payload: Any) -> bytes:
