@@ -50,3 +50,26 @@
         else cast(replace({{ null_if_missing(expr) }}, ',', '') as decimal(18, 2))
     end
 {%- endmacro %}
+
+{#-
+    A select list over `columns` ((name, type) pairs, in order) for one branch of a union:
+    the columns in `same` as they are, those in `exprs` as the expression given, every other
+    one a NULL of its type (`string`, `timestamp` or `amount`). A branch names only what it
+    has, and every branch keeps the union's order and types.
+-#}
+{% macro padded_select_list(columns, same=[], exprs={}) -%}
+    {%- set types = {
+        'string': dbt.type_string(),
+        'timestamp': dbt.type_timestamp(),
+        'amount': 'decimal(18, 2)',
+    } -%}
+    {%- for name, type in columns %}
+        {% if name in same -%}
+            {{ name }}
+        {%- elif name in exprs -%}
+            {{ exprs[name] }} as {{ name }}
+        {%- else -%}
+            cast(null as {{ types[type] }}) as {{ name }}
+        {%- endif %}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

@@ -1,3 +1,5 @@
+-- The payment rules index (models/docs.md, doc block `payment_rules`) lists every rule,
+-- where it lives and the test that pins it.
 -- Dedupe rule 2: one row per CSV money movement, however many overlapping exports hold it.
 -- Two identical rows inside one export are two movements (e.g. two equal partial refunds of
 -- one item, which the export dates alike), so a row's k-th occurrence within a file is the

@@ -1,4 +1,6 @@
 {{ config(materialized='view') }}
+-- The payment rules index (models/docs.md, doc block `payment_rules`) lists every rule,
+-- where it lives and the test that pins it.
 -- Every money movement from every source in one shape, before any deduplication: one row per
 -- CSV charge/rebill/refund row (every export) and per webhook order item, rebill and refund
 -- (every delivery). Amounts are signed: refunds are negative whatever sign the export used.

@@ -1,3 +1,5 @@
+-- The payment rules index (models/docs.md, doc block `payment_rules`) lists every rule,
+-- where it lives and the test that pins it.
 -- One row per real payment, every dedupe rule applied, ready for the marts (which drop the
 -- test-mode rows flagged here).
 -- Dedupe rule 4: a subscription's first payment is the order's charge. A rebill of the same

@@ -1,6 +1,22 @@
 {{ config(materialized='view') }}
 {%- set tolerance_seconds = var('match_tolerance_minutes') | int * 60 %}
--- Dedupe rule 3: the same payment seen in a CSV row and in a webhook becomes one row.
+{#- The ledger's columns, in union order, with the type a branch that lacks one pads it with. -#}
+{%- set payment_columns = [
+    ('payment_key', 'string'), ('source', 'string'), ('matched_by', 'string'),
+    ('payment_type', 'string'), ('is_test', 'boolean'), ('account', 'string'),
+    ('order_id', 'string'), ('item_type', 'string'), ('item_id', 'string'),
+    ('item_name', 'string'), ('subscription_id', 'string'),
+    ('processor_subscription_id', 'string'), ('amount', 'amount'), ('tax_amount', 'amount'),
+    ('currency', 'string'), ('paid_at', 'timestamp'), ('is_dated_by_order', 'boolean'),
+    ('processor_charge_id', 'string'), ('invoice_id', 'string'), ('email', 'string'),
+    ('first_name', 'string'), ('last_name', 'string'), ('country', 'string'),
+    ('thrivecart_customer_id', 'string'), ('campaign_id', 'string'), ('affiliate_id', 'string'),
+    ('coupon', 'string'), ('processor', 'string'), ('csv_movement_id', 'string'),
+    ('webhook_movement_id', 'string'), ('csv_amount', 'amount'), ('webhook_amount', 'amount'),
+    ('csv_paid_at', 'timestamp'), ('webhook_paid_at', 'timestamp'),
+] %}
+-- Dedupe rule 3 (the payment rules index: the `payment_rules` doc block, models/docs.md):
+-- the same payment seen in a CSV row and in a webhook becomes one row.
 -- Exact ids first (the export's transaction_id equal to the webhook's processor charge id,
 -- event_id or webhook_id), then, among what is left, the natural key: order, item, kind,
 -- currency and amount, dated within `match_tolerance_minutes`. Refund rows in an export carry
@@ -22,39 +38,24 @@ webhook_payments as (
 
 exact_candidates as (
 
+    -- One join per exact id, in the order of preference: the export's transaction_id equal to
+    -- the webhook's processor charge id, its event_id, or its webhook_id.
+    {%- for rule, webhook_id in [
+        ('transaction_id', 'processor_charge_id'),
+        ('event_id', 'event_id'),
+        ('webhook_id', 'webhook_id'),
+    ] %}
+    {% if not loop.first %}union all{% endif %}
     select
         csv_payments.movement_id as csv_movement_id,
         webhook_payments.movement_id as webhook_movement_id,
-        'transaction_id' as matched_by,
-        1 as rule_priority
+        '{{ rule }}' as matched_by,
+        {{ loop.index }} as rule_priority
     from csv_payments
     inner join webhook_payments
-        on csv_payments.processor_charge_id = webhook_payments.processor_charge_id
+        on csv_payments.processor_charge_id = webhook_payments.{{ webhook_id }}
         and csv_payments.payment_type = webhook_payments.payment_type
-
-    union all
-
-    select
-        csv_payments.movement_id,
-        webhook_payments.movement_id,
-        'event_id',
-        2
-    from csv_payments
-    inner join webhook_payments
-        on csv_payments.processor_charge_id = webhook_payments.event_id
-        and csv_payments.payment_type = webhook_payments.payment_type
-
-    union all
-
-    select
-        csv_payments.movement_id,
-        webhook_payments.movement_id,
-        'webhook_id',
-        3
-    from csv_payments
-    inner join webhook_payments
-        on csv_payments.processor_charge_id = webhook_payments.webhook_id
-        and csv_payments.payment_type = webhook_payments.payment_type
+    {%- endfor %}
 
 ),
 
@@ -285,40 +286,14 @@ matched as (
 csv_only as (
 
     select
-        csv_key as payment_key,
-        'csv' as source,
-        cast(null as {{ dbt.type_string() }}) as matched_by,
-        payment_type,
-        false as is_test,
-        cast(null as {{ dbt.type_string() }}) as account,
-        order_id,
-        item_type,
-        item_id,
-        item_name,
-        subscription_id,
-        cast(null as {{ dbt.type_string() }}) as processor_subscription_id,
-        amount,
-        tax_amount,
-        currency,
-        paid_at,
-        is_dated_by_order,
-        processor_charge_id,
-        cast(null as {{ dbt.type_string() }}) as invoice_id,
-        email,
-        first_name,
-        last_name,
-        country,
-        cast(null as {{ dbt.type_string() }}) as thrivecart_customer_id,
-        campaign_id,
-        affiliate_id,
-        coupon,
-        processor,
-        movement_id as csv_movement_id,
-        cast(null as {{ dbt.type_string() }}) as webhook_movement_id,
-        amount as csv_amount,
-        cast(null as decimal(18, 2)) as webhook_amount,
-        paid_at as csv_paid_at,
-        cast(null as {{ dbt.type_timestamp() }}) as webhook_paid_at
+        {{- padded_select_list(payment_columns,
+            same=['payment_type', 'order_id', 'item_type', 'item_id', 'item_name',
+                  'subscription_id', 'amount', 'tax_amount', 'currency', 'paid_at',
+                  'is_dated_by_order', 'processor_charge_id', 'email', 'first_name', 'last_name',
+                  'country', 'campaign_id', 'affiliate_id', 'coupon', 'processor'],
+            exprs={'payment_key': 'csv_key', 'source': "'csv'", 'is_test': 'false',
+                   'csv_movement_id': 'movement_id', 'csv_amount': 'amount',
+                   'csv_paid_at': 'paid_at'}) }}
     from csv_payments
     where movement_id not in (select csv_movement_id from pairs)
 
@@ -327,40 +302,15 @@ csv_only as (
 webhook_only as (
 
     select
-        natural_key as payment_key,
-        'webhook' as source,
-        cast(null as {{ dbt.type_string() }}) as matched_by,
-        payment_type,
-        is_test,
-        account,
-        order_id,
-        item_type,
-        item_id,
-        item_name,
-        subscription_id,
-        processor_subscription_id,
-        amount,
-        tax_amount,
-        currency,
-        paid_at,
-        false as is_dated_by_order,
-        processor_charge_id,
-        invoice_id,
-        email,
-        first_name,
-        last_name,
-        country,
-        thrivecart_customer_id,
-        cast(null as {{ dbt.type_string() }}) as campaign_id,
-        cast(null as {{ dbt.type_string() }}) as affiliate_id,
-        cast(null as {{ dbt.type_string() }}) as coupon,
-        processor,
-        cast(null as {{ dbt.type_string() }}) as csv_movement_id,
-        movement_id as webhook_movement_id,
-        cast(null as decimal(18, 2)) as csv_amount,
-        amount as webhook_amount,
-        cast(null as {{ dbt.type_timestamp() }}) as csv_paid_at,
-        paid_at as webhook_paid_at
+        {{- padded_select_list(payment_columns,
+            same=['payment_type', 'is_test', 'account', 'order_id', 'item_type', 'item_id',
+                  'item_name', 'subscription_id', 'processor_subscription_id', 'amount',
+                  'tax_amount', 'currency', 'paid_at', 'processor_charge_id', 'invoice_id',
+                  'email', 'first_name', 'last_name', 'country', 'thrivecart_customer_id',
+                  'processor'],
+            exprs={'payment_key': 'natural_key', 'source': "'webhook'",
+                   'is_dated_by_order': 'false', 'webhook_movement_id': 'movement_id',
+                   'webhook_amount': 'amount', 'webhook_paid_at': 'paid_at'}) }}
     from webhook_payments
     where movement_id not in (select webhook_movement_id from pairs)
 

@@ -1,3 +1,5 @@
+-- The payment rules index (models/docs.md, doc block `payment_rules`) lists every rule,
+-- where it lives and the test that pins it.
 -- Dedupe rule 1: one row per webhook money movement. ThriveCart redelivers the same event
 -- (same payload, so the same delivery_id) and can send one event twice with small differences
 -- (so only the natural key agrees); the first delivery received wins.
