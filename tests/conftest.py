@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import hypothesis
 import pytest
 
@@ -49,6 +50,17 @@ def pipeline_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settin
     settings = load_settings()
     settings.landing_dir.mkdir(parents=True)
     return settings
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh warehouse with the raw schema, for tests of the loaders."""
+    from pipeline.warehouse import connect, ensure_raw_schema
+
+    connection = connect(tmp_path / "ltv.duckdb")
+    ensure_raw_schema(connection)
+    yield connection
+    connection.close()
 
 
 @pytest.fixture

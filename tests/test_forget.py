@@ -3,7 +3,6 @@ leaves raw; a renamed or archived one keeps its rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -34,14 +33,6 @@ LOADED_AT = datetime(2026, 11, 28, 12, 0, 0)
 def landing(tmp_path: Path) -> Path:
     (tmp_path / "landing" / "orders").mkdir(parents=True)
     return tmp_path / "landing"
-
-
-@pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect(tmp_path / "ltv.duckdb")
-    ensure_raw_schema(connection)
-    yield connection
-    connection.close()
 
 
 def drop_and_load(con: duckdb.DuckDBPyConnection, landing: Path, name: str, rows: int) -> str:

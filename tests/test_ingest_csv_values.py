@@ -3,7 +3,6 @@ rejected row by row with a plain reason (plain logic, no Dagster)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -21,14 +20,6 @@ from pipeline.warehouse import connect, ensure_raw_schema
 
 LOADED_AT = datetime(2026, 11, 28, 12, 0, 0)
 VALUES = "order_id, order_date, order_time, product_price, sales_tax, total"
-
-
-@pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect(tmp_path / "ltv.duckdb")
-    ensure_raw_schema(connection)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from pipeline.ingest.raw_checks import duplicate_delivery_ids
 from pipeline.ingest.webhook_load import load_webhook_days
 from pipeline.ingest.webhook_scan import LogPosition, new_complete_lines, pending_webhook_days
 from pipeline.sidecar.replay import replay_to_log
-from pipeline.warehouse import connect, ensure_raw_schema
 from pipeline.webhook_log import list_segments, segment_day, segment_path
 
 DAY1, DAY2, DAY3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)
@@ -48,14 +46,6 @@ def record(n: int, day: date, event: str = "order.success") -> bytes:
 def landing(tmp_path: Path) -> Path:
     (tmp_path / "landing" / "webhooks").mkdir(parents=True)
     return tmp_path / "landing"
-
-
-@pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect(tmp_path / "ltv.duckdb")
-    ensure_raw_schema(connection)
-    yield connection
-    connection.close()
 
 
 def append(landing: Path, day: date, *lines: bytes, torn: bytes = b"") -> Path:
