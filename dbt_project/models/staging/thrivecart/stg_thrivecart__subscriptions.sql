@@ -1,12 +1,19 @@
 -- One row per row of every Subscriptions export: a subscription's state when exported.
 -- These rows describe subscriptions and never add payments.
+{#- 'product-12', 'product_12' or just 'product': one spelling, then split into type and id. -#}
+{%- set item_ref = "lower(replace(" ~ null_if_missing('relevant_item') ~ ", '_', '-'))" %}
+{%- set started_at_local = dbt.safe_cast(
+    "order_date || ' ' || coalesce(" ~ null_if_missing('order_time') ~ ", '00:00:00')",
+    dbt.type_timestamp()
+) %}
+
 with source as (
 
     select * from {{ source('thrivecart', 'thrivecart_subscriptions') }}
 
 ),
 
-cleaned as (
+final as (
 
     select
         _file_sha256 || ':' || cast(_row_number as varchar) as subscription_row_id,
@@ -20,12 +27,13 @@ cleaned as (
         lower({{ null_if_missing('frequency') }}) as frequency,
         {{ decimal_amount('amount') }} as amount,
         upper({{ null_if_missing('order_currency') }}) as currency,
-        {{ dbt.safe_cast(
-            "order_date || ' ' || coalesce(" ~ null_if_missing('order_time') ~ ", '00:00:00')",
-            dbt.type_timestamp()
-        ) }} as started_at_local,
-        lower(replace({{ null_if_missing('relevant_item') }}, '_', '-')) as item_ref,
-        {{ null_if_missing('relevant_item_id') }} as relevant_item_id,
+        {{ started_at_local }} as started_at_local,
+        {{ convert_timezone(started_at_local, var('csv_timezone'), 'UTC') }} as started_at,
+        {{ dbt.split_part(item_ref, "'-'", 1) }} as item_type,
+        coalesce(
+            {{ null_if_missing('relevant_item_id') }},
+            nullif({{ dbt.split_part(item_ref, "'-'", 2) }}, '')
+        ) as item_id,
         {{ html_unescape(null_if_missing('relevant_item_name')) }} as item_name,
         {{ html_unescape(null_if_missing('relevant_item_pricing_option')) }} as pricing_option,
         {{ normalize_email('email') }} as email,
@@ -42,32 +50,4 @@ cleaned as (
 
 )
 
-select
-    subscription_row_id,
-    file_sha256,
-    file_path,
-    file_row_number,
-    kind,
-    subscription_id,
-    processor_subscription_id,
-    status,
-    frequency,
-    amount,
-    currency,
-    started_at_local,
-    {{ convert_timezone('started_at_local', var('csv_timezone'), 'UTC') }} as started_at,
-    {{ dbt.split_part('item_ref', "'-'", 1) }} as item_type,
-    coalesce(relevant_item_id, nullif({{ dbt.split_part('item_ref', "'-'", 2) }}, '')) as item_id,
-    item_name,
-    pricing_option,
-    email,
-    first_name,
-    last_name,
-    country,
-    processor,
-    coupon,
-    campaign_id,
-    affiliate_id,
-    extra_columns
-
-from cleaned
+select * from final

@@ -1,12 +1,20 @@
 -- One row per row of every Transactions export, cleaned and typed. Repeats across overlapping
 -- exports are kept here; int_csv_payments_deduplicated removes them.
+{#- 'product-12', 'product_12' or just 'product': one spelling, then split into type and id. -#}
+{%- set item_ref = "lower(replace(" ~ null_if_missing('relevant_item') ~ ", '_', '-'))" %}
+{%- set ordered_at_local = dbt.safe_cast(
+    "order_date || ' ' || coalesce(" ~ null_if_missing('order_time') ~ ", '00:00:00')",
+    dbt.type_timestamp()
+) %}
+{%- set event_raw = "lower(" ~ null_if_missing('event') ~ ")" %}
+
 with source as (
 
     select * from {{ source('thrivecart', 'thrivecart_transactions') }}
 
 ),
 
-cleaned as (
+final as (
 
     select
         _file_sha256 || ':' || cast(_row_number as varchar) as transaction_row_id,
@@ -15,16 +23,29 @@ cleaned as (
         _row_number as file_row_number,
         {{ null_if_missing('order_id') }} as order_id,
         {{ null_if_missing('transaction_id') }} as transaction_id,
-        lower({{ null_if_missing('event') }}) as event_raw,
-        -- 'product-12', 'product_12' or just 'product': one spelling, then split below.
-        lower(replace({{ null_if_missing('relevant_item') }}, '_', '-')) as item_ref,
-        {{ null_if_missing('relevant_item_id') }} as relevant_item_id,
+        {{ event_raw }} as event_raw,
+        -- The export's event vocabulary is only partly known: map the spellings seen or
+        -- inferred, and keep anything else as 'unknown' (counted by a warning test and in
+        -- mart_metadata).
+        case
+            when {{ event_raw }} in ('charge', 'purchase', 'sale', 'upsellaccept', 'downsellaccept')
+                then 'charge'
+            when {{ event_raw }} in ('rebill', 'subscription_payment', 'recurring') then 'rebill'
+            when {{ event_raw }} in ('refund', 'refunded') then 'refund'
+            when {{ event_raw }} in ('cancel', 'cancelled', 'canceled', 'subscription_cancelled')
+                then 'cancel'
+            when {{ event_raw }} in ('failed', 'rebill_failed', 'payment_failed') then 'failed'
+            else 'unknown'
+        end as event_type,
+        {{ dbt.split_part(item_ref, "'-'", 1) }} as item_type,
+        coalesce(
+            {{ null_if_missing('relevant_item_id') }},
+            nullif({{ dbt.split_part(item_ref, "'-'", 2) }}, '')
+        ) as item_id,
         {{ html_unescape(null_if_missing('relevant_item_name')) }} as item_name,
         {{ html_unescape(null_if_missing('relevant_item_pricing_option')) }} as pricing_option,
-        {{ dbt.safe_cast(
-            "order_date || ' ' || coalesce(" ~ null_if_missing('order_time') ~ ", '00:00:00')",
-            dbt.type_timestamp()
-        ) }} as ordered_at_local,
+        {{ ordered_at_local }} as ordered_at_local,
+        {{ convert_timezone(ordered_at_local, var('csv_timezone'), 'UTC') }} as ordered_at,
         upper({{ null_if_missing('order_currency') }}) as currency,
         {{ decimal_amount('total') }} as total,
         {{ decimal_amount('product_price') }} as product_price,
@@ -48,49 +69,4 @@ cleaned as (
 
 )
 
-select
-    transaction_row_id,
-    file_sha256,
-    file_path,
-    file_row_number,
-    order_id,
-    transaction_id,
-    event_raw,
-    -- The export's event vocabulary is only partly known: map the spellings seen or inferred,
-    -- and keep anything else as 'unknown' (counted by a warning test and in mart_metadata).
-    case
-        when event_raw in ('charge', 'purchase', 'sale', 'upsellaccept', 'downsellaccept')
-            then 'charge'
-        when event_raw in ('rebill', 'subscription_payment', 'recurring') then 'rebill'
-        when event_raw in ('refund', 'refunded') then 'refund'
-        when event_raw in ('cancel', 'cancelled', 'canceled', 'subscription_cancelled')
-            then 'cancel'
-        when event_raw in ('failed', 'rebill_failed', 'payment_failed') then 'failed'
-        else 'unknown'
-    end as event_type,
-    {{ dbt.split_part('item_ref', "'-'", 1) }} as item_type,
-    coalesce(relevant_item_id, nullif({{ dbt.split_part('item_ref', "'-'", 2) }}, '')) as item_id,
-    item_name,
-    pricing_option,
-    ordered_at_local,
-    {{ convert_timezone('ordered_at_local', var('csv_timezone'), 'UTC') }} as ordered_at,
-    currency,
-    total,
-    product_price,
-    sales_tax,
-    sales_tax_rate,
-    subscription_id,
-    email,
-    first_name,
-    last_name,
-    full_name,
-    company,
-    country,
-    processor,
-    coupon,
-    campaign_id,
-    affiliate_id,
-    affiliate_name,
-    extra_columns
-
-from cleaned
+select * from final
