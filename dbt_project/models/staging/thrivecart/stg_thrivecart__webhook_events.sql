@@ -9,6 +9,7 @@
     'subscription_ids', 'subscriptions', 'subscription', 'refund', 'recurring_payment_idx',
     'base_payment_plan', 'transaction_id', 'pro-rata'
 ] %}
+{%- set event = 'lower(event)' %}
 
 with source as (
 
@@ -25,27 +26,31 @@ extracted as (
 
 ),
 
-cleaned as (
+final as (
 
     select
         delivery_id,
         received_at,
         lower(account) as account,
-        lower(event) as event,
-        -- The sidecar derives mode from mode_int when a payload lacks it.
-        coalesce(lower(mode) = 'test', false) as is_test,
+        {{ event }} as event,
+        -- The account webhook says 'order.success'; the Event Subscription API 'order_created'.
+        case
+            when {{ event }} in ('order.success', 'order_created', 'order_success') then 'order'
+            when {{ event }} in (
+                'order.subscription_payment', 'order_rebill', 'order_subscription_payment'
+            ) then 'rebill'
+            when {{ event }} in ('order.refund', 'order_refund', 'order_refund_product')
+                then 'refund'
+            when {{ event }} in (
+                'order.subscription_cancelled', 'order_subscription_cancelled', 'order_cancel'
+            ) then 'cancellation'
+            when {{ event }} in ('order.rebill_failed', 'order_rebill_failed') then 'failed_rebill'
+            else 'other'
+        end as event_family,
         format,
         known_event,
-        coalesce(
-            {{ null_if_missing(json_list_item('fields', paths, 'order_id')) }},
-            {{ null_if_missing(json_list_item('fields', paths, 'order.id')) }}
-        ) as order_id,
-        {{ null_if_missing(json_list_item('fields', paths, 'invoice_id')) }} as invoice_id,
-        {{ null_if_missing(json_list_item('fields', paths, 'event_id')) }} as event_id,
-        {{ null_if_missing(json_list_item('fields', paths, 'webhook_id')) }} as webhook_id,
-        {{ null_if_missing(json_list_item('fields', paths, 'subscription_id')) }}
-            as subscription_id,
-        upper({{ null_if_missing(json_list_item('fields', paths, 'currency')) }}) as currency,
+        -- The sidecar derives mode from mode_int when a payload lacks it.
+        coalesce(lower(mode) = 'test', false) as is_test,
         -- Top-level date* is the time of this event (rebill, refund, cancel); an order.success
         -- has only order_date. All text timestamps are UTC.
         cast(coalesce(
@@ -56,6 +61,16 @@ cleaned as (
         {{ null_if_missing(json_list_item('fields', paths, 'date_unix')) }} as event_at_unix,
         cast({{ null_if_missing(json_list_item('fields', paths, 'order.date')) }}
             as {{ dbt.type_timestamp() }}) as ordered_at,
+        coalesce(
+            {{ null_if_missing(json_list_item('fields', paths, 'order_id')) }},
+            {{ null_if_missing(json_list_item('fields', paths, 'order.id')) }}
+        ) as order_id,
+        {{ null_if_missing(json_list_item('fields', paths, 'invoice_id')) }} as invoice_id,
+        {{ null_if_missing(json_list_item('fields', paths, 'event_id')) }} as event_id,
+        {{ null_if_missing(json_list_item('fields', paths, 'webhook_id')) }} as webhook_id,
+        {{ null_if_missing(json_list_item('fields', paths, 'subscription_id')) }}
+            as subscription_id,
+        upper({{ null_if_missing(json_list_item('fields', paths, 'currency')) }}) as currency,
         coalesce(
             {{ null_if_missing(json_list_item('fields', paths, 'customer_id')) }},
             {{ null_if_missing(json_list_item('fields', paths, 'customer.id')) }}
@@ -91,53 +106,4 @@ cleaned as (
 
 )
 
-select
-    delivery_id,
-    received_at,
-    account,
-    event,
-    -- The account webhook says 'order.success'; the Event Subscription API 'order_created'.
-    case
-        when event in ('order.success', 'order_created', 'order_success') then 'order'
-        when event in ('order.subscription_payment', 'order_rebill', 'order_subscription_payment')
-            then 'rebill'
-        when event in ('order.refund', 'order_refund', 'order_refund_product') then 'refund'
-        when event in (
-            'order.subscription_cancelled', 'order_subscription_cancelled', 'order_cancel'
-        ) then 'cancellation'
-        when event in ('order.rebill_failed', 'order_rebill_failed') then 'failed_rebill'
-        else 'other'
-    end as event_family,
-    format,
-    known_event,
-    is_test,
-    event_at,
-    event_at_unix,
-    ordered_at,
-    order_id,
-    invoice_id,
-    event_id,
-    webhook_id,
-    subscription_id,
-    currency,
-    thrivecart_customer_id,
-    email,
-    first_name,
-    last_name,
-    country,
-    processor,
-    order_total,
-    recurring_payment_idx,
-    payment_plan_id,
-    processor_charge_id,
-    pro_rata,
-    charges_json,
-    future_charges_json,
-    transactions_json,
-    subscription_ids_json,
-    subscriptions_json,
-    subscription_json,
-    refund_json,
-    payload
-
-from cleaned
+select * from final
