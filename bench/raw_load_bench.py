@@ -84,16 +84,19 @@ def run_ceiling(csv_path: Path, warehouse: Path) -> dict[str, float]:
 
 
 def run_asset(csv_path: Path, warehouse: Path) -> dict[str, float]:
-    os.environ.update({"LTV_LANDING_DIR": str(csv_path.parent), "LTV_WAREHOUSE": str(warehouse)})
-    os.environ["LTV_ARCHIVE_DIR"] = ""  # never move the benchmark file away
     import dagster as dg
 
     from pipeline.defs.ingest.assets import raw_thrivecart_transactions as asset
     from pipeline.defs.ingest.partitions import LANDING_PATH_TAG, TRANSACTIONS_FILES
-    from pipeline.defs.resources import pipeline_resources
+    from pipeline.defs.resources import WarehouseResource
     from pipeline.ingest.landing import file_sha256
     from pipeline.settings import load_settings
 
+    # LTV_ARCHIVE_DIR empty: never move the benchmark file away.
+    env = {"LTV_LANDING_DIR": str(csv_path.parent), "LTV_WAREHOUSE": str(warehouse)}
+    settings = load_settings({**env, "LTV_ARCHIVE_DIR": ""})
+    # The resources the asset uses, built before the clock starts, as the code location does.
+    resources = {"settings": settings, "warehouse": WarehouseResource.of(settings)}
     sha256 = file_sha256(csv_path)  # the sensor's work, not the load's
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(TRANSACTIONS_FILES.name, [sha256])
@@ -103,7 +106,7 @@ def run_asset(csv_path: Path, warehouse: Path) -> dict[str, float]:
             partition_key=sha256,
             tags={LANDING_PATH_TAG: csv_path.name},
             instance=instance,
-            resources=pipeline_resources(load_settings()),
+            resources=resources,
         )
         seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     (event,) = result.get_asset_materialization_events()
