@@ -73,3 +73,16 @@
         {%- endif %}{{ ',' if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{#- An export's item as one spelling: 'product-12', 'product_12' or just 'product'. -#}
+{% macro export_item_ref() -%}
+    lower(replace({{ null_if_missing('relevant_item') }}, '_', '-'))
+{%- endmacro %}
+
+{#- An export row's local time: order_date and order_time (midnight when missing). -#}
+{% macro export_local_time() -%}
+    {{ dbt.safe_cast(
+        "order_date || ' ' || coalesce(" ~ null_if_missing('order_time') ~ ", '00:00:00')",
+        dbt.type_timestamp()
+    ) }}
+{%- endmacro %}

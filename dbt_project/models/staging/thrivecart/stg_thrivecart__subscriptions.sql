@@ -1,11 +1,7 @@
 -- One row per row of every Subscriptions export: a subscription's state when exported.
 -- These rows describe subscriptions and never add payments.
-{#- 'product-12', 'product_12' or just 'product': one spelling, then split into type and id. -#}
-{%- set item_ref = "lower(replace(" ~ null_if_missing('relevant_item') ~ ", '_', '-'))" %}
-{%- set started_at_local = dbt.safe_cast(
-    "order_date || ' ' || coalesce(" ~ null_if_missing('order_time') ~ ", '00:00:00')",
-    dbt.type_timestamp()
-) %}
+{%- set item_ref = export_item_ref() %}
+{%- set started_at_local = export_local_time() %}
 
 with source as (
 
