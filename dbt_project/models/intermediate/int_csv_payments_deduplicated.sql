@@ -1,3 +1,8 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_orders('order_id')) }}",
+) }}
 -- The payment rules index (models/docs.md, doc block `payment_rules`) lists every rule,
 -- where it lives and the test that pins it.
 -- Dedupe rule 2: one row per CSV money movement, however many overlapping exports hold it.
@@ -5,21 +10,25 @@
 -- one item, which the export dates alike), so a row's k-th occurrence within a file is the
 -- same movement as its k-th occurrence in any other file. The newest export's copy wins, for
 -- its names and emails are the most current.
+-- Incremental: an order's rows are ranked again when the build recomputes it
+-- (macros/incremental.sql); two copies of a movement always share its order.
 with csv_movements as (
 
     select * from {{ ref('int_money_movements_unioned') }}
-    where source = 'csv'
+    where source = 'csv' and {{ in_changed_orders('order_id') }}
 
 ),
 
 export_clocks as (
 
-    -- An export's age is the latest row it holds; its file name and load time say nothing
-    -- dependable (files are renamed, and may be loaded in any order).
+    -- An export's age is the latest row it holds, in the whole file; its file name and load
+    -- time say nothing dependable (files are renamed, and may be loaded in any order).
     select
         file_sha256,
         max(paid_at) as export_latest_at
-    from csv_movements
+    from {{ ref('int_money_movements_unioned') }}
+    where source = 'csv'
+        and file_sha256 in (select distinct file_sha256 from csv_movements)
     group by file_sha256
 
 ),

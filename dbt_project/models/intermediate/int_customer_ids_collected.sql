@@ -1,3 +1,8 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_customers('email')) }}",
+) }}
 -- Every (email, currency, ThriveCart customer id) a live webhook showed, once. ThriveCart can
 -- give one buyer several customer ids; identity is the email, and the ids are kept.
 -- Materialized before the null filter: pushed below the views, `email is not null` would parse
@@ -6,19 +11,19 @@ with webhook_customers as materialized (
 
     select email, currency, thrivecart_customer_id
     from {{ ref('int_webhook_payments_deduplicated') }}
-    where not is_test
+    where not is_test and {{ in_changed_customers('email') }}
 
     union all
 
     select email, currency, thrivecart_customer_id
     from {{ ref('stg_thrivecart__webhook_cancellations') }}
-    where not is_test
+    where not is_test and {{ in_changed_customers('email') }}
 
     union all
 
     select email, currency, thrivecart_customer_id
     from {{ ref('stg_thrivecart__webhook_failed_rebills') }}
-    where not is_test
+    where not is_test and {{ in_changed_customers('email') }}
 
 )
 

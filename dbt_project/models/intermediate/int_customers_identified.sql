@@ -1,10 +1,16 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_customers('email')) }}",
+) }}
 -- Identity: one customer per normalised email address, across every source and currency,
 -- keeping every ThriveCart customer id seen for that address (ThriveCart issues a new one per
 -- checkout in some set-ups) and the most recently known name and country.
+-- Incremental: the customers a build recomputes are replaced (macros/incremental.sql).
 with live_payments as (
 
     select * from {{ ref('int_payments_deduplicated') }}
-    where not is_test and email is not null
+    where not is_test and email is not null and {{ in_changed_customers('email') }}
 
 ),
 
@@ -12,6 +18,7 @@ live_customer_ids as (
 
     select distinct email, thrivecart_customer_id
     from {{ ref('int_customer_ids_collected') }}
+    where {{ in_changed_customers('email') }}
 
 ),
 

@@ -21,6 +21,7 @@
         processor,
         received_at,
         delivery_id,
+        segment_day,
         cast(null as {{ dbt.type_string() }}) as file_sha256,
         cast(null as bigint) as file_row_number
 {%- endset %}
@@ -42,7 +43,8 @@ order_items as (
 
     select
         *,
-        sum(amount) over (partition by delivery_id) as charges_sum
+        -- segment_day first: a filter on the day then reaches the scan below the window.
+        sum(amount) over (partition by segment_day, delivery_id) as charges_sum
     from {{ ref('stg_thrivecart__webhook_order_items') }}
 
 ),
@@ -102,6 +104,7 @@ csv_movements as (
         processor,
         cast(null as {{ dbt.type_timestamp() }}) as received_at,
         cast(null as {{ dbt.type_string() }}) as delivery_id,
+        cast(null as date) as segment_day,
         file_sha256,
         file_row_number
 

@@ -1,3 +1,8 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_orders('order_id')) }}",
+) }}
 -- The payment rules index (models/docs.md, doc block `payment_rules`) lists every rule,
 -- where it lives and the test that pins it.
 -- One row per real payment, every dedupe rule applied, ready for the marts (which drop the
@@ -7,9 +12,12 @@
 -- payment seen twice (no real rebill follows its order that fast) and is dropped.
 -- Rule 5 is already in place: a refund matched to its webhook carries the webhook's refund
 -- time, and one known only from an export keeps the order's date with is_dated_by_order.
+-- Incremental: every rule here stays within an order, so a build replaces the orders it
+-- recomputes (macros/incremental.sql) and keeps the others.
 with matched_payments as (
 
     select * from {{ ref('int_payments_matched') }}
+    where {{ in_changed_orders('order_id') }}
 
 ),
 
@@ -67,6 +75,7 @@ export_orders as (
         max(campaign_id) as campaign_id,
         max(affiliate_id) as affiliate_id
     from {{ ref('int_csv_payments_deduplicated') }}
+    where {{ in_changed_orders('order_id') }}
     group by order_id
 
 ),
@@ -82,18 +91,19 @@ order_facts as (
         webhook_orders.account,
         webhook_orders.is_test_only
     from export_orders
-    full outer join {{ ref('int_webhook_orders_classified') }} as webhook_orders
+    full outer join (
+        select * from {{ ref('int_webhook_orders_classified') }}
+        where {{ in_changed_orders('order_id') }}
+    ) as webhook_orders
         on export_orders.order_id = webhook_orders.order_id
 
 ),
 
 live_accounts as (
 
-    -- With one ThriveCart account, an export row of an order no webhook saw is that account's.
-    select max(account) as sole_account
-    from {{ ref('int_webhook_orders_classified') }}
-    where not is_test_only
-    having count(distinct account) = 1
+    -- With one ThriveCart account, an export row of an order no webhook saw is that account's
+    -- (decided once per build, in int_build_scope: another sole account rebuilds everything).
+    select sole_account from {{ ref('int_build_scope') }}
 
 )
 

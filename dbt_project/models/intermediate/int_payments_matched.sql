@@ -1,4 +1,8 @@
-{{ config(materialized='view') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_orders('order_id')) }}",
+) }}
 {%- set tolerance_seconds = var('match_tolerance_minutes') | int * 60 %}
 {#- The ledger's columns, in union order, with the type a branch that lacks one pads it with. -#}
 {%- set payment_columns = [
@@ -18,21 +22,24 @@
 -- Dedupe rule 3 (the payment rules index: the `payment_rules` doc block, models/docs.md):
 -- the same payment seen in a CSV row and in a webhook becomes one row.
 -- Exact ids first (the export's transaction_id equal to the webhook's processor charge id,
--- event_id or webhook_id), then, among what is left, the natural key: order, item, kind,
--- currency and amount, dated within `match_tolerance_minutes`. Refund rows in an export carry
+-- event_id or webhook_id, in the same order), then, among what is left, the natural key:
+-- order, item, kind, currency and amount, dated within `match_tolerance_minutes`. Refund rows in an export carry
 -- the order's date, so refunds match on the key alone, the k-th CSV refund of an item and
 -- amount with the k-th webhook refund of it; refunds still unpaired then pair per item
 -- whatever their amounts (rule refund_item). `matched_by` records the rule.
--- A view: int_payments_deduplicated, its one reader, holds the result.
+-- A match never crosses orders (exact ids included), so an incremental build matches only
+-- the orders it recomputes (macros/incremental.sql) and replaces their rows.
 with csv_payments as (
 
     select * from {{ ref('int_csv_payments_deduplicated') }}
+    where {{ in_changed_orders('order_id') }}
 
 ),
 
 webhook_payments as (
 
     select * from {{ ref('int_webhook_payments_deduplicated') }}
+    where {{ in_changed_orders('order_id') }}
 
 ),
 
@@ -55,6 +62,7 @@ exact_candidates as (
     inner join webhook_payments
         on csv_payments.processor_charge_id = webhook_payments.{{ webhook_id }}
         and csv_payments.payment_type = webhook_payments.payment_type
+        and coalesce(csv_payments.order_id, '') = coalesce(webhook_payments.order_id, '')
     {%- endfor %}
 
 ),

@@ -1,6 +1,7 @@
+{{ config(materialized='view') }}
 -- One row per order seen in webhooks: its account and whether it is a test. Exports say
 -- neither, so export rows borrow both from here; an order only ever seen in test-mode
--- webhooks is a test wherever it appears.
+-- webhooks is a test wherever it appears. A view: its readers take the orders they need.
 select
     order_id,
     max(account) as account,

@@ -1,12 +1,19 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_orders('order_id')) }}",
+) }}
 -- The payment rules index (models/docs.md, doc block `payment_rules`) lists every rule,
 -- where it lives and the test that pins it.
 -- Dedupe rule 1: one row per webhook money movement. ThriveCart redelivers the same event
 -- (same payload, so the same delivery_id) and can send one event twice with small differences
 -- (so only the natural key agrees); the first delivery received wins.
+-- Incremental: an order's deliveries are ranked again when the build recomputes it
+-- (macros/incremental.sql); a natural key never spans two orders.
 with webhook_movements as (
 
-    select * from {{ ref('int_money_movements_unioned') }}
-    where source = 'webhook'
+    select * from {{ ref('int_webhook_movements') }}
+    where {{ in_changed_orders('order_id') }}
 
 ),
 

@@ -1,10 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_customers('email')) }}",
+) }}
 -- One row per (customer, currency): what each customer paid, and how they were acquired.
 -- Amounts of different currencies are never added, so a customer paying in two currencies has
 -- two rows. Acquisition is the first payment with amount > 0; a customer without one (only
 -- free orders) is kept here with a null cohort and stays out of the LTV marts.
+-- Incremental: the customers a build recomputes are replaced (macros/incremental.sql).
 with payments as (
 
     select * from {{ ref('fct_payments') }}
+    where {{ in_changed_customers('email') }}
 
 ),
 
@@ -63,6 +70,7 @@ customer_ids as (
         array_agg(thrivecart_customer_id order by thrivecart_customer_id)
             as thrivecart_customer_ids
     from {{ ref('int_customer_ids_collected') }}
+    where {{ in_changed_customers('email') }}
     group by email, currency
 
 ),
@@ -71,7 +79,7 @@ active_subscriptions as (
 
     select customer_id, currency, count(*) as active_subscriptions
     from {{ ref('dim_subscriptions') }}
-    where status = 'active'
+    where status = 'active' and {{ in_changed_customers('email') }}
     group by customer_id, currency
 
 )

@@ -1,4 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_orders('order_id')) }}",
+) }}
 -- One row per payment: every real money movement counted exactly once, test mode excluded.
+-- Incremental: the orders a build recomputes are replaced (macros/incremental.sql).
 select
     payment_id,
     account,
@@ -26,4 +32,4 @@ select
     processor
 
 from {{ ref('int_payments_deduplicated') }}
-where not is_test
+where not is_test and {{ in_changed_orders('order_id') }}

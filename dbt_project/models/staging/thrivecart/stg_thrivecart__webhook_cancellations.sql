@@ -14,6 +14,7 @@ with cancellations as (
 select
     delivery_id,
     received_at,
+    segment_day,
     account,
     event,
     is_test,

@@ -31,6 +31,9 @@ final as (
     select
         delivery_id,
         received_at,
+        -- The webhook day (log segment) the delivery was loaded from: incremental builds
+        -- find what is new by it.
+        _segment_day as segment_day,
         lower(account) as account,
         {{ event }} as event,
         -- The account webhook says 'order.success'; the Event Subscription API 'order_created'.

@@ -15,6 +15,7 @@ with failed_rebills as (
 select
     delivery_id,
     received_at,
+    segment_day,
     account,
     event,
     is_test,

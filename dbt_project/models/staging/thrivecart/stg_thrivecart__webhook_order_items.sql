@@ -103,6 +103,7 @@ select
         as order_item_id,
     orders.delivery_id,
     orders.received_at,
+    orders.segment_day,
     orders.account,
     orders.event,
     orders.is_test,

@@ -17,6 +17,7 @@ with refunds as (
 select
     delivery_id,
     received_at,
+    segment_day,
     account,
     event,
     is_test,

@@ -1,0 +1,115 @@
+{#- Incremental builds: what changed since the last complete build, and how the incremental
+    models replace exactly that part. docs/incremental.md says why it is correct; in short:
+
+    - A *load unit* is one loaded landing file (by SHA-256) or one webhook day, with the time
+      it was loaded. `ltv_build_state` holds the units the last complete build reflected.
+    - A unit that is new or was loaded again is *changed*. The orders its rows belong to are
+      recomputed, each from all of its rows in every source (a match never crosses orders),
+      and so are the customers any row of those orders names.
+    - Anything that cannot be pinned to orders rebuilds everything in the same models: a unit
+      that is gone (a forgotten file), other settings, another sole ThriveCart account, no
+      state yet, or `--full-refresh`.
+    - The state moves on only when every model of the project built (on-run-end), so a failed
+      or partial build is redone, never half remembered. -#}
+
+{% macro build_state_relation() -%}
+    {{ target.database }}.intermediate.ltv_build_state
+{%- endmacro %}
+
+
+{#- on-run-start: the state table exists before any model reads it. -#}
+{% macro create_build_state() -%}
+    create schema if not exists {{ target.database }}.intermediate;
+    create table if not exists {{ build_state_relation() }} (
+        unit {{ dbt.type_string() }} not null,
+        loaded_at {{ dbt.type_timestamp() }}
+    );
+{%- endmacro %}
+
+
+{#- on-run-end: remember the units of this build, if every model of the project built. -#}
+{% macro record_build_state(results) -%}
+    {%- if execute -%}
+        {%- set models = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+            | rejectattr('config.materialized', 'equalto', 'ephemeral') | list -%}
+        {%- set built = results | selectattr('node.resource_type', 'equalto', 'model')
+            | selectattr('status', 'equalto', 'success') | list -%}
+        {%- if built | length == models | length -%}
+            {%- set schema = target.database ~ '.intermediate.' -%}
+            begin transaction;
+            delete from {{ build_state_relation() }};
+            insert into {{ build_state_relation() }} (unit, loaded_at)
+            select unit, loaded_at from {{ schema }}int_build_units
+            union all
+            select sole_account_unit, cast(null as {{ dbt.type_timestamp() }})
+            from {{ schema }}int_build_scope;
+            commit;
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- True when this build recomputes everything (first or full build, a unit gone, other
+    settings or another sole account), as `scope` (int_build_scope, or int_build_units for
+    the models before it) says while the calling model compiles. While parsing nothing can be
+    read: the refs then only record the dependencies. -#}
+{% macro rebuilds_all(scope='int_build_scope') -%}
+    {#- A unit test gives a model its inputs whole, and only those it names. -#}
+    {%- if model.resource_type == 'unit_test' -%}{{ return(true) }}{%- endif -%}
+    {%- set relation = ref(scope) -%}
+    {%- if not execute or load_relation(relation) is none -%}{{ return(true) }}{%- endif -%}
+    {%- set verdict = run_query('select bool_or(rebuild_all) from ' ~ relation) -%}
+    {{ return(verdict.columns[0].values()[0] in (none, true)) }}
+{%- endmacro %}
+
+
+{#- A filter keeping the rows of the orders this build recomputes: `true` when it recomputes
+    everything, so a full build reads its inputs whole. -#}
+{% macro in_changed_orders(order_id) -%}
+    {%- if not execute %}{% do ref('int_changed_orders') %}{% endif -%}
+    {%- if rebuilds_all() -%}
+        true
+    {%- else -%}
+        coalesce({{ order_id }}, '') in (select order_key from {{ ref('int_changed_orders') }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The same for the customers (normalised emails) this build recomputes. -#}
+{% macro in_changed_customers(email) -%}
+    {%- if not execute %}{% do ref('int_changed_customers') %}{% endif -%}
+    {%- if rebuilds_all() -%}
+        true
+    {%- else -%}
+        {{ email }} in (select email from {{ ref('int_changed_customers') }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The same for the webhook days loaded since the last build: a list of constants, so the
+    filter reaches the raw scan and only those days' payloads are parsed. -#}
+{% macro in_changed_webhook_days(segment_day) -%}
+    {%- if rebuilds_all('int_build_units') -%}
+        true
+    {%- else -%}
+        {%- set changed = "select unit_key from " ~ ref('int_build_units')
+            ~ " where kind = 'webhook' and is_changed order by 1" -%}
+        {%- set days = run_query(changed).columns[0].values() -%}
+        {%- if days | length == 0 -%}
+            false
+        {%- else -%}
+            {{ segment_day }} in (
+            {%- for day in days %}cast('{{ day }}' as date){{ ', ' if not loop.last }}{% endfor -%}
+            )
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- pre_hook of an incremental model: delete what this build recomputes, in the transaction
+    that inserts it again. `filter` is one of the filters above, on the model's own columns. -#}
+{% macro delete_recomputed(filter) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ filter }}
+    {%- endif -%}
+{%- endmacro %}

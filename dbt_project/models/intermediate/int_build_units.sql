@@ -1,0 +1,89 @@
+-- The load units the warehouse holds now (macros/incremental.sql): every loaded landing file
+-- and every loaded webhook day, with when it was loaded, and a settings unit standing for the
+-- values the models read. `is_changed`: not in the last complete build; `rebuild_all`: this
+-- build recomputes everything (first or full build, a unit gone, other settings, an
+-- incremental model without its table).
+-- The load bookkeeping is read by name, not as a dbt source: it is not data to model.
+{%- set settings = {
+    'ltv_timezone': var('ltv_timezone'), 'csv_timezone': var('csv_timezone'),
+    'match_tolerance_minutes': var('match_tolerance_minutes'), 'day_n': var('day_n'),
+} %}
+{#- An incremental model without its table (new, or dropped by hand) cannot be patched. -#}
+{%- set missing_tables = [] %}
+{%- if execute %}
+    {%- for node in graph.nodes.values()
+        if node.resource_type == 'model' and node.config.materialized == 'incremental' %}
+        {%- set relation = api.Relation.create(
+            database=node.database, schema=node.schema, identifier=node.alias) %}
+        {%- if load_relation(relation) is none %}{% do missing_tables.append(node.name) %}{% endif %}
+    {%- endfor %}
+{%- endif %}
+
+with current_units as (
+
+    select
+        'csv:' || sha256 as unit,
+        'csv' as kind,
+        sha256 as unit_key,
+        max(loaded_at) as loaded_at
+    from {{ target.database }}.raw.landing_files
+    group by sha256
+
+    union all
+
+    select
+        'webhook:' || cast(day as {{ dbt.type_string() }}),
+        'webhook',
+        cast(day as {{ dbt.type_string() }}),
+        max(loaded_at)
+    from {{ target.database }}.raw.webhook_segments
+    group by day
+
+    union all
+
+    select
+        'settings:' || '{{ tojson(settings) | replace("'", "''") }}',
+        'settings',
+        null,
+        cast(null as {{ dbt.type_timestamp() }})
+
+),
+
+remembered as (
+
+    select unit, loaded_at from {{ build_state_relation() }}
+
+),
+
+compared as (
+
+    select
+        current_units.*,
+        not exists (
+            select 1
+            from remembered
+            where remembered.unit = current_units.unit
+                and remembered.loaded_at is not distinct from current_units.loaded_at
+        ) as is_changed
+    from current_units
+
+),
+
+verdict as (
+
+    select
+        {{ 'true' if flags.FULL_REFRESH or missing_tables else 'false' }}
+        or not exists (select 1 from remembered)
+        -- A unit gone (a forgotten file) or other settings: its rows cannot be pinned to orders.
+        or exists (
+            select 1
+            from remembered
+            where remembered.unit not like 'sole_account:%'
+                and remembered.unit not in (select unit from current_units)
+        ) as rebuild_all
+
+)
+
+select compared.*, verdict.rebuild_all
+from compared
+cross join verdict
