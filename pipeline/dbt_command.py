@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 
+from pipeline.dbt_state import project_fingerprint
 from pipeline.settings import DBT_PROJECT_DIR, Settings
 
 
 def vars_args(settings: Settings) -> list[str]:
-    """`--vars` with every value the models and the profile read."""
-    return ["--vars", json.dumps(settings.dbt_vars())]
+    """`--vars` with every value the models and the profile read, and the project's fingerprint
+    for the incremental state (pipeline/dbt_state.py)."""
+    values = {**settings.dbt_vars(), "ltv_project_fingerprint": project_fingerprint()}
+    return ["--vars", json.dumps(values)]
 
 
 def project_args() -> list[str]:
@@ -21,8 +24,9 @@ def project_args() -> list[str]:
     return ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
 
 
-def build_args(settings: Settings) -> list[str]:
-    """`dbt build` as every marts build runs it: every model with its data tests.
+def build_args(settings: Settings, full_refresh: bool = False) -> list[str]:
+    """`dbt build` as every marts build runs it: every model with its data tests, incremental
+    models patched unless `full_refresh` rebuilds them from raw.
 
     Unit tests check the SQL, not the data, so they run in the test suite, not per build. dbt's
     own log file costs a sixth of a small build's CPU; every event it would hold also reaches
@@ -33,4 +37,5 @@ def build_args(settings: Settings) -> list[str]:
         *("--exclude", "resource_type:unit_test"),
         *vars_args(settings),
         *("--log-level-file", "none"),
+        *(["--full-refresh"] if full_refresh else []),
     ]

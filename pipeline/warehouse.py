@@ -63,7 +63,7 @@ def connect(
     """Open the warehouse for writing, waiting (with backoff) while another process holds it.
 
     `memory_limit` bounds DuckDB's memory in this process (LTV_MEMORY_LIMIT); past it DuckDB
-    spills to disk. When the file is locked, `on_wait` (default: this module's logger) is told
+    spills to `<warehouse>.tmp`, as dbt does (profiles.yml). When the file is locked, `on_wait` (default: this module's logger) is told
     once who holds it. Close the connection as soon as the work is done: holding it blocks
     every other process.
     """
@@ -73,7 +73,8 @@ def connect(
     told = False
     while True:
         try:
-            return duckdb.connect(str(path), config={"memory_limit": memory_limit})
+            config = {"memory_limit": memory_limit, "temp_directory": f"{path}.tmp"}
+            return duckdb.connect(str(path), config=config)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

@@ -49,7 +49,7 @@ PAGE_TIMEOUT_SECONDS = 90
 LTV_RUN_TIMEOUT_SECONDS = 300.0
 ASSET_GROUPS = ("raw", "staging", "intermediate", "marts", "publish")
 # The graph fills in only the nodes in view; at this window size these marts are.
-MARTS_IN_VIEW = ("dim_customers", "fct_payments", "ltv_cohorts_monthly", "ltv_day_n")
+MARTS_IN_VIEW = ("dim_subscriptions", "ltv_day_n", "mart_metadata", "revenue_daily")
 
 T = TypeVar("T")
 

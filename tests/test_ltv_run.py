@@ -44,6 +44,16 @@ def test_ltv_run_builds_marts_equal_to_truth_and_reports_a_bad_file(
     assert f"payments: {payments:,}" in first.output
 
 
+    # Nothing new: the build patches nothing and the marts stay; --full-refresh rebuilds all.
+    for args, rebuilt_all in ((["run"], False), (["run", "--full-refresh"], True)):
+        again = CliRunner().invoke(main, args)
+        assert again.exit_code == 0, again.output  # notes.csv was set aside by the first
+        with duckdb.connect(str(pipeline_settings.warehouse), read_only=True) as con:
+            scope = con.execute("select rebuild_all from intermediate.int_build_scope")
+            assert scope.fetchone()[0] is rebuilt_all, args
+            assert customer_mismatches(con, truth) == []
+
+
 def test_spreadsheet_resaves_dropped_just_before_a_run_give_the_clean_marts(
     pipeline_settings: Settings,
 ) -> None:

@@ -70,7 +70,26 @@
     {%- if rebuilds_all() -%}
         true
     {%- else -%}
-        coalesce({{ order_id }}, '') in (select order_key from {{ ref('int_changed_orders') }})
+        coalesce({{ order_id }}, '') in {{ changed_keys('int_changed_orders', 'order_key') }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The keys of `model` (int_changed_orders or int_changed_customers) as a list for `in`: up
+    to a few thousand as constants, which DuckDB tests at the scan, before a view computes
+    anything else for a row (through a subquery it cleaned every export row first: 1.7 s
+    instead of 0.1 s at 1M rows); beyond that, the subquery. -#}
+{% macro changed_keys(model, column, most=5000) -%}
+    {%- set relation = ref(model) -%}
+    {%- set keys = run_query(
+        'select ' ~ column ~ ' from ' ~ relation ~ ' order by 1 limit ' ~ (most + 1)
+    ).columns[0].values() -%}
+    {%- if keys | length > most -%}
+        (select {{ column }} from {{ relation }})
+    {%- elif keys | length == 0 -%}
+        (null)
+    {%- else -%}
+        ({%- for key in keys %}'{{ key | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%})
     {%- endif -%}
 {%- endmacro %}
 
@@ -81,26 +100,29 @@
     {%- if rebuilds_all() -%}
         true
     {%- else -%}
-        {{ email }} in (select email from {{ ref('int_changed_customers') }})
+        {{ email }} in {{ changed_keys('int_changed_customers', 'email') }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- The same for the webhook days loaded since the last build: a list of constants, so the
-    filter reaches the raw scan and only those days' payloads are parsed. -#}
-{% macro in_changed_webhook_days(segment_day) -%}
+{#- The same for the load units (`kind` csv: file SHA-256s; webhook: days) loaded since the
+    last build: a list of constants, so the filter reaches the raw scan and, for webhooks,
+    only those days' payloads are parsed. -#}
+{% macro in_changed_units(column, kind) -%}
     {%- if rebuilds_all('int_build_units') -%}
         true
     {%- else -%}
         {%- set changed = "select unit_key from " ~ ref('int_build_units')
-            ~ " where kind = 'webhook' and is_changed order by 1" -%}
-        {%- set days = run_query(changed).columns[0].values() -%}
-        {%- if days | length == 0 -%}
+            ~ " where kind = '" ~ kind ~ "' and is_changed order by 1" -%}
+        {%- set keys = run_query(changed).columns[0].values() -%}
+        {%- if keys | length == 0 -%}
             false
-        {%- else -%}
-            {{ segment_day }} in (
-            {%- for day in days %}cast('{{ day }}' as date){{ ', ' if not loop.last }}{% endfor -%}
+        {%- elif kind == 'webhook' -%}
+            {{ column }} in (
+            {%- for key in keys %}cast('{{ key }}' as date){{ ', ' if not loop.last }}{% endfor -%}
             )
+        {%- else -%}
+            {{ column }} in ({%- for key in keys %}'{{ key }}'{{ ', ' if not loop.last }}{% endfor -%})
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -13,9 +13,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from packaging.version import Version
+from pydantic import Field
 
 from pipeline.dbt_command import build_args
 from pipeline.dbt_docs import dbt_executable
+from pipeline.dbt_state import full_refresh_reason, project_fingerprint
 from pipeline.defs import WAREHOUSE_POOL
 from pipeline.settings import DBT_PROJECT_DIR, Settings
 
@@ -87,6 +89,18 @@ def prune_target_runs(op_name: str, keep: int = KEEP_TARGET_RUNS) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+class DbtBuildConfig(dg.Config):
+    """Launchpad options of a marts build."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description=(
+            "Rebuild every incremental model from the raw tables instead of patching what "
+            "changed. Done by itself when the dbt project changed; the result is the same."
+        ),
+    )
+
+
 def build_defs() -> dg.Definitions:
     """dbt assets over the prepared manifest (see pipeline/dbt_manifest.py)."""
     project = dbt_project()
@@ -99,11 +113,19 @@ def build_defs() -> dg.Definitions:
     )
     def ltv_dbt_models(
         context: dg.AssetExecutionContext,
+        config: DbtBuildConfig,
         dbt: DbtCliResource,
         settings: dg.ResourceParam[Settings],
     ) -> Iterator[Any]:
-        """Build every model and run its data tests (`pipeline.dbt_command.build_args`)."""
+        """Build every model and run its data tests (`pipeline.dbt_command.build_args`):
+        incrementally, or from raw when asked or when the project changed."""
         prune_target_runs(context.op_execution_context.op.name)
-        yield from dbt.cli(build_args(settings), context=context).stream()
+        full_refresh = config.full_refresh
+        if not full_refresh:
+            reason = full_refresh_reason(settings.warehouse, project_fingerprint())
+            if reason:
+                context.log.info(f"Rebuilding every model from raw: {reason}.")
+                full_refresh = True
+        yield from dbt.cli(build_args(settings, full_refresh), context=context).stream()
 
     return dg.Definitions(assets=[ltv_dbt_models])

@@ -30,10 +30,18 @@ def _progress(line: str) -> None:
     show_default=True,
     help="Seconds to wait for files still being written before leaving them for the next run.",
 )
-def run(write_wait: float) -> None:
-    """Load everything pending, build every model, publish the marts and the report.
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild every model from the raw tables instead of only what the new data changed "
+    "(done by itself after the dbt project changed; the marts come out the same).",
+)
+def run(write_wait: float, full_refresh: bool) -> None:
+    """Load everything pending, build the models, publish the marts and the report.
 
-    Files still being written are waited for (see --wait-for-writes), then loaded. Exits 1
+    Files still being written are waited for (see --wait-for-writes), then loaded. The build
+    recomputes only the orders and customers the newly loaded data touches, unless
+    --full-refresh says otherwise. Exits 1
     when anything failed or was left unloaded (a rejected file, a failed dbt test); the marts
     are still built and published from everything that did load. Exits 2 at once when another
     `ltv run` is running on the same warehouse.
@@ -41,14 +49,14 @@ def run(write_wait: float) -> None:
     settings = load_settings()
     try:
         with run_lock(lock_path(settings.warehouse)):
-            summary = _run(settings, write_wait)
+            summary = _run(settings, write_wait, full_refresh)
     except RunLocked as exc:
         click.echo(f"ltv run: {exc}", err=True)
         raise SystemExit(EXIT_REFUSED) from None
     raise SystemExit(EXIT_FAILED if summary.failed else 0)
 
 
-def _run(settings: Settings, write_wait: float) -> RunSummary:
+def _run(settings: Settings, write_wait: float, full_refresh: bool) -> RunSummary:
     """Load, build and publish under the run lock; Dagster is imported only now (slow)."""
     from pipeline.instance import dagster_instance
     from pipeline.run.driver import build_and_publish, ingest, read_totals
@@ -60,7 +68,7 @@ def _run(settings: Settings, write_wait: float) -> RunSummary:
         _progress("[1/2] loading landing files and the webhook log ...")
         ingest(instance, settings, summary, echo=_progress, write_wait=write_wait)
         _progress("[2/2] building the marts (dbt) and publishing them ...")
-        if build_and_publish(instance, settings, summary):
+        if build_and_publish(instance, settings, summary, full_refresh):
             read_totals(settings, summary)
             click.echo(f"marts published to {settings.marts_snapshot}")
     except WarehouseBusy as exc:

@@ -170,16 +170,24 @@ def _count(result: dg.ExecuteInProcessResult, summary: RunSummary) -> None:
 
 
 def build_and_publish(
-    instance: dg.DagsterInstance, settings: Settings, summary: RunSummary
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    summary: RunSummary,
+    full_refresh: bool = False,
 ) -> bool:
-    """Build every dbt model (with its tests), then publish the snapshot and the report."""
+    """Build the dbt models (with their tests), incrementally unless `full_refresh`, then
+    publish the snapshot and the report."""
     from pipeline.defs import dbt, publish
 
+    dbt_assets = dbt.build_defs().assets
+    build_config = {
+        "ops": {asset.op.name: {"config": {"full_refresh": full_refresh}} for asset in dbt_assets}
+    }
     result = dg.materialize(
-        [*dbt.build_defs().assets, *publish.defs.assets],
+        [*dbt_assets, *publish.defs.assets],
         instance=instance,
         resources=pipeline_resources(settings),
-        run_config=QUIET_RUN_CONFIG,
+        run_config={**QUIET_RUN_CONFIG, **build_config},
         raise_on_error=False,
     )
     summary.failures.extend(failure_messages([result]))

@@ -1,9 +1,13 @@
 -- The load units the warehouse holds now (macros/incremental.sql): every loaded landing file
--- and every loaded webhook day, with when it was loaded, and a settings unit standing for the
--- values the models read. `is_changed`: not in the last complete build; `rebuild_all`: this
--- build recomputes everything (first or full build, a unit gone, other settings, an
--- incremental model without its table).
--- The load bookkeeping is read by name, not as a dbt source: it is not data to model.
+-- and every loaded webhook day, with when it was loaded, and units standing for the values
+-- the models read and for the models themselves. `is_changed`: not in the last complete
+-- build; `rebuild_all`: this build recomputes everything (first or full build, a unit gone,
+-- other settings, an incremental model without its table).
+-- The load bookkeeping is read by name, not as a dbt source: it is not data to model. The raw
+-- tables it describes are this model's lineage:
+-- depends_on: {{ source('thrivecart', 'thrivecart_transactions') }}
+-- depends_on: {{ source('thrivecart', 'thrivecart_subscriptions') }}
+-- depends_on: {{ source('thrivecart', 'thrivecart_webhook_events') }}
 {%- set settings = {
     'ltv_timezone': var('ltv_timezone'), 'csv_timezone': var('csv_timezone'),
     'match_tolerance_minutes': var('match_tolerance_minutes'), 'day_n': var('day_n'),
@@ -44,6 +48,15 @@ with current_units as (
     select
         'settings:' || '{{ tojson(settings) | replace("'", "''") }}',
         'settings',
+        null,
+        cast(null as {{ dbt.type_timestamp() }})
+
+    union all
+
+    -- The models themselves (pipeline/dbt_state.py), as the pipeline passes them.
+    select
+        'project:' || '{{ var("ltv_project_fingerprint", "") }}',
+        'project',
         null,
         cast(null as {{ dbt.type_timestamp() }})
 

@@ -40,13 +40,13 @@ emails as (
 
     select email
     from {{ ref('stg_thrivecart__webhook_cancellations') }}
-    where {{ in_changed_webhook_days('segment_day') }}
+    where {{ in_changed_units('segment_day', 'webhook') }}
 
     union all
 
     select email
     from {{ ref('stg_thrivecart__webhook_failed_rebills') }}
-    where {{ in_changed_webhook_days('segment_day') }}
+    where {{ in_changed_units('segment_day', 'webhook') }}
 
     union all
 

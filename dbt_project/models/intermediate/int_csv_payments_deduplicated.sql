@@ -21,15 +21,7 @@ with csv_movements as (
 
 export_clocks as (
 
-    -- An export's age is the latest row it holds, in the whole file; its file name and load
-    -- time say nothing dependable (files are renamed, and may be loaded in any order).
-    select
-        file_sha256,
-        max(paid_at) as export_latest_at
-    from {{ ref('int_money_movements_unioned') }}
-    where source = 'csv'
-        and file_sha256 in (select distinct file_sha256 from csv_movements)
-    group by file_sha256
+    select * from {{ ref('int_export_clocks') }}
 
 ),
 

@@ -1,7 +1,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{{ delete_recomputed(in_changed_webhook_days('segment_day')) }}",
+    pre_hook="{{ delete_recomputed(in_changed_units('segment_day', 'webhook')) }}",
 ) }}
 -- Every webhook money movement of every delivery (duplicates included), stored once: each
 -- payload is parsed when its day is loaded, not at every build. An incremental build replaces
@@ -12,4 +12,4 @@ select
     *
 from {{ ref('int_money_movements_unioned') }}
 where source = 'webhook'
-    and {{ in_changed_webhook_days('segment_day') }}
+    and {{ in_changed_units('segment_day', 'webhook') }}
