@@ -63,9 +63,9 @@ def connect(
     """Open the warehouse for writing, waiting (with backoff) while another process holds it.
 
     `memory_limit` bounds DuckDB's memory in this process (LTV_MEMORY_LIMIT); past it DuckDB
-    spills to `<warehouse>.tmp`, as dbt does (profiles.yml). When the file is locked, `on_wait` (default: this module's logger) is told
-    once who holds it. Close the connection as soon as the work is done: holding it blocks
-    every other process.
+    spills to `<warehouse>.tmp`, as dbt does (profiles.yml). When the file is locked,
+    `on_wait` (default: this module's logger) is told once who holds it. Close the connection
+    as soon as the work is done: holding it blocks every other process.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + lock_timeout
