@@ -200,6 +200,7 @@ def render_e2e(result: dict[str, Any]) -> list[str]:
             + " | ".join(str(step[s]) for s in STAGES)
             + " |"
         )
+    lines += ["", *_incremental_lines(sizes)]
     failed = {
         f"{size['rows']:,} rows, {stage}: {message.splitlines()[0]}"
         for size in sizes
@@ -210,6 +211,53 @@ def render_e2e(result: dict[str, Any]) -> list[str]:
     # The stages still run and are timed; `ltv run` itself would stop before publishing.
     notes = [f"- a run failed (figures kept): {f}" for f in failed]
     return [*lines, "", *_e2e_goals(sizes), *sorted(notes)]
+
+
+# Goals of an incremental `ltv run` on a built warehouse of 1M rows.
+INCREMENTAL_GOALS = {"export": 15.0}
+
+
+def _incremental_lines(sizes: list[dict[str, Any]]) -> list[str]:
+    """The incremental runs after each change, and whether their marts equal a full refresh."""
+    from bench.e2e_bench import CHANGE_EXPORT_ROWS, CHANGES, STAGES
+
+    what = {
+        "export": f"new export of {CHANGE_EXPORT_ROWS:,} rows",
+        "webhook": "one new order.success",
+    }
+    lines = [
+        "Incremental `ltv run` on the warehouse the run above built, after each change "
+        "(wall s / CPU s / peak MiB); the marts then against a `--full-refresh` build:",
+        "",
+        "| latest-export rows | change | " + " | ".join(STAGES) + " | ltv run s | goal | "
+        "equal to full refresh |",
+        "|---:|---|" + "---:|" * (len(STAGES) + 1) + "---|---|",
+    ]
+    for size in sizes:
+        run = size["runs"][0]
+        check = run.get("check")
+        equal = (
+            "not checked"
+            if check is None
+            else "**yes**"
+            if not check["differences"]
+            else f"**NO**: {check['differences']}"
+        )
+        for change in CHANGES:
+            stages = run["incremental"][change]
+            cells = [
+                f"{f['seconds']:.1f} / {f['cpu_seconds']:.1f} / {f['peak_rss_mib']}"
+                for f in (stages[s] for s in STAGES)
+            ]
+            total = sum(stages[s]["seconds"] for s in STAGES)
+            goal = INCREMENTAL_GOALS.get(change) if size["rows"] == 1_000_000 else None
+            verdict = f"≤ {goal:.0f} s: {_met(total <= goal)}" if goal else ""
+            lines.append(
+                f"| {size['latest_export_rows']:,} | {what[change]} | "
+                + " | ".join(cells)
+                + f" | {total:.1f} | {verdict} | {equal} |"
+            )
+    return lines
 
 
 def _headline(message: str) -> str:

@@ -17,6 +17,17 @@ subprocess included) are its own:
 - dbt:     the dbt assets of `ltv run`'s build step (`dbt build` via dagster-dbt);
 - publish: the publish assets of that step (snapshot, Parquet, HTML report, dbt docs).
 
+Then, on the warehouse that run built, two changes each followed by the same three stages,
+which now patch only what the change touched (an incremental build):
+
+- export:  a new Transactions export of 1,000 rows (the latest export's first rows, saved
+           again under a later name: orders the warehouse already holds, as a re-export has);
+- webhook: one new live `order.success` (a demo order with a new order id and email) appended
+           to today's webhook log segment, as the sidecar writes it.
+
+Last, for sizes up to 1M rows, the incremental marts are compared row for row with a
+`--full-refresh` build of a copy of the same warehouse (not timed).
+
 `ltv run` does the last two in one Dagster run and all of it in one process; splitting them
 costs one interpreter start and Dagster import per stage (about 2-4 s each), counted here.
 The `ltv run` time is ingest + dbt + publish. Growth with size is the exponent k of time ~
@@ -37,10 +48,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.webhook_log import segment_path
 
 sys.path.insert(0, str(PROJECT_ROOT))  # the environment helper lives with the end-to-end tests
 from tests.e2e_support import stack_environment
@@ -48,7 +61,13 @@ from tests.e2e_support import stack_environment
 OUT = Path(__file__).resolve().parent / "out" / "e2e"
 # What `ltv run` does, stage by stage.
 STAGES = ("ingest", "dbt", "publish")
+# What happens to a built warehouse before an incremental `ltv run`.
+CHANGES = ("export", "webhook")
+CHANGE_EXPORT_ROWS = 1_000
+# Beyond this size the full-refresh comparison costs more than the run it checks.
+CHECK_MAX_ROWS = 1_000_000
 ACCOUNT, SECRET = "bench-seller", "bench-secret"
+FORM = "application/x-www-form-urlencoded"
 
 
 def pipeline_env(root: Path) -> dict[str, str]:
@@ -124,6 +143,57 @@ def stage_dbt() -> dict[str, Any]:
     return _materialize(list(dbt.build_defs().assets), pipeline_resources(load_settings()))
 
 
+def stage_change_export() -> dict[str, Any]:
+    """A new export: the latest export's first rows, saved again under a later name."""
+    orders = load_settings().landing_dir / "orders"
+    latest = sorted(orders.glob("ThriveCart Customer Export *.csv"))[-1]
+    with latest.open("rb") as source:
+        head = [source.readline() for _ in range(CHANGE_EXPORT_ROWS + 1)]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H_%M_%S")
+    (orders / f"ThriveCart Customer Export {stamp}.csv").write_bytes(b"".join(head))
+    return {"rows": len(head) - 1}
+
+
+def stage_change_webhook() -> dict[str, Any]:
+    """One new live order.success, appended to today's segment as the sidecar appends it."""
+    from bench.freshness_bench import new_order, order_template
+    from pipeline.sidecar.records import Accepted, process_delivery
+    from pipeline.webhook_log import SegmentAppender
+
+    settings = load_settings()
+    template = order_template(settings.landing_dir / "_demo" / "deliveries.jsonl")
+    body = new_order(template, str(9_000_000_000 + int(time.time())), f"new-{time.time_ns()}@x.org")
+    outcome = process_delivery(
+        body, FORM, settings.secrets, received_at=datetime.now(UTC), remote_addr=None
+    )
+    assert isinstance(outcome, Accepted), outcome
+    with SegmentAppender(settings.webhooks_dir) as appender:
+        appender.append_batch([(outcome.day, outcome.line)])
+    return {"deliveries": 1}
+
+
+def stage_check() -> dict[str, Any]:
+    """The marts against a --full-refresh build of a copy of the warehouse: rows that differ."""
+    import duckdb
+
+    from pipeline.dbt_command import build_args, project_args
+    from tests.test_dbt_support import marts_differences
+
+    settings = load_settings()
+    copy = settings.warehouse.parent / "check" / "ltv.duckdb"
+    copy.parent.mkdir(exist_ok=True)
+    shutil.copyfile(settings.warehouse, copy)
+    full = load_settings({**os.environ, "LTV_WAREHOUSE": str(copy)})
+    dbt = [str(Path(sys.executable).with_name("dbt")), *build_args(full, full_refresh=True)]
+    subprocess.run([*dbt, *project_args()], check=True, capture_output=True)
+    with duckdb.connect() as con:
+        con.execute(f"attach '{settings.warehouse}' as incremental (read_only)")
+        con.execute(f"attach '{copy}' as full_build (read_only)")
+        differences = marts_differences(con, "incremental", "full_build")
+    shutil.rmtree(copy.parent)
+    return {"differences": differences}
+
+
 def stage_publish() -> dict[str, Any]:
     import duckdb
 
@@ -196,15 +266,32 @@ def cached_log(seller: Path, rows: int, seed: int) -> tuple[Path, dict[str, Any]
     return log, replay
 
 
-def run_once(seller: Path, log_dir: Path, work: Path, log: Path) -> dict[str, dict[str, Any]]:
-    """Every stage on a fresh pipeline under `work`: landing folder and webhook log linked in."""
-    env = pipeline_env(work)
-    shutil.copytree(seller, work / "landing", copy_function=os.link)
-    shutil.copytree(log_dir, load_settings(env).webhooks_dir, copy_function=os.link)
-    log.write_text("")  # kept outside `work`, which is deleted even when a stage fails
+def run_stages(env: dict[str, str], log: Path) -> dict[str, dict[str, Any]]:
+    """The stages of one `ltv run`, each in a process of its own."""
     return {
         stage: run_stage([sys.executable, __file__, "--stage", stage], env, log) for stage in STAGES
     }
+
+
+def run_once(seller: Path, log_dir: Path, work: Path, log: Path, rows: int) -> dict[str, Any]:
+    """Every stage on a fresh pipeline under `work` (landing folder and webhook log linked in),
+    then each change and the incremental run after it, then the full-refresh check."""
+    env = pipeline_env(work)
+    shutil.copytree(seller, work / "landing", copy_function=os.link)
+    log_copy = load_settings(env).webhooks_dir
+    shutil.copytree(log_dir, log_copy, copy_function=os.link)
+    log.write_text("")  # kept outside `work`, which is deleted even when a stage fails
+    run = {"stages": run_stages(env, log), "incremental": {}}
+    today = segment_path(log_copy, datetime.now(UTC).date())
+    if today.exists():  # appended to below: a copy, not the cache's hard link
+        shutil.copyfile(today, today.with_suffix(".tmp"))
+        today.with_suffix(".tmp").replace(today)
+    for change in CHANGES:
+        run_stage([sys.executable, __file__, "--stage", f"change_{change}"], env, log)
+        run["incremental"][change] = run_stages(env, log)
+    if rows <= CHECK_MAX_ROWS:
+        run["check"] = run_stage([sys.executable, __file__, "--stage", "check"], env, log)
+    return run
 
 
 def bench(rows: int, seed: int, repeat: int) -> dict[str, Any]:
@@ -214,11 +301,11 @@ def bench(rows: int, seed: int, repeat: int) -> dict[str, Any]:
     runs = []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="run-", dir=OUT) as tmp:
-            stages = run_once(seller, log_dir, Path(tmp), OUT / f"stages-{rows}.log")
-        ltv_run = list(stages.values())
+            run = run_once(seller, log_dir, Path(tmp), OUT / f"stages-{rows}.log", rows)
+        ltv_run = list(run["stages"].values())
         runs.append(
             {
-                "stages": stages,
+                **run,
                 "seconds": round(sum(s["seconds"] for s in ltv_run), 2),
                 "cpu_seconds": round(sum(s["cpu_seconds"] for s in ltv_run), 2),
             }
@@ -262,7 +349,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument("--stage", choices=["generate", "replay", *STAGES], help=argparse.SUPPRESS)
+    stages = ["generate", "replay", *STAGES, *(f"change_{c}" for c in CHANGES), "check"]
+    parser.add_argument("--stage", choices=stages, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:

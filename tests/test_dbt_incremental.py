@@ -4,8 +4,10 @@ Each seed's generated seller reaches a pipeline piece by piece, in a random orde
 batch sizes: the exports and the webhook days interleaved, some days first as their early
 lines and later whole (a day still being written when a build ran), some files loaded twice.
 A build follows every batch. The marts must then equal, row for row, a `--full-refresh` build
-of the same raw tables, and both the generator's truth.json to the cent. Forgetting a file and
-changing a setting (which rebuild everything through the incremental path) must keep that.
+of the same raw tables, and both the generator's truth.json to the cent; and the snapshot,
+published after most builds (patched when the previous build was published), must equal the
+marts. Forgetting a file and changing a setting (which rebuild everything through the
+incremental path) must keep that.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from test_dbt_support import (
+    MARTS,
     aggregate_mismatches,
     customer_mismatches,
     generate_and_replay,
@@ -31,6 +34,7 @@ from test_dbt_support import (
 from pipeline.ingest.csv_load import ExportFile, load_export
 from pipeline.ingest.forget import forget
 from pipeline.ingest.landing import pending_files
+from pipeline.publish import publish_snapshot
 from pipeline.settings import Settings
 from pipeline.warehouse import connect
 
@@ -104,6 +108,26 @@ def rebuilt_everything(settings: Settings) -> bool:
         return con.execute("select rebuild_all from intermediate.int_build_scope").fetchone()[0]
 
 
+def snapshot_differences(settings: Settings) -> dict[str, tuple[int, int]]:
+    """Per mart, rows only in the warehouse and rows only in the published snapshot."""
+    differences = {}
+    with duckdb.connect() as con:
+        con.execute(f"attach '{settings.warehouse}' as wh (read_only)")
+        con.execute(f"attach '{settings.marts_snapshot}' as snap (read_only)")
+        for mart in MARTS:
+            one, other = f"wh.marts.{mart}", f"snap.main.{mart}"
+            counts = tuple(
+                con.execute(f"select count(*) from ({a} except all {b})").fetchone()[0]
+                for a, b in (
+                    (f"select * from {one}", f"select * from {other}"),
+                    (f"select * from {other}", f"select * from {one}"),
+                )
+            )
+            if any(counts):
+                differences[mart] = counts
+    return differences
+
+
 def full_refresh_differences(settings: Settings, root: Path, **env: str) -> dict:
     """The marts of `settings`' warehouse against a --full-refresh build of a copy of it."""
     full = settings_for(root, LTV_WAREHOUSE=str(root / "full" / "ltv.duckdb"), **env)
@@ -123,16 +147,27 @@ def test_incremental_builds_equal_a_full_build_and_the_truth(tmp_path: Path, see
     truth = generate_and_replay(generated, customers=CUSTOMERS, seed=seed)
     settings = settings_for(tmp_path / "pipeline")
 
-    incremental_builds = 0
-    for batch in batches(arrivals(generated, settings, rng), rng):
+    incremental_builds, patches, published_last = 0, 0, False
+    pieces = batches(arrivals(generated, settings, rng), rng)
+    unpublished = rng.randrange(1, len(pieces) - 1)  # the next publish must copy everything
+    for number, batch in enumerate(pieces):
         for piece in batch:
             piece.land()
         load_landing(settings)
         if rng.random() < 0.2:
             reload_one_file(settings, rng)
         run_dbt(settings, *BUILD)
-        incremental_builds += not rebuilt_everything(settings)
+        incremental = not rebuilt_everything(settings)
+        incremental_builds += incremental
+        publish = number != unpublished
+        if publish:
+            patched = publish_snapshot(settings).patched
+            assert patched == (published_last and incremental)
+            patches += patched
+            assert snapshot_differences(settings) == {}
+        published_last = publish
     assert incremental_builds >= 4, "the arrivals should take several incremental builds"
+    assert patches >= 1, "some publishes should patch the previous snapshot"
 
     assert full_refresh_differences(settings, tmp_path / "check") == {}
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:

@@ -37,7 +37,13 @@
         {%- if built | length == models | length -%}
             {%- set schema = target.database ~ '.intermediate.' -%}
             begin transaction;
-            delete from {{ build_state_relation() }};
+            delete from {{ build_state_relation() }} where unit not like 'build:%';
+            -- The build before this one, which publishing needs to patch its snapshot.
+            update {{ build_state_relation() }}
+            set unit = 'previous_build:' || substr(unit, 7)
+            where unit like 'build:%';
+            insert into {{ build_state_relation() }} (unit, loaded_at)
+            values ('build:{{ invocation_id }}', null);
             insert into {{ build_state_relation() }} (unit, loaded_at)
             select unit, loaded_at from {{ schema }}int_build_units
             union all

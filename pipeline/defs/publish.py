@@ -48,6 +48,7 @@ def snapshot_metadata(result: PublishResult) -> dict[str, dg.MetadataValue]:
         "dagster/row_count": dg.MetadataValue.int(result.rows),
         **rows,
         "snapshot": dg.MetadataValue.path(str(result.snapshot)),
+        "patched": dg.MetadataValue.bool(result.patched),
         "parquet": dg.MetadataValue.path(str(result.parquet_dir)),
         "key numbers": dg.MetadataValue.md(summary_markdown(result.snapshot, SNAPSHOT_SCHEMA)),
     }

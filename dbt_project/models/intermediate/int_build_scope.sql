@@ -37,6 +37,7 @@ select
         from {{ build_state_relation() }} as remembered
         where remembered.unit = current_scope.sole_account_unit
     ) as rebuild_all,
+    '{{ invocation_id }}' as build_id,
     current_scope.sole_account,
     current_scope.sole_account_unit
 from current_scope

@@ -91,7 +91,8 @@ verdict as (
         or exists (
             select 1
             from remembered
-            where remembered.unit not like 'sole_account:%'
+            where {{ dbt.split_part('remembered.unit', "':'", 1) }}
+                in ('csv', 'webhook', 'settings', 'project')
                 and remembered.unit not in (select unit from current_units)
         ) as rebuild_all
 

@@ -1,6 +1,7 @@
 -- One row describing the marts: the as_of they are computed at, the settings they were built
 -- with, and how much of the input was set aside (unknown export events, test mode), so a
--- report can say "data as of …" and an analyst can see what was not counted.
+-- report can say "data as of …" and an analyst can see what was not counted; and which build
+-- made them and what it recomputed (docs/incremental.md).
 with as_of as (
 
     select * from {{ ref('int_as_of_computed') }}
@@ -29,6 +30,17 @@ deliveries as (
 
 ),
 
+scope as (
+
+    select
+        build_id,
+        rebuild_all,
+        (select count(*) from {{ ref('int_changed_orders') }}) as recomputed_orders,
+        (select count(*) from {{ ref('int_changed_customers') }}) as recomputed_customers
+    from {{ ref('int_build_scope') }}
+
+),
+
 payments as (
 
     select
@@ -51,9 +63,14 @@ select
     export_rows.csv_unknown_event_rows,
     deliveries.webhook_deliveries,
     deliveries.webhook_test_deliveries,
-    deliveries.webhook_other_deliveries
+    deliveries.webhook_other_deliveries,
+    scope.build_id,
+    scope.rebuild_all as rebuilt_all,
+    cast(scope.recomputed_orders as integer) as recomputed_orders,
+    cast(scope.recomputed_customers as integer) as recomputed_customers
 
 from as_of
 cross join export_rows
 cross join deliveries
 cross join payments
+cross join scope

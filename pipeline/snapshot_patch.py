@@ -1,0 +1,116 @@
+"""Publishing only what a build changed: patch a copy of the previous snapshot.
+
+An incremental build (docs/incremental.md) replaces some orders' rows of `fct_payments` and
+some customers' rows of `dim_customers`, and keeps the rest. Copying those two large marts whole
+into every new snapshot would make publishing cost as much as the history again. Instead the
+previous snapshot file is copied (a file copy, no SQL), its rows of the recomputed orders and
+customers are replaced by the warehouse's, and the small marts, recomputed whole by every build,
+are copied whole.
+
+That is only right when the snapshot on disk was published from the build just before this
+one, and this build did not recompute everything. Every build's id travels in
+`mart_metadata.build_id`; the build state remembers the last two complete builds. When anything
+does not line up (no snapshot yet, an older snapshot, a failed build in between, a full
+rebuild), publishing copies every mart as before.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+# The marts an incremental build patches, and the rows of them it recomputed.
+PATCHED_MARTS = {
+    "fct_payments": (
+        "coalesce(order_id, '') in (select order_key from wh.intermediate.int_changed_orders)"
+    ),
+    "dim_customers": "email in (select email from wh.intermediate.int_changed_customers)",
+}
+_CHANGED = {
+    "fct_payments": "wh.intermediate.int_changed_orders",
+    "dim_customers": "wh.intermediate.int_changed_customers",
+}
+
+
+@dataclass(frozen=True)
+class Patch:
+    """How the previous snapshot becomes this build's: the marts whose rows changed."""
+
+    previous: Path
+    changed: frozenset[str]
+
+    def unchanged(self, table: str) -> bool:
+        """A patched mart none of whose rows this build recomputed."""
+        return table in PATCHED_MARTS and table not in self.changed
+
+
+def plan_patch(con: duckdb.DuckDBPyConnection, snapshot: Path) -> Patch | None:
+    """The patch from the snapshot on disk to the warehouse `wh` attached to `con`, or None
+    when every mart must be copied."""
+    if not snapshot.is_file():
+        return None
+    published = _snapshot_build(con, snapshot)
+    try:
+        state = dict(
+            con.execute(
+                """select split_part(unit, ':', 1), substr(unit, strpos(unit, ':') + 1)
+                   from wh.intermediate.ltv_build_state
+                   where unit like 'build:%' or unit like 'previous_build:%'"""
+            ).fetchall()
+        )
+        scope = con.execute(
+            "select build_id, rebuild_all from wh.intermediate.int_build_scope"
+        ).fetchone()
+        marts = con.execute("select build_id from wh.marts.mart_metadata").fetchone()
+    except duckdb.CatalogException:
+        return None  # a warehouse built before incremental builds
+    this_build = state.get("build")
+    lined_up = (
+        published is not None
+        and published == state.get("previous_build")
+        and scope is not None
+        and not scope[1]
+        and marts is not None
+        and this_build == scope[0] == marts[0]
+    )
+    if not lined_up:
+        return None
+    changed = {
+        table
+        for table, keys in _CHANGED.items()
+        if con.execute(f"select count(*) from {keys}").fetchone()[0]
+    }
+    return Patch(snapshot, frozenset(changed))
+
+
+def _snapshot_build(con: duckdb.DuckDBPyConnection, snapshot: Path) -> str | None:
+    """The build id the snapshot was published from; None for an unreadable or older one."""
+    try:
+        path = str(snapshot).replace("'", "''")
+        con.execute(f"attach '{path}' as previous_snapshot (read_only)")
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute("select build_id from previous_snapshot.main.mart_metadata").fetchone()
+    except duckdb.Error:
+        row = None
+    finally:
+        con.execute("detach previous_snapshot")
+    return row[0] if row else None
+
+
+def start_from_previous(patch: Patch, new_db: Path) -> None:
+    """Copy the previous snapshot to `new_db`, writable, as the base to patch."""
+    shutil.copyfile(patch.previous, new_db)
+    new_db.chmod(new_db.stat().st_mode | stat.S_IWUSR)
+
+
+def patch_mart(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Replace the recomputed rows of `table` in the snapshot `snap` by the warehouse's."""
+    where = PATCHED_MARTS[table]
+    con.execute(f"delete from snap.main.{table} where {where}")
+    con.execute(f"insert into snap.main.{table} select * from wh.marts.{table} where {where}")
