@@ -43,7 +43,6 @@ def test_ltv_run_builds_marts_equal_to_truth_and_reports_a_bad_file(
     assert payments == sum(total["payments"] for total in truth["totals"])
     assert f"payments: {payments:,}" in first.output
 
-
     # Nothing new: the build patches nothing and the marts stay; --full-refresh rebuilds all.
     for args, rebuilt_all in ((["run"], False), (["run", "--full-refresh"], True)):
         again = CliRunner().invoke(main, args)
