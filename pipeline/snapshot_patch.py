@@ -1,7 +1,8 @@
 """Publishing only what a build changed: patch a copy of the previous snapshot.
 
-An incremental build (docs/incremental.md) replaces some orders' rows of `fct_payments` and
-some customers' rows of `dim_customers`, and keeps the rest. Copying those two large marts whole
+An incremental build (docs/incremental.md) replaces some orders' rows of `fct_payments`, some
+customers' rows of `dim_customers` and some subscriptions of `dim_subscriptions`, and keeps
+the rest. Copying those large marts whole
 into every new snapshot would make publishing cost as much as the history again. Instead the
 previous snapshot file is copied (a file copy, no SQL), its rows of the recomputed orders and
 customers are replaced by the warehouse's, and the small marts, recomputed whole by every build,
@@ -29,10 +30,14 @@ PATCHED_MARTS = {
         "coalesce(order_id, '') in (select order_key from wh.intermediate.int_changed_orders)"
     ),
     "dim_customers": "email in (select email from wh.intermediate.int_changed_customers)",
+    "dim_subscriptions": (
+        "subscription_id in (select subscription_id from wh.intermediate.int_changed_subscriptions)"
+    ),
 }
 _CHANGED = {
     "fct_payments": "wh.intermediate.int_changed_orders",
     "dim_customers": "wh.intermediate.int_changed_customers",
+    "dim_subscriptions": "wh.intermediate.int_changed_subscriptions",
 }
 
 

@@ -81,7 +81,7 @@
 {%- endmacro %}
 
 
-{#- The keys of `model` (int_changed_orders or int_changed_customers) as a list for `in`: up
+{#- The keys of `model` (an int_changed_* model) as a list for `in`: up
     to a few thousand as constants, which DuckDB tests at the scan, before a view computes
     anything else for a row (through a subquery it cleaned every export row first: 1.7 s
     instead of 0.1 s at 1M rows); beyond that, the subquery. -#}
@@ -96,6 +96,17 @@
         (null)
     {%- else -%}
         ({%- for key in keys %}'{{ key | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The same for the subscriptions this build recomputes. -#}
+{% macro in_changed_subscriptions(subscription_id) -%}
+    {%- if not execute %}{% do ref('int_changed_subscriptions') %}{% endif -%}
+    {%- if rebuilds_all() -%}
+        true
+    {%- else -%}
+        {{ subscription_id }} in {{ changed_keys('int_changed_subscriptions', 'subscription_id') }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -3,16 +3,34 @@
 -- amount); webhooks and payments say what happened since: payments collected, the last
 -- payment, the cancellation. Only live data counts: a test-mode order's subscription stays in
 -- staging (its ids may even repeat a live one's).
-with export_rows as (
+-- Incremental: the subscriptions a build recomputes are replaced (macros/incremental.sql);
+-- each is recomputed from all of its rows.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_subscriptions('subscription_id')) }}",
+) }}
+with export_files as (
+
+    -- A renamed file falls back to the latest subscription start it lists, in the whole file.
+    select file_sha256, max(started_at) as export_latest_start
+    from {{ ref('stg_thrivecart__subscriptions') }}
+    group by file_sha256
+
+),
+
+export_rows as (
 
     select
-        *,
-        -- 'ThriveCart Subscription Export 2024-05-01 10_00_00.csv' -> its export time; a
-        -- renamed file falls back to the latest subscription start it lists.
-        {{ export_stamp('file_path') }} as export_stamp,
-        max(started_at) over (partition by file_sha256) as export_latest_start
-    from {{ ref('stg_thrivecart__subscriptions') }}
-    where subscription_id is not null
+        subscriptions.*,
+        -- 'ThriveCart Subscription Export 2024-05-01 10_00_00.csv' -> its export time.
+        {{ export_stamp('subscriptions.file_path') }} as export_stamp,
+        export_files.export_latest_start
+    from {{ ref('stg_thrivecart__subscriptions') }} as subscriptions
+    inner join export_files
+        on subscriptions.file_sha256 = export_files.file_sha256
+    where subscriptions.subscription_id is not null
+        and {{ in_changed_subscriptions('subscriptions.subscription_id') }}
 
 ),
 
@@ -57,6 +75,7 @@ order_items as (
         max(future_amount) as amount
     from {{ ref('stg_thrivecart__webhook_order_items') }}
     where subscription_id is not null and not is_test
+        and {{ in_changed_subscriptions('subscription_id') }}
     group by subscription_id
 
 ),
@@ -65,6 +84,7 @@ payments as (
 
     select * from {{ ref('int_payments_deduplicated') }}
     where subscription_id is not null and not is_test
+        and {{ in_changed_subscriptions('subscription_id') }}
 
 ),
 
@@ -172,7 +192,7 @@ cancelled as (
         max(item_id) as item_id,
         max(currency) as currency
     from cancellations
-    where subscription_id is not null
+    where subscription_id is not null and {{ in_changed_subscriptions('subscription_id') }}
     group by subscription_id
 
 ),

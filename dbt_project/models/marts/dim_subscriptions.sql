@@ -1,4 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_subscriptions('subscription_id')) }}",
+) }}
 -- One row per subscription (live data only): what it is, its state, what it collected.
+-- Incremental: the subscriptions a build recomputes are replaced (macros/incremental.sql).
 select
     subscription_id,
     customer_id,
@@ -20,3 +26,4 @@ select
     processor_subscription_id
 
 from {{ ref('int_subscriptions_merged') }}
+where {{ in_changed_subscriptions('subscription_id') }}
