@@ -271,15 +271,26 @@ def _e2e_goals(sizes: list[dict[str, Any]]) -> list[str]:
     """The 1M and 10M goals: measured when the scale ran them, else extrapolated (and said so)."""
     by_rows = {s["rows"]: s for s in sizes}
     lines = []
+    if sizes[0]["rows"] <= 1_000:
+        tiny = sizes[0]
+        lines.append(
+            f"- fixed cost: `ltv run` on a {tiny['latest_export_rows']:,}-row seller "
+            f"{tiny['median_seconds']:.1f} s; goal ≤ 8 s: {_met(tiny['median_seconds'] <= 8)}"
+        )
     if 1_000_000 in by_rows:
         m = by_rows[1_000_000]
-        ok = m["median_seconds"] < 60 and m["peak_rss_mib"] < 4 * GIB
+        ok = m["median_seconds"] <= 40 and m["peak_rss_mib"] < 4 * GIB
         lines.append(
-            f"- 1M: `ltv run` {m['median_seconds']:.0f} s, peak {m['peak_rss_mib']:,} MiB; "
-            f"goal < 60 s and < 4 GiB: {_met(ok)}"
+            f"- 1M from an empty warehouse: `ltv run` {m['median_seconds']:.0f} s, peak "
+            f"{m['peak_rss_mib']:,} MiB; goal ≤ 40 s and < 4 GiB: {_met(ok)}"
         )
     if 10_000_000 in by_rows:
-        lines.append(f"- 10M: completed in {by_rows[10_000_000]['median_seconds']:.0f} s: **met**")
+        m = by_rows[10_000_000]
+        ok = m["median_seconds"] <= 360 and m["peak_rss_mib"] <= 6 * GIB
+        lines.append(
+            f"- 10M from an empty warehouse: `ltv run` {m['median_seconds']:.0f} s, peak "
+            f"{m['peak_rss_mib']:,} MiB; goal ≤ 360 s and ≤ 6 GiB: {_met(ok)}"
+        )
     if len(sizes) < 2:
         return lines
     # Fixed costs (process and Dagster start-up) dominate small sizes, so a power law through
@@ -300,19 +311,30 @@ def _e2e_goals(sizes: list[dict[str, Any]]) -> list[str]:
 
 
 TIMES = ("started", "ended")
+# POST to visible: a demo seller, and a 1M-row seller (the large scale).
+FRESHNESS_GOAL, FRESHNESS_GOAL_AT_SCALE = 60, 20
 
 
 def render_freshness(result: dict[str, Any]) -> list[str]:
     seconds = [r["seconds"] for r in result["runs"]]
     median = statistics.median(seconds)
+    if "rows" in result:
+        seller = (
+            f"The end-to-end bench's seller of {result['rows']:,} latest-export rows, loaded, "
+            "built and published before the stack started"
+        )
+        goal = FRESHNESS_GOAL_AT_SCALE
+    else:
+        seller = f"Seed seller of {result['customers']} customers loaded through the running stack"
+        goal = FRESHNESS_GOAL
     lines = [
-        f"Seed seller of {result['customers']} customers loaded through the running stack; "
-        f"{len(seconds)} POSTs, one at a time, each once no run had been active for 35 s.",
+        f"{seller}; {len(seconds)} POSTs, one at a time, each once no run had been active "
+        "for 35 s.",
         "",
         "| POST → visible in snapshot | median s | min–max s | goal |",
         "|---|---:|---:|---|",
-        f"| one new order.success | {median:.1f} | {_spread(seconds, 1)} | < 60 s: "
-        f"{_met(median < 60)} |",
+        f"| one new order.success | {median:.1f} | {_spread(seconds, 1)} | ≤ {goal} s: "
+        f"{_met(median <= goal)} |",
         "",
         "Runs the first POST caused (seconds after the POST):",
         "",
@@ -365,8 +387,8 @@ BENCHMARKS = [
         "4. End to end: generated seller through the stages of `ltv run`",
         "e2e_bench.py",
         {
-            "small": ["--rows", "10000", "100000"],
-            "large": ["--rows", "10000", "100000", "1000000", "10000000"],
+            "small": ["--rows", "100", "10000", "100000"],
+            "large": ["--rows", "100", "10000", "100000", "1000000", "10000000"],
         },
         render_e2e,
     ),
@@ -374,7 +396,7 @@ BENCHMARKS = [
         "freshness",
         "5. Freshness: webhook POST to visible in the published snapshot, with `make run` up",
         "freshness_bench.py",
-        {"small": ["--repeat", "2"], "large": ["--repeat", "5"]},
+        {"small": ["--repeat", "2"], "large": ["--repeat", "3", "--rows", "1000000"]},
         render_freshness,
     ),
     Benchmark(

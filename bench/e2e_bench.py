@@ -273,19 +273,26 @@ def run_stages(env: dict[str, str], log: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def run_once(seller: Path, log_dir: Path, work: Path, log: Path, rows: int) -> dict[str, Any]:
-    """Every stage on a fresh pipeline under `work` (landing folder and webhook log linked in),
-    then each change and the incremental run after it, then the full-refresh check."""
+def link_pipeline(seller: Path, log_dir: Path, work: Path) -> dict[str, str]:
+    """A fresh pipeline under `work` with the cached seller's landing folder and webhook log
+    hard-linked in (today's segment copied: it may be appended to); its environment."""
     env = pipeline_env(work)
     shutil.copytree(seller, work / "landing", copy_function=os.link)
     log_copy = load_settings(env).webhooks_dir
     shutil.copytree(log_dir, log_copy, copy_function=os.link)
-    log.write_text("")  # kept outside `work`, which is deleted even when a stage fails
-    run = {"stages": run_stages(env, log), "incremental": {}}
     today = segment_path(log_copy, datetime.now(UTC).date())
-    if today.exists():  # appended to below: a copy, not the cache's hard link
+    if today.exists():
         shutil.copyfile(today, today.with_suffix(".tmp"))
         today.with_suffix(".tmp").replace(today)
+    return env
+
+
+def run_once(seller: Path, log_dir: Path, work: Path, log: Path, rows: int) -> dict[str, Any]:
+    """Every stage on a fresh pipeline under `work`, then each change and the incremental run
+    after it, then the full-refresh check."""
+    env = link_pipeline(seller, log_dir, work)
+    log.write_text("")  # kept outside `work`, which is deleted even when a stage fails
+    run = {"stages": run_stages(env, log), "incremental": {}}
     for change in CHANGES:
         run_stage([sys.executable, __file__, "--stage", f"change_{change}"], env, log)
         run["incremental"][change] = run_stages(env, log)

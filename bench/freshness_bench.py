@@ -1,6 +1,7 @@
 """Freshness: seconds from a webhook POST to the event being visible in the published snapshot.
 
     .venv/bin/python bench/freshness_bench.py [--customers 100] [--repeat 2] [--json OUT]
+    .venv/bin/python bench/freshness_bench.py --rows 1000000   # on a built 1M-row seller
 
 Starts what `make run` starts (webhook sidecar, Dagster daemon and webserver; the test suite's
 `running_stack`, on free loopback ports, temporary folders under bench/out/freshness/), loads a
@@ -8,6 +9,10 @@ small demo seller through it (exports in the landing folder, deliveries POSTed t
 waits until the marts are published and the pipeline has been idle for a while, then `--repeat`
 times: POSTs one new live `order.success` (a copy of a demo order with a new order id and a new
 customer email), and polls the snapshot read-only until that email is in `dim_customers`.
+
+With `--rows N` the stack starts instead on a pipeline already holding the end-to-end bench's
+seller of N latest-export rows (bench/e2e_bench.py's cache), loaded, built and published by
+the stages of `ltv run` before the stack starts: a large seller's next webhook.
 
 Beside each figure it prints the Dagster runs the POST caused (created, started, ended, relative
 to the POST), which is where the time goes: sensor interval, queueing, run start, dbt, publish.
@@ -161,11 +166,32 @@ def measure(stack: Any, template: list[tuple[str, str]], timeout: float) -> dict
     return {"seconds": round(seconds, 1), "runs": runs_since(stack.settings, posted)}
 
 
+def seeded_seller(root: Path, customers: int) -> str:
+    """A small demo seller in the landing folder, its deliveries to be POSTed; the secret."""
+    generate_seller(root / "landing", customers, seed=1, account=ACCOUNT, secret=SECRET)
+    create_instance_storage(root)
+    return SECRET
+
+
+def built_seller(root: Path, rows: int) -> str:
+    """The e2e bench's seller of `rows` rows, loaded, built and published; its secret."""
+    from bench.e2e_bench import SECRET as BUILT_SECRET
+    from bench.e2e_bench import cached_log, cached_seller, link_pipeline, run_stages
+
+    seller, _ = cached_seller(rows, 1)
+    log_dir, _ = cached_log(seller, rows, 1)
+    started = time.monotonic()
+    run_stages(link_pipeline(seller, log_dir, root), OUT / f"built-{rows}.log")
+    print(f"{rows:,}-row seller built in {time.monotonic() - started:.0f} s", flush=True)
+    return BUILT_SECRET
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100, help="size of the seed seller")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=1500.0, help="per bounded wait, seconds")
+    parser.add_argument("--rows", type=int, help="start on this e2e seller, built (see above)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -173,11 +199,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="stack-", dir=OUT) as tmp:
         root = Path(tmp)
         landing = root / "landing"
-        generate_seller(landing, args.customers, seed=1, account=ACCOUNT, secret=SECRET)
-        create_instance_storage(root)
-        with running_stack(root) as stack:
+        secret = built_seller(root, args.rows) if args.rows else seeded_seller(root, args.customers)
+        with running_stack(root, THRIVECART_SECRET=secret) as stack:
             deliveries = landing / "_demo" / "deliveries.jsonl"
-            print(f"seed: {replay_to_url(deliveries, stack.webhook_url).describe()}", flush=True)
+            if not args.rows:
+                seed = replay_to_url(deliveries, stack.webhook_url)
+                print(f"seed: {seed.describe()}", flush=True)
             started = time.monotonic()
             wait_for(
                 "the first publish",
@@ -199,7 +226,8 @@ def main() -> None:
     median = statistics.median(r["seconds"] for r in results)
     print(f"freshness median {median:.1f} s (goal < {GOAL_SECONDS} s)")
     if args.json:
-        args.json.write_text(json.dumps({"customers": args.customers, "runs": results}, indent=2))
+        size = {"rows": args.rows} if args.rows else {"customers": args.customers}
+        args.json.write_text(json.dumps({**size, "runs": results}, indent=2))
 
 
 if __name__ == "__main__":
