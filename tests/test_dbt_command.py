@@ -9,6 +9,7 @@ import pytest
 from dbt.cli.main import dbtRunner
 
 from pipeline.dbt_command import build_args, project_args, vars_args
+from pipeline.dbt_state import project_fingerprint
 from pipeline.settings import load_settings
 
 
@@ -30,7 +31,12 @@ def test_a_build_runs_every_model_and_data_test_with_the_settings_as_vars(tmp_pa
     assert args[0] == "build"
     assert args[args.index("--exclude") + 1] == "resource_type:unit_test"
     assert args[args.index("--log-level-file") + 1] == "none"
-    assert _vars_of(args) == settings.dbt_vars()
+    assert _vars_of(args) == {
+        **settings.dbt_vars(),
+        "ltv_project_fingerprint": project_fingerprint(),
+    }
+    assert "--full-refresh" not in args
+    assert "--full-refresh" in build_args(settings, full_refresh=True)
     assert _vars_of(args)["ltv_warehouse"] == str(tmp_path / "w.duckdb")
     assert _vars_of(args)["ltv_memory_limit"] == "1GB"
     assert _vars_of(args)["ltv_timezone"] == "Europe/Berlin"
