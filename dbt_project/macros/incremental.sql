@@ -69,15 +69,34 @@
 {%- endmacro %}
 
 
-{#- A filter keeping the rows of the orders this build recomputes: `true` when it recomputes
-    everything, so a full build reads its inputs whole. -#}
-{% macro in_changed_orders(order_id) -%}
-    {%- if not execute %}{% do ref('int_changed_orders') %}{% endif -%}
+{#- A filter keeping the rows whose `expression` is a key (`key` column) of `model`, one of the
+    int_changed_* models: `true` when the build recomputes everything, so a full build reads
+    its inputs whole. -#}
+{% macro in_changed(model, key, expression) -%}
+    {%- if not execute %}{% do ref(model) %}{% endif -%}
     {%- if rebuilds_all() -%}
         true
     {%- else -%}
-        coalesce({{ order_id }}, '') in {{ changed_keys('int_changed_orders', 'order_key') }}
+        {{ expression }} in {{ changed_keys(model, key) }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The rows of the orders this build recomputes ('' stands for rows without an order). -#}
+{% macro in_changed_orders(order_id) -%}
+    {{ in_changed('int_changed_orders', 'order_key', 'coalesce(' ~ order_id ~ ", '')") }}
+{%- endmacro %}
+
+
+{#- The rows of the subscriptions this build recomputes. -#}
+{% macro in_changed_subscriptions(subscription_id) -%}
+    {{ in_changed('int_changed_subscriptions', 'subscription_id', subscription_id) }}
+{%- endmacro %}
+
+
+{#- The rows of the customers (normalised emails) this build recomputes. -#}
+{% macro in_changed_customers(email) -%}
+    {{ in_changed('int_changed_customers', 'email', email) }}
 {%- endmacro %}
 
 
@@ -96,28 +115,6 @@
         (null)
     {%- else -%}
         ({%- for key in keys %}'{{ key | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%})
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#- The same for the subscriptions this build recomputes. -#}
-{% macro in_changed_subscriptions(subscription_id) -%}
-    {%- if not execute %}{% do ref('int_changed_subscriptions') %}{% endif -%}
-    {%- if rebuilds_all() -%}
-        true
-    {%- else -%}
-        {{ subscription_id }} in {{ changed_keys('int_changed_subscriptions', 'subscription_id') }}
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#- The same for the customers (normalised emails) this build recomputes. -#}
-{% macro in_changed_customers(email) -%}
-    {%- if not execute %}{% do ref('int_changed_customers') %}{% endif -%}
-    {%- if rebuilds_all() -%}
-        true
-    {%- else -%}
-        {{ email }} in {{ changed_keys('int_changed_customers', 'email') }}
     {%- endif -%}
 {%- endmacro %}
 
