@@ -24,21 +24,19 @@ from pathlib import Path
 
 import duckdb
 
-# The marts an incremental build patches, and the rows of them it recomputed.
+# The marts an incremental build patches: per mart, the int_changed_* model naming what the
+# build recomputed, its key, and the mart's expression for that key (as the dbt models filter).
 PATCHED_MARTS = {
-    "fct_payments": (
-        "coalesce(order_id, '') in (select order_key from wh.intermediate.int_changed_orders)"
-    ),
-    "dim_customers": "email in (select email from wh.intermediate.int_changed_customers)",
-    "dim_subscriptions": (
-        "subscription_id in (select subscription_id from wh.intermediate.int_changed_subscriptions)"
-    ),
+    "fct_payments": ("int_changed_orders", "order_key", "coalesce(order_id, '')"),
+    "dim_customers": ("int_changed_customers", "email", "email"),
+    "dim_subscriptions": ("int_changed_subscriptions", "subscription_id", "subscription_id"),
 }
-_CHANGED = {
-    "fct_payments": "wh.intermediate.int_changed_orders",
-    "dim_customers": "wh.intermediate.int_changed_customers",
-    "dim_subscriptions": "wh.intermediate.int_changed_subscriptions",
-}
+
+
+def _recomputed(table: str) -> str:
+    """The filter on `table`'s rows that this build recomputed."""
+    model, key, expression = PATCHED_MARTS[table]
+    return f"{expression} in (select {key} from wh.intermediate.{model})"
 
 
 @dataclass(frozen=True)
@@ -86,8 +84,8 @@ def plan_patch(con: duckdb.DuckDBPyConnection, snapshot: Path) -> Patch | None:
         return None
     changed = {
         table
-        for table, keys in _CHANGED.items()
-        if con.execute(f"select count(*) from {keys}").fetchone()[0]
+        for table, (model, _, _) in PATCHED_MARTS.items()
+        if con.execute(f"select count(*) from wh.intermediate.{model}").fetchone()[0]
     }
     return Patch(snapshot, frozenset(changed))
 
@@ -116,6 +114,6 @@ def start_from_previous(patch: Patch, new_db: Path) -> None:
 
 def patch_mart(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Replace the recomputed rows of `table` in the snapshot `snap` by the warehouse's."""
-    where = PATCHED_MARTS[table]
+    where = _recomputed(table)
     con.execute(f"delete from snap.main.{table} where {where}")
     con.execute(f"insert into snap.main.{table} select * from wh.marts.{table} where {where}")
