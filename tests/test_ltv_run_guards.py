@@ -95,14 +95,35 @@ def test_a_run_says_who_holds_the_warehouse_then_goes_on(pipeline_settings: Sett
     write_transactions(pipeline_settings.landing_dir / "orders" / "export.csv", rows=3)
     pipeline_settings.warehouse.parent.mkdir(parents=True)
     duckdb.connect(str(pipeline_settings.warehouse)).close()
-    holder = _hold(HOLD_READER, pipeline_settings.warehouse, 3)
+    holder = _hold(HOLD_READER, pipeline_settings.warehouse, 120)
+    run = subprocess.Popen(
+        [str(Path(sys.executable).with_name("ltv")), "run", "--wait-for-writes", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
-        result = CliRunner().invoke(main, ["run", "--wait-for-writes", "5"])
+        # The reader lets go once the run has said it waits (or after 120 s, which fails below).
+        said = _read_until(run, "has it open")
     finally:
+        holder.kill()
         holder.wait(timeout=30)
-    assert f"(PID {holder.pid}) has it open" in result.output, result.output
-    assert "analysts read the snapshot" in result.output
-    assert "files loaded: 1 (3 rows)" in result.output
+    output = said + run.communicate(timeout=600)[0]
+    assert f"(PID {holder.pid}) has it open" in output, output
+    assert "analysts read the snapshot" in output
+    assert "files loaded: 1 (3 rows)" in output
+    assert run.returncode == 0, output
+
+
+def _read_until(process: subprocess.Popen[str], text: str) -> str:
+    """The process's output up to and including the first line holding `text` (or to its end)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line)
+        if text in line:
+            break
+    return "".join(lines)
 
 
 def test_files_dropped_just_before_a_run_are_waited_for_and_loaded(
