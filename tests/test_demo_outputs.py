@@ -356,9 +356,16 @@ def test_truth_is_internally_consistent(seller: Seller) -> None:
     assert {
         (c["currency"], c["cohort_month"]): [c["customers"], c["net"]] for c in truth["cohorts"]
     } == {key: value for key, value in cohorts.items()}
+    segments: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
     for row in truth["day_n"]:
         acquired = sum(c["customers"] for c in truth["cohorts"] if c["currency"] == row["currency"])
-        assert row["customers"] == acquired >= row["eligible_customers"]
+        assert acquired >= row["customers"] >= row["eligible_customers"]
+        totals = segments[(row["currency"], row["segment_type"], row["day_n"])]
+        totals[0] += row["customers"]
+        totals[1] += row["eligible_customers"]
+    # Every segment type splits the same customers: its values add up to segment `all`.
+    for (currency, _, n), totals in segments.items():
+        assert totals == segments[(currency, "all", n)]
     assert truth["currencies"] == [t["currency"] for t in truth["totals"]]
 
 
@@ -455,6 +462,30 @@ def test_truth_matches_an_independent_recount_from_the_files(seller: Seller) -> 
         assert customer["rebills_count"] == sum(kind == "rebill" for kind, _, _ in payments)
 
 
+def test_acquisition_traffic_matches_the_passthrough_in_the_log(seller: Seller) -> None:
+    """A customer's utm_* are those of the live order.success of their first order, read
+    from the decoded deliveries; no such delivery is "(not tracked)", a missing key "(none)"."""
+    passthrough = {
+        p["order_id"]: p.get("passthrough", {})
+        for p in seller.payloads
+        if p["mode"] == "live" and p["event"] == "order.success"
+    }
+    tracked = Counter()
+    for customer in seller.truth["customers"]:
+        order = customer["first_order_id"]
+        for key in ("utm_source", "utm_medium", "utm_campaign"):
+            if order is None:
+                want = None
+            elif order not in passthrough:
+                want = "(not tracked)"
+            else:
+                want = passthrough[order].get(key, "(none)")
+            assert customer[f"acquisition_{key}"] == want, (customer["email"], key)
+        tracked[customer["acquisition_utm_source"]] += 1
+    # The seller has customers of every kind: untracked history, tracked without UTMs, sources.
+    assert tracked["(not tracked)"] and tracked["(none)"] and len(tracked) >= 5, tracked
+
+
 def test_day_n_matches_an_independent_recount(seller: Seller) -> None:
     recount = _recount(seller)
     as_of_day = datetime.fromtimestamp(recount.as_of, UTC).date()
@@ -480,6 +511,7 @@ def test_day_n_matches_an_independent_recount(seller: Seller) -> None:
             int(r["net_revenue"] * 100),
         ]
         for r in seller.truth["day_n"]
+        if r["segment_type"] == "all"
     }
     assert actual == {key: value for key, value in expected.items()}
     assert date.fromisoformat(seller.truth["as_of"][:10]) == as_of_day

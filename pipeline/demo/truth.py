@@ -20,10 +20,15 @@ from typing import Any, TextIO
 from pipeline.demo.events import Cancel, Checkout, Event, Order, Rebill, RebillFailed, Refund
 from pipeline.demo.money import major
 from pipeline.demo.timeline import Timeline, iso_z, utc_date
+from pipeline.demo.traffic import passthrough_for
 from pipeline.demo.world import World
 from pipeline.settings import DEFAULT_DAY_N
 
 CustomerKey = tuple[str, str]  # (lower(trim(email)), currency)
+# The traffic segments of ltv_day_n, and their values for an acquiring order without a
+# webhook (history from exports only) and for a key its webhook did not carry.
+UTM_SEGMENTS = ("utm_source", "utm_medium", "utm_campaign")
+NOT_TRACKED, NO_VALUE = "(not tracked)", "(none)"
 
 
 @dataclass(slots=True)
@@ -99,6 +104,8 @@ class Observed:
 
     payments: dict[CustomerKey, list[Payment]] = field(default_factory=dict)
     customer_ids: dict[CustomerKey, set[str]] = field(default_factory=dict)
+    # order id -> the passthrough its delivered `order.success` carried ({} when none)
+    tracked_orders: dict[str, dict[str, str]] = field(default_factory=dict)
     as_of: int = 0
 
 
@@ -114,6 +121,8 @@ def observe(events: list[Event], timeline: Timeline) -> Observed:
         if event.delivery is not None:
             seen.as_of = max(seen.as_of, event.at)
             seen.customer_ids.setdefault(key, set()).add(order.buyer.customer_id)
+            if isinstance(event, Checkout):
+                seen.tracked_orders[order.order_id] = passthrough_for(order.order_id)
         if dated is not None:
             seen.as_of = max(seen.as_of, dated)
         payments = _payments(event, dated is not None)
@@ -133,8 +142,9 @@ class TruthTotals:
 
     totals: dict[str, list[int]] = field(default_factory=dict)  # charges, rebills, refunds, n
     cohorts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # customers, net
-    # (currency, first paid UTC day number) -> customers, then net within each day N
-    day_n: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    # (currency, segment type, segment value, first paid UTC day number) -> customers, then
+    # net within each day N
+    day_n: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
     as_of: int = 0
 
     def add_payments(
@@ -145,23 +155,33 @@ class TruthTotals:
         for slot, value in enumerate((charges, rebills, refunds, count)):
             row[slot] += value
 
-    def add_acquired(self, currency: str, first_paid_at: int, payments: list[Payment]) -> None:
+    def add_acquired(
+        self,
+        currency: str,
+        first_paid_at: int,
+        payments: list[Payment],
+        segments: list[tuple[str, str]],
+    ) -> None:
+        """One acquired customer, in the day-N rows of each of their (type, value) segments."""
         cohort = self.cohorts.setdefault((currency, utc_date(first_paid_at)[:8] + "01"), [0, 0])
         cohort[0] += 1
         cohort[1] += sum(p.amount for p in payments)
         first_day = _utc_day(first_paid_at)
-        row = self.day_n.setdefault((currency, first_day), [0] * (1 + len(DEFAULT_DAY_N)))
-        row[0] += 1
         # A payment counts in the narrowest window it falls in and in every wider one: sum the
         # payments by narrowest window, then add running sums, not each payment to each window.
         narrowest = [0] * (len(DEFAULT_DAY_N) + 1)  # the last: beyond every window
         for payment in payments:
             window = bisect_left(DEFAULT_DAY_N, _utc_day(payment.paid_at) - first_day)
             narrowest[window] += payment.amount
-        running = 0
-        for slot, amount in enumerate(narrowest[:-1], start=1):
+        windows, running = [1], 0
+        for amount in narrowest[:-1]:
             running += amount
-            row[slot] += running
+            windows.append(running)
+        for segment_type, segment_value in segments:
+            key = (currency, segment_type, segment_value, first_day)
+            row = self.day_n.setdefault(key, [0] * len(windows))
+            for slot, value in enumerate(windows):
+                row[slot] += value
 
     def merge(self, other: TruthTotals) -> None:
         for mine, theirs in (
@@ -201,8 +221,10 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
             if amount > 0 and (first is None or payment.paid_at < first.paid_at):
                 first = payment  # the earliest payment above zero, the first of equals
         totals.add_payments(currency, charges, rebills, refunds, len(payments))
+        utm = acquisition_utm(seen, first.order_id) if first else dict.fromkeys(UTM_SEGMENTS)
         if first is not None:
-            totals.add_acquired(currency, first.paid_at, payments)
+            segments = [("all", "all")] + [(name, utm[name]) for name in UTM_SEGMENTS]
+            totals.add_acquired(currency, first.paid_at, payments, segments)
         gross = charges + rebills
         entries.append(
             {
@@ -220,23 +242,39 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
                 "one_time_only": not recurring,
                 "thrivecart_customer_ids": sorted(seen.customer_ids.get((email, currency), ())),
             }
+            | {f"acquisition_{name}": value for name, value in utm.items()}
         )
     totals.as_of = max(totals.as_of, seen.as_of)
     return entries
 
 
+def acquisition_utm(seen: Observed, first_order_id: str) -> dict[str, str]:
+    """The acquiring order's utm_source, _medium and _campaign as the marts segment them:
+    "(not tracked)" without its `order.success` webhook, "(none)" for a key it did not carry."""
+    passthrough = seen.tracked_orders.get(first_order_id)
+    if passthrough is None:
+        return dict.fromkeys(UTM_SEGMENTS, NOT_TRACKED)
+    return {name: passthrough.get(name) or NO_VALUE for name in UTM_SEGMENTS}
+
+
 def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
     as_of_day = _utc_day(totals.as_of)
-    rows = [(day, v) for (c, day), v in totals.day_n.items() if c == currency]
-    for slot, n in enumerate(DEFAULT_DAY_N, start=1):
-        eligible = [v for day, v in rows if day + n <= as_of_day]
-        yield {
-            "currency": currency,
-            "day_n": n,
-            "customers": sum(v[0] for _, v in rows),
-            "eligible_customers": sum(v[0] for v in eligible),
-            "net_revenue": major(sum(v[slot] for v in eligible)),
-        }
+    segments: dict[tuple[str, str], list[tuple[int, list[int]]]] = {}
+    for (c, segment_type, segment_value, day), v in sorted(totals.day_n.items()):
+        if c == currency:
+            segments.setdefault((segment_type, segment_value), []).append((day, v))
+    for (segment_type, segment_value), rows in segments.items():
+        for slot, n in enumerate(DEFAULT_DAY_N, start=1):
+            eligible = [v for day, v in rows if day + n <= as_of_day]
+            yield {
+                "currency": currency,
+                "segment_type": segment_type,
+                "segment_value": segment_value,
+                "day_n": n,
+                "customers": sum(v[0] for _, v in rows),
+                "eligible_customers": sum(v[0] for v in eligible),
+                "net_revenue": major(sum(v[slot] for v in eligible)),
+            }
 
 
 def _aggregates(totals: TruthTotals, currencies: list[str]) -> dict[str, list[dict[str, Any]]]:

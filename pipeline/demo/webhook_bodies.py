@@ -31,6 +31,7 @@ from pipeline.demo.events import (
 )
 from pipeline.demo.money import major
 from pipeline.demo.timeline import add_months, utc_parts
+from pipeline.demo.traffic import passthrough_for
 from pipeline.demo.world import World
 from pipeline.phpform import SharedGroup, encode_php_form, remember_quoted
 
@@ -404,12 +405,16 @@ class WebhookBodies:
         if isinstance(event, Checkout):
             order = event.order
             charges = [self._charge(item, order) for item in order.items]
-            return [
+            parts = [
                 self._head("order.success", order),
                 Part(_success_fields(self.world, order, charges)),
                 self._purchases(order),
                 Part(_fulfillment(self.world, order)),
             ]
+            passthrough = passthrough_for(order.order_id)
+            if passthrough:
+                parts.append(Part({"passthrough": passthrough}))
+            return parts
         if isinstance(event, Rebill):
             return self._payment(event, "order.subscription_payment")
         if isinstance(event, RebillFailed):
