@@ -260,7 +260,8 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
     rows = con.execute(
         """select email, currency, gross_revenue, refunded_amount, net_revenue, first_paid_at,
                   cast(cohort_month as varchar), first_order_id, first_product_id,
-                  orders_count, rebills_count, thrivecart_customer_ids
+                  orders_count, rebills_count, thrivecart_customer_ids,
+                  acquisition_utm_source, acquisition_utm_medium, acquisition_utm_campaign
            from marts.dim_customers"""
     ).fetchall()
     mine = {(row[0], row[1]): row[2:] for row in rows}
@@ -271,7 +272,8 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
         if got is None:
             problems.append(f"{key}: missing")
             continue
-        gross, refunds, net, first_paid_at, cohort, order, product, orders, rebills, ids = got
+        gross, refunds, net, first_paid_at, cohort, order, product, orders, rebills, ids = got[:10]
+        source, medium, campaign = got[10:]
         actual = {
             "gross": gross,
             "refunds": refunds,
@@ -283,6 +285,9 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
             "orders_count": orders,
             "rebills_count": rebills,
             "thrivecart_customer_ids": list(ids or []),
+            "acquisition_utm_source": source,
+            "acquisition_utm_medium": medium,
+            "acquisition_utm_campaign": campaign,
         }
         wrong = {f: (expected[f], v) for f, v in actual.items() if expected[f] != v}
         if wrong:
@@ -329,19 +334,24 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
             problems.append(f"cohort {key}: want {expected['customers']}, {expected['net']}")
     problems += [f"cohort {key}: not in truth" for key in cohorts]
 
+    # truth.json has the segments `all` and the traffic sources (utm_*), every value of them.
     day_n = {
-        (row[0], row[1]): row[2:]
+        tuple(row[:4]): row[4:]
         for row in con.execute(
-            """select currency, day_n, customers, eligible_customers, net_revenue, ltv
-               from marts.ltv_day_n where segment_type = 'all'"""
+            """select currency, segment_type, segment_value, day_n, customers,
+                      eligible_customers, net_revenue, ltv
+               from marts.ltv_day_n
+               where segment_type in ('all', 'utm_source', 'utm_medium', 'utm_campaign')"""
         ).fetchall()
     }
     for expected in truth["day_n"]:
-        key = (expected["currency"], expected["day_n"])
+        key = tuple(expected[f] for f in ("currency", "segment_type", "segment_value", "day_n"))
         eligible, net = expected["eligible_customers"], expected["net_revenue"]
         ltv = (net / eligible).quantize(Decimal("0.01"), "ROUND_HALF_UP") if eligible else None
-        if day_n.get(key) != (expected["customers"], eligible, net, ltv):
-            problems.append(f"day_n {key}: got {day_n.get(key)}, want {expected}")
+        got = day_n.pop(key, None)
+        if got != (expected["customers"], eligible, net, ltv):
+            problems.append(f"day_n {key}: got {got}, want {expected}")
+    problems += [f"day_n {key}: not in truth" for key in day_n]
 
     as_of = _iso(con.execute("select as_of from marts.mart_metadata").fetchone()[0])
     if as_of != truth["as_of"]:

@@ -25,7 +25,14 @@ acquisitions as (
         currency,
         arg_min(
             struct_pack(
-                paid_at, paid_date, order_id, product_id, product_name, campaign_id, affiliate_id
+                paid_at,
+                paid_date,
+                account,
+                order_id,
+                product_id,
+                product_name,
+                campaign_id,
+                affiliate_id
             ),
             struct_pack(
                 unpaid := paid_at is null,
@@ -75,6 +82,31 @@ customer_ids as (
 
 ),
 
+attribution as (
+
+    -- Where the acquiring order came from: the passthrough of its earliest live order.success
+    -- delivery that carried one (else of its earliest). No delivery: the order is known from
+    -- exports only, which carry no passthrough, so it was not tracked.
+    select
+        acquisitions.customer_id,
+        acquisitions.currency,
+        attributions.utm_source,
+        attributions.utm_medium,
+        attributions.utm_campaign,
+        row_number() over (
+            partition by acquisitions.customer_id, acquisitions.currency
+            order by
+                case when attributions.passthrough_json is null then 1 else 0 end,
+                attributions.received_at,
+                attributions.delivery_id
+        ) as delivery_rank
+    from acquisitions
+    inner join {{ ref('int_webhook_order_attribution') }} as attributions
+        on acquisitions.first_payment.account = attributions.account
+        and acquisitions.first_payment.order_id = attributions.order_id
+
+),
+
 active_subscriptions as (
 
     select customer_id, currency, count(*) as active_subscriptions
@@ -100,6 +132,13 @@ select
     acquisitions.first_payment.product_name as first_product_name,
     acquisitions.first_payment.campaign_id as acquisition_campaign_id,
     acquisitions.first_payment.affiliate_id as acquisition_affiliate_id,
+    {% for key in ['utm_source', 'utm_medium', 'utm_campaign'] -%}
+    case
+        when acquisitions.first_payment.order_id is null then null
+        when attribution.customer_id is null then '(not tracked)'
+        else coalesce(attribution.{{ key }}, '(none)')
+    end as acquisition_{{ key }},
+    {% endfor -%}
     cast(revenue.orders_count as integer) as orders_count,
     cast(revenue.rebills_count as integer) as rebills_count,
     cast(revenue.gross_revenue as decimal(18, 2)) as gross_revenue,
@@ -118,6 +157,10 @@ left join acquisitions
 left join customer_ids
     on revenue.customer_id = customer_ids.customer_id
     and revenue.currency = customer_ids.currency
+left join attribution
+    on revenue.customer_id = attribution.customer_id
+    and revenue.currency = attribution.currency
+    and attribution.delivery_rank = 1
 left join active_subscriptions
     on revenue.customer_id = active_subscriptions.customer_id
     and revenue.currency = active_subscriptions.currency

@@ -61,7 +61,8 @@ customer_day_n as (
 segments as (
 
     -- Every customer belongs to one value of each segment type; a missing campaign or
-    -- affiliate is its own segment, '(none)'.
+    -- affiliate is its own segment, '(none)'. The traffic source (utm_*) of a customer whose
+    -- acquiring order came before tracking existed is '(not tracked)'.
     select customer_id, currency, 'all' as segment_type, 'all' as segment_value
     from customers
     union all
@@ -76,6 +77,11 @@ segments as (
     union all
     select customer_id, currency, 'affiliate', coalesce(acquisition_affiliate_id, '(none)')
     from customers
+    {% for key in ['utm_source', 'utm_medium', 'utm_campaign'] -%}
+    union all
+    select customer_id, currency, '{{ key }}', coalesce(acquisition_{{ key }}, '(not tracked)')
+    from customers
+    {% endfor %}
 
 ),
 

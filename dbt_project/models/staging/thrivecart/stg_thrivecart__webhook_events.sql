@@ -7,8 +7,13 @@
     'customer.email', 'customer.first_name', 'customer.last_name', 'customer.address.country',
     'order.processor', 'order.total', 'order.charges', 'order.future_charges', 'transactions',
     'subscription_ids', 'subscriptions', 'subscription', 'refund', 'recurring_payment_idx',
-    'base_payment_plan', 'transaction_id', 'pro-rata'
+    'base_payment_plan', 'transaction_id', 'pro-rata', 'passthrough'
 ] %}
+{#- The checkout's URL parameters ThriveCart passes back (`passthrough[utm_source]=…`). -#}
+{%- set tracked_keys = [
+    'utm_source', 'utm_medium', 'utm_campaign', 'utm_content', 'utm_term', 'fbclid', 'gclid'
+] %}
+{%- for key in tracked_keys %}{% do paths.append('passthrough.' ~ key) %}{% endfor %}
 {%- set event = 'lower(event)' %}
 
 with source as (
@@ -103,6 +108,11 @@ final as (
         {{ json_list_item('fields', paths, 'subscriptions') }} as subscriptions_json,
         {{ json_list_item('fields', paths, 'subscription') }} as subscription_json,
         {{ json_list_item('fields', paths, 'refund') }} as refund_json,
+        -- Every passthrough key, as JSON text; the tracking keys also as columns.
+        {{ null_if_missing(json_list_item('fields', paths, 'passthrough')) }} as passthrough_json,
+        {% for key in tracked_keys -%}
+        {{ null_if_missing(json_list_item('fields', paths, 'passthrough.' ~ key)) }} as {{ key }},
+        {% endfor -%}
         payload
 
     from extracted
