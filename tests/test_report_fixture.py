@@ -54,22 +54,28 @@ CREATE TABLE dim_customers (
     last_name VARCHAR, country VARCHAR, thrivecart_customer_ids VARCHAR[],
     first_paid_at TIMESTAMP, cohort_month DATE, first_order_id VARCHAR,
     first_product_id VARCHAR, first_product_name VARCHAR, acquisition_campaign_id VARCHAR,
-    acquisition_affiliate_id VARCHAR, orders_count INTEGER, rebills_count INTEGER,
+    acquisition_affiliate_id VARCHAR, acquisition_utm_source VARCHAR,
+    acquisition_utm_medium VARCHAR, acquisition_utm_campaign VARCHAR, orders_count INTEGER,
+    rebills_count INTEGER,
     gross_revenue DECIMAL(18,2), refunded_amount DECIMAL(18,2), net_revenue DECIMAL(18,2),
     last_paid_at TIMESTAMP, active_subscriptions INTEGER,
     PRIMARY KEY (customer_id, currency));
 INSERT INTO dim_customers VALUES
   ('c_alice', 'alice@example.com', 'USD', 'Alice', 'A', 'US', ['101'], '2025-01-10 09:00',
-   '2025-01-01', 'o1', 'P1', 'Course', 'spring', NULL, 1, 1, 150.00, 20.00, 130.00,
+   '2025-01-01', 'o1', 'P1', 'Course', 'spring', NULL, '(not tracked)', '(not tracked)',
+   '(not tracked)', 1, 1, 150.00, 20.00, 130.00,
    '2025-02-15 12:00', 1),
   ('c_bob', 'bob@example.com', 'USD', 'Bob', 'B', 'US', ['102'], '2025-01-20 15:30',
-   '2025-01-01', 'o2', 'P2', 'Mentoring', NULL, 'aff1', 1, 0, 200.00, 0.00, 200.00,
+   '2025-01-01', 'o2', 'P2', 'Mentoring', NULL, 'aff1', '(not tracked)', '(not tracked)',
+   '(not tracked)', 1, 0, 200.00, 0.00, 200.00,
    '2025-01-20 15:30', 0),
   ('c_carol', 'carol@example.com', 'USD', 'Carol', 'C', 'CA', ['103'], '2025-06-01 08:00',
-   '2025-06-01', 'o3', 'P1', 'Course', 'spring', NULL, 1, 1, 120.00, 0.00, 120.00,
+   '2025-06-01', 'o3', 'P1', 'Course', 'spring', NULL, 'facebook', 'cpc', 'spring launch',
+   1, 1, 120.00, 0.00, 120.00,
    '2025-06-30 10:00', 1),
   ('c_dave', 'dave@example.com', 'EUR', 'Dave', 'D', 'DE', ['104'], '2025-02-01 11:00',
-   '2025-02-01', 'o4', 'P3', 'Buch', 'winter', NULL, 1, 0, 300.00, 0.00, 300.00,
+   '2025-02-01', 'o4', 'P3', 'Buch', 'winter', NULL, 'google', 'cpc', 'brand', 1, 0, 300.00,
+   0.00, 300.00,
    '2025-02-01 11:00', 0);
 
 CREATE TABLE dim_subscriptions (
@@ -124,12 +130,18 @@ INSERT INTO ltv_day_n VALUES
   ('USD', 'first_product', 'P2', 90, 1, 1, 200.00, 200.00),
   ('USD', 'campaign', 'spring', 90, 2, 1, 130.00, 130.00),
   ('USD', 'campaign', NULL, 90, 1, 1, 200.00, 200.00),
+  ('USD', 'utm_source', 'facebook', 90, 1, 0, 0.00, NULL),
+  ('USD', 'utm_source', '(not tracked)', 90, 2, 2, 330.00, 165.00),
+  ('USD', 'utm_campaign', 'spring launch', 90, 1, 0, 0.00, NULL),
+  ('USD', 'utm_campaign', '(not tracked)', 90, 2, 2, 330.00, 165.00),
   ('EUR', 'all', 'all', 0, 1, 1, 300.00, 300.00),
   ('EUR', 'all', 'all', 30, 1, 1, 300.00, 300.00),
   ('EUR', 'all', 'all', 90, 1, 1, 300.00, 300.00),
   ('EUR', 'all', 'all', 365, 1, 0, 0.00, NULL),
   ('EUR', 'first_product', 'P3', 90, 1, 1, 300.00, 300.00),
-  ('EUR', 'campaign', 'winter', 90, 1, 1, 300.00, 300.00);
+  ('EUR', 'campaign', 'winter', 90, 1, 1, 300.00, 300.00),
+  ('EUR', 'utm_source', 'google', 90, 1, 1, 300.00, 300.00),
+  ('EUR', 'utm_campaign', 'brand', 90, 1, 1, 300.00, 300.00);
 
 CREATE TABLE revenue_daily (
     currency VARCHAR, date DATE, gross_revenue DECIMAL(18,2), refunds DECIMAL(18,2),

@@ -21,6 +21,8 @@ class CurrencyContents:
     segment_day: int | None
     products: list[Row]
     campaigns: list[Row]
+    sources: list[Row]
+    utm_campaigns: list[Row]
     grain: str
     revenue: list[Row]
     reconciliation: list[Row]
@@ -64,6 +66,8 @@ def _currency(con: duckdb.DuckDBPyConnection, currency: str) -> CurrencyContents
         segment_day=day,
         products=segments("first_product"),
         campaigns=segments("campaign"),
+        sources=segments("utm_source"),
+        utm_campaigns=segments("utm_campaign"),
         grain=grain,
         revenue=queries.revenue_buckets(con, currency, grain),
         reconciliation=queries.reconciliation_buckets(con, currency, grain),

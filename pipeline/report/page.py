@@ -107,6 +107,19 @@ def _currency_section(c: CurrencyContents) -> str:
         _day_n(c),
         _segments(c, c.products, f"LTV by first product{at_day}", "the product they first bought"),
         _segments(c, c.campaigns, f"LTV by campaign{at_day}", "the campaign that acquired them"),
+        _segments(
+            c,
+            c.sources,
+            f"LTV by traffic source{at_day}",
+            "the utm_source of the order that acquired them ('(not tracked)': acquired before "
+            "UTM tracking, see docs/utm-tracking.md; '(none)': tracked, no UTM)",
+        ),
+        _segments(
+            c,
+            c.utm_campaigns,
+            f"LTV by UTM campaign{at_day}",
+            "the utm_campaign of the order that acquired them",
+        ),
         _chart(
             f"Revenue and refunds by {c.grain}",
             f"Gross revenue (charges and rebills) above the line, refunds below it on the date "
