@@ -204,6 +204,7 @@ def test_the_live_rebill_is_one_payment(seller: Seller) -> None:
             "payment_type": "rebill",
             "paid_at": datetime(2020, 7, 24, 5, 17, 34),
             "paid_date": date(2020, 7, 24),
+            "charge_clock_date": date(2020, 7, 24),
             "amount": Decimal("69.00"),
             "tax_amount": Decimal("0.00"),
             "currency": "USD",
@@ -345,6 +346,7 @@ def test_the_generated_seller_still_matches_its_truth(seller: Seller) -> None:
                 "customers": row["customers"] + 1,
                 "eligible_customers": row["eligible_customers"] + 1,
                 "net_revenue": row["net_revenue"] + Decimal("69.00"),
+                "net_revenue_charge_clock": row["net_revenue_charge_clock"] + Decimal("69.00"),
             }
             if row["currency"] == "USD" and row["segment_value"] in ("all", "(not tracked)")
             else row

@@ -296,6 +296,10 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
     return problems
 
 
+def _per_customer(amount: Decimal, customers: int) -> Decimal | None:
+    return (amount / customers).quantize(Decimal("0.01"), "ROUND_HALF_UP") if customers else None
+
+
 def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
     """Totals, cohorts and day-N of the marts against truth.json."""
     problems = []
@@ -318,10 +322,10 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
 
     # A cohort's last cumulative value is its customers' net revenue to date.
     cohorts = {
-        (row[0], row[1]): (row[2], row[3])
+        (row[0], row[1]): tuple(row[2:])
         for row in con.execute(
             """select currency, cast(cohort_month as varchar), cohort_customers,
-                      cumulative_net_revenue
+                      cumulative_net_revenue, cumulative_net_revenue_charge_clock
                from marts.ltv_cohorts_monthly
                qualify months_since_acquisition = max(months_since_acquisition)
                    over (partition by currency, cohort_month)"""
@@ -330,7 +334,8 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
     for expected in truth["cohorts"]:
         key = (expected["currency"], expected["cohort_month"])
         got = cohorts.pop(key, None)
-        if got != (expected["customers"], expected["net"]):
+        # Summed over every month, the two refund clocks agree.
+        if got != (expected["customers"], expected["net"], expected["net"]):
             problems.append(f"cohort {key}: want {expected['customers']}, {expected['net']}")
     problems += [f"cohort {key}: not in truth" for key in cohorts]
 
@@ -339,7 +344,8 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
         tuple(row[:4]): row[4:]
         for row in con.execute(
             """select currency, segment_type, segment_value, day_n, customers,
-                      eligible_customers, net_revenue, ltv
+                      eligible_customers, net_revenue, ltv, net_revenue_charge_clock,
+                      ltv_charge_clock
                from marts.ltv_day_n
                where segment_type in ('all', 'utm_source', 'utm_medium', 'utm_campaign')"""
         ).fetchall()
@@ -347,9 +353,17 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
     for expected in truth["day_n"]:
         key = tuple(expected[f] for f in ("currency", "segment_type", "segment_value", "day_n"))
         eligible, net = expected["eligible_customers"], expected["net_revenue"]
-        ltv = (net / eligible).quantize(Decimal("0.01"), "ROUND_HALF_UP") if eligible else None
+        net_charge_clock = expected["net_revenue_charge_clock"]
+        want = (
+            expected["customers"],
+            eligible,
+            net,
+            _per_customer(net, eligible),
+            net_charge_clock,
+            _per_customer(net_charge_clock, eligible),
+        )
         got = day_n.pop(key, None)
-        if got != (expected["customers"], eligible, net, ltv):
+        if got != want:
             problems.append(f"day_n {key}: got {got}, want {expected}")
     problems += [f"day_n {key}: not in truth" for key in day_n]
 

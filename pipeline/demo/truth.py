@@ -39,6 +39,7 @@ class Payment:
     order_id: str
     product_id: str
     recurring: bool  # belongs to a subscription or split pay
+    charged_at: int = 0  # the charge clock's time: paid_at, a refund's its charge's (below)
 
 
 def _order_of(event: Event) -> Order:
@@ -143,7 +144,7 @@ class TruthTotals:
     totals: dict[str, list[int]] = field(default_factory=dict)  # charges, rebills, refunds, n
     cohorts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # customers, net
     # (currency, segment type, segment value, first paid UTC day number) -> customers, then
-    # net within each day N
+    # net within each day N on the cash clock, then on the charge clock
     day_n: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
     as_of: int = 0
 
@@ -169,14 +170,16 @@ class TruthTotals:
         first_day = _utc_day(first_paid_at)
         # A payment counts in the narrowest window it falls in and in every wider one: sum the
         # payments by narrowest window, then add running sums, not each payment to each window.
-        narrowest = [0] * (len(DEFAULT_DAY_N) + 1)  # the last: beyond every window
-        for payment in payments:
-            window = bisect_left(DEFAULT_DAY_N, _utc_day(payment.paid_at) - first_day)
-            narrowest[window] += payment.amount
-        windows, running = [1], 0
-        for amount in narrowest[:-1]:
-            running += amount
-            windows.append(running)
+        windows = [1]
+        for clock in ("paid_at", "charged_at"):
+            narrowest = [0] * (len(DEFAULT_DAY_N) + 1)  # the last: beyond every window
+            for payment in payments:
+                day = _utc_day(getattr(payment, clock))
+                narrowest[bisect_left(DEFAULT_DAY_N, day - first_day)] += payment.amount
+            running = 0
+            for amount in narrowest[:-1]:
+                running += amount
+                windows.append(running)
         for segment_type, segment_value in segments:
             key = (currency, segment_type, segment_value, first_day)
             row = self.day_n.setdefault(key, [0] * len(windows))
@@ -221,6 +224,7 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
             if amount > 0 and (first is None or payment.paid_at < first.paid_at):
                 first = payment  # the earliest payment above zero, the first of equals
         totals.add_payments(currency, charges, rebills, refunds, len(payments))
+        _date_refunds_by_their_charge(payments)
         utm = acquisition_utm(seen, first.order_id) if first else dict.fromkeys(UTM_SEGMENTS)
         if first is not None:
             segments = [("all", "all")] + [(name, utm[name]) for name in UTM_SEGMENTS]
@@ -248,6 +252,24 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
     return entries
 
 
+def _date_refunds_by_their_charge(payments: list[Payment]) -> None:
+    """Set each payment's charge-clock time: its own, or for a refund that of the latest charge
+    or rebill of the same order and product at or before it (its own when there is none)."""
+    paid: dict[tuple[str, str], list[int]] = {}
+    for payment in payments:
+        payment.charged_at = payment.paid_at
+        if payment.kind != "refund":
+            paid.setdefault((payment.order_id, payment.product_id), []).append(payment.paid_at)
+    for payment in payments:
+        if payment.kind == "refund":
+            earlier = [
+                t
+                for t in paid.get((payment.order_id, payment.product_id), ())
+                if t <= payment.paid_at
+            ]
+            payment.charged_at = max(earlier, default=payment.paid_at)
+
+
 def acquisition_utm(seen: Observed, first_order_id: str) -> dict[str, str]:
     """The acquiring order's utm_source, _medium and _campaign as the marts segment them:
     "(not tracked)" without its `order.success` webhook, "(none)" for a key it did not carry."""
@@ -263,6 +285,7 @@ def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
     for (c, segment_type, segment_value, day), v in sorted(totals.day_n.items()):
         if c == currency:
             segments.setdefault((segment_type, segment_value), []).append((day, v))
+    charge_clock = len(DEFAULT_DAY_N)  # its windows follow the cash clock's
     for (segment_type, segment_value), rows in segments.items():
         for slot, n in enumerate(DEFAULT_DAY_N, start=1):
             eligible = [v for day, v in rows if day + n <= as_of_day]
@@ -274,6 +297,7 @@ def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
                 "customers": sum(v[0] for _, v in rows),
                 "eligible_customers": sum(v[0] for v in eligible),
                 "net_revenue": major(sum(v[slot] for v in eligible)),
+                "net_revenue_charge_clock": major(sum(v[slot + charge_clock] for v in eligible)),
             }
 
 
@@ -337,7 +361,7 @@ class TruthError(ValueError):
 _MONEY = {
     "customers": ("gross", "refunds", "net"),
     "cohorts": ("net",),
-    "day_n": ("net_revenue",),
+    "day_n": ("net_revenue", "net_revenue_charge_clock"),
     "totals": ("charges", "rebills", "refunds", "net"),
 }
 

@@ -63,7 +63,11 @@ cohort_payments as (
         payments.payment_type,
         greatest(
             {{ dbt.datediff('customers.cohort_month', 'payments.paid_date', 'month') }}, 0
-        ) as months_since_acquisition
+        ) as months_since_acquisition,
+        -- The charge clock: a refund in the month of the payment it refunds.
+        greatest(
+            {{ dbt.datediff('customers.cohort_month', 'payments.charge_clock_date', 'month') }}, 0
+        ) as months_since_acquisition_charge_clock
     from {{ ref('fct_payments') }} as payments
     inner join customers
         on payments.customer_id = customers.customer_id
@@ -86,6 +90,18 @@ monthly as (
 
 ),
 
+monthly_charge_clock as (
+
+    select
+        currency,
+        cohort_month,
+        months_since_acquisition_charge_clock as months_since_acquisition,
+        sum(amount) as net_revenue_charge_clock
+    from cohort_payments
+    group by currency, cohort_month, months_since_acquisition_charge_clock
+
+),
+
 filled as (
 
     select
@@ -96,6 +112,7 @@ filled as (
         cohort_months.cohort_customers,
         coalesce(monthly.paying_customers, 0) as paying_customers,
         coalesce(monthly.net_revenue, 0) as net_revenue,
+        coalesce(monthly_charge_clock.net_revenue_charge_clock, 0) as net_revenue_charge_clock,
         -- The month has fully elapsed once as_of reaches the first day of the next one.
         cohort_months.as_of_date
         >= cast({{ dbt.dateadd('month', 1, 'cohort_months.activity_month') }} as date)
@@ -105,6 +122,11 @@ filled as (
         on cohort_months.currency = monthly.currency
         and cohort_months.cohort_month = monthly.cohort_month
         and cohort_months.months_since_acquisition = monthly.months_since_acquisition
+    left join monthly_charge_clock
+        on cohort_months.currency = monthly_charge_clock.currency
+        and cohort_months.cohort_month = monthly_charge_clock.cohort_month
+        and cohort_months.months_since_acquisition
+        = monthly_charge_clock.months_since_acquisition
 
 ),
 
@@ -116,7 +138,12 @@ cumulative as (
             partition by currency, cohort_month
             order by months_since_acquisition
             rows between unbounded preceding and current row
-        ) as cumulative_net_revenue
+        ) as cumulative_net_revenue,
+        sum(net_revenue_charge_clock) over (
+            partition by currency, cohort_month
+            order by months_since_acquisition
+            rows between unbounded preceding and current row
+        ) as cumulative_net_revenue_charge_clock
     from filled
 
 )
@@ -131,6 +158,11 @@ select
     cast(net_revenue as decimal(18, 2)) as net_revenue,
     cast(cumulative_net_revenue as decimal(18, 2)) as cumulative_net_revenue,
     {{ money_per('cumulative_net_revenue', 'cohort_customers') }} as ltv_per_customer,
-    is_complete
+    is_complete,
+    cast(net_revenue_charge_clock as decimal(18, 2)) as net_revenue_charge_clock,
+    cast(cumulative_net_revenue_charge_clock as decimal(18, 2))
+        as cumulative_net_revenue_charge_clock,
+    {{ money_per('cumulative_net_revenue_charge_clock', 'cohort_customers') }}
+        as ltv_per_customer_charge_clock
 
 from cumulative

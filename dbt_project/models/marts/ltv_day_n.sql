@@ -1,7 +1,9 @@
 -- LTV at day N, one row per (currency, segment_type, segment_value, day_n). A customer counts
 -- once acquired at least N days before as_of (eligible); their revenue counts for payments
--- dated at most N local days after the first payment's local date (day 0 is that day).
+-- dated at most N local days after the first payment's local date (day 0 is that day), on
+-- either clock: refunds on the day they happened (cash) or on their charge's day (charge).
 {%- set day_ns = var('day_n') %}
+{%- set clocks = {'': 'paid_date', '_charge_clock': 'charge_clock_date'} %}
 with customers as (
 
     select *
@@ -23,12 +25,15 @@ customer_windows as (
         customers.customer_id,
         customers.currency,
         {% for n in day_ns -%}
+        {% set outer_loop = loop -%}
+        {% for suffix, date_column in clocks.items() -%}
         sum(case
-            when payments.paid_date
+            when payments.{{ date_column }}
                 <= cast({{ dbt.dateadd('day', n, 'customers.first_paid_date') }} as date)
                 then payments.amount
             else 0
-        end) as net_revenue_{{ n }}{{ ',' if not loop.last }}
+        end) as net_revenue{{ suffix }}_{{ n }}{{ ',' if not (loop.last and outer_loop.last) }}
+        {% endfor -%}
         {% endfor %}
     from customers
     inner join {{ ref('fct_payments') }} as payments
@@ -47,7 +52,8 @@ customer_day_n as (
         {{ n }} as day_n,
         cast({{ dbt.dateadd('day', n, 'customers.first_paid_date') }} as date)
         <= as_of.as_of_date as is_eligible,
-        customer_windows.net_revenue_{{ n }} as net_revenue
+        customer_windows.net_revenue_{{ n }} as net_revenue,
+        customer_windows.net_revenue_charge_clock_{{ n }} as net_revenue_charge_clock
     from customers
     cross join as_of
     inner join customer_windows
@@ -94,9 +100,11 @@ aggregated as (
         customer_day_n.day_n,
         count(*) as customers,
         sum(case when customer_day_n.is_eligible then 1 else 0 end) as eligible_customers,
-        sum(case when customer_day_n.is_eligible then customer_day_n.net_revenue else 0 end)
-            as net_revenue
-    from segments
+        {% for suffix in clocks -%}
+        sum(case
+            when customer_day_n.is_eligible then customer_day_n.net_revenue{{ suffix }} else 0
+        end) as net_revenue{{ suffix }}{{ ',' if not loop.last }}
+        {% endfor %}    from segments
     inner join customer_day_n
         on segments.customer_id = customer_day_n.customer_id
         and segments.currency = customer_day_n.currency
@@ -112,6 +120,8 @@ select
     cast(customers as integer) as customers,
     cast(eligible_customers as integer) as eligible_customers,
     cast(net_revenue as decimal(18, 2)) as net_revenue,
-    {{ money_per('net_revenue', 'eligible_customers') }} as ltv
+    {{ money_per('net_revenue', 'eligible_customers') }} as ltv,
+    cast(net_revenue_charge_clock as decimal(18, 2)) as net_revenue_charge_clock,
+    {{ money_per('net_revenue_charge_clock', 'eligible_customers') }} as ltv_charge_clock
 
 from aggregated
