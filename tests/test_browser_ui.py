@@ -1,7 +1,6 @@
 """What people look at, in a real browser: the Dagster UI's asset graph and the LTV report.
 
-Headless Debian chromium through selenium and /usr/bin/chromedriver (`make test` installs both
-with scripts/ensure-chromium.sh; a plain pytest run installs them the same way if it can).
+Headless Debian chromium through selenium (tests/browser_support.py).
 Each page must render its content, not just answer: the asset graph draws our asset groups
 and the marts, the report draws every plotly chart and shows the snapshot's numbers. A
 screenshot of every page is saved under the test's tmp dir.
@@ -9,13 +8,12 @@ screenshot of every page is saved under the test's tmp dir.
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from browser_support import chromium
 from e2e_support import (
     BIN,
     SECRET,
@@ -27,23 +25,15 @@ from e2e_support import (
     stack_environment,
     truth_net_by_currency,
 )
-from filelock import FileLock
-from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.dbt_docs import default_docs_path
 from pipeline.demo import generate_seller, load_truth
-from pipeline.settings import PROJECT_ROOT
 from pipeline.sidecar.replay import replay_to_log
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ENSURE_CHROMIUM = PROJECT_ROOT / "scripts" / "ensure-chromium.sh"
-INSTALL_TIMEOUT_SECONDS = 600
 # Bounds for the browser: the Dagster UI is a large single-page app on a loaded machine.
 PAGE_TIMEOUT_SECONDS = 90
 LTV_RUN_TIMEOUT_SECONDS = 300.0
@@ -65,55 +55,11 @@ MARTS_DRAWN = 3
 T = TypeVar("T")
 
 
-def _ensure_chromium() -> str | None:
-    """Install chromium and chromedriver if missing (once, whichever worker comes first);
-    return why they are still missing, or None when both are there."""
-    if CHROMIUM.exists() and CHROMEDRIVER.exists():
-        return None
-    with FileLock(str(Path(tempfile.gettempdir()) / "ltv-ensure-chromium.lock")):
-        if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-            result = subprocess.run(
-                [str(ENSURE_CHROMIUM)],
-                capture_output=True,
-                text=True,
-                timeout=INSTALL_TIMEOUT_SECONDS,
-                check=False,
-            )
-            if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-                output = (result.stdout + result.stderr).strip()[-1000:]
-                return f"{ENSURE_CHROMIUM.name} could not install them: {output}"
-    return None
-
-
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
     """A headless chromium with a fresh profile; quit (and its processes gone) afterwards."""
-    missing = _ensure_chromium()
-    if missing:
-        pytest.skip(f"no {CHROMIUM} and {CHROMEDRIVER}: {missing}")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    service = Service(str(CHROMEDRIVER), log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(options=options, service=service)
-    driver.set_page_load_timeout(PAGE_TIMEOUT_SECONDS)
-    try:
+    with chromium(tmp_path, PAGE_TIMEOUT_SECONDS) as driver:
         yield driver
-    finally:
-        driver.save_screenshot(str(tmp_path / "last-page.png"))  # what a failure looked like
-        driver.quit()
 
 
 def _wait(driver: WebDriver, what: str, condition: Callable[[WebDriver], T]) -> T:
