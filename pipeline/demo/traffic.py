@@ -20,7 +20,6 @@ _SOURCES = (
     (12, "newsletter", "email", ("weekly", "black-friday"), ""),
     (6, "instagram", "social", ("bio-link",), ""),
 )
-UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
 
 def passthrough_for(order_id: str) -> dict[str, str]:

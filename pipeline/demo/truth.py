@@ -39,7 +39,6 @@ class Payment:
     order_id: str
     product_id: str
     recurring: bool  # belongs to a subscription or split pay
-    charged_at: int = 0  # the charge clock's time: paid_at, a refund's its charge's (below)
 
 
 def _order_of(event: Event) -> Order:
@@ -171,11 +170,10 @@ class TruthTotals:
         # A payment counts in the narrowest window it falls in and in every wider one: sum the
         # payments by narrowest window, then add running sums, not each payment to each window.
         windows = [1]
-        for clock in ("paid_at", "charged_at"):
+        for times in ([p.paid_at for p in payments], _charge_clock_times(payments)):
             narrowest = [0] * (len(DEFAULT_DAY_N) + 1)  # the last: beyond every window
-            for payment in payments:
-                day = _utc_day(getattr(payment, clock))
-                narrowest[bisect_left(DEFAULT_DAY_N, day - first_day)] += payment.amount
+            for payment, at in zip(payments, times, strict=True):
+                narrowest[bisect_left(DEFAULT_DAY_N, _utc_day(at) - first_day)] += payment.amount
             running = 0
             for amount in narrowest[:-1]:
                 running += amount
@@ -224,7 +222,6 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
             if amount > 0 and (first is None or payment.paid_at < first.paid_at):
                 first = payment  # the earliest payment above zero, the first of equals
         totals.add_payments(currency, charges, rebills, refunds, len(payments))
-        _date_refunds_by_their_charge(payments)
         utm = acquisition_utm(seen, first.order_id) if first else dict.fromkeys(UTM_SEGMENTS)
         if first is not None:
             segments = [("all", "all")] + [(name, utm[name]) for name in UTM_SEGMENTS]
@@ -252,22 +249,22 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
     return entries
 
 
-def _date_refunds_by_their_charge(payments: list[Payment]) -> None:
-    """Set each payment's charge-clock time: its own, or for a refund that of the latest charge
-    or rebill of the same order and product at or before it (its own when there is none)."""
+def _charge_clock_times(payments: list[Payment]) -> list[int]:
+    """Each payment's time on the charge clock: its own, or for a refund that of the latest
+    charge or rebill of the same order and product at or before it (its own when none)."""
     paid: dict[tuple[str, str], list[int]] = {}
     for payment in payments:
-        payment.charged_at = payment.paid_at
         if payment.kind != "refund":
             paid.setdefault((payment.order_id, payment.product_id), []).append(payment.paid_at)
-    for payment in payments:
-        if payment.kind == "refund":
-            earlier = [
-                t
-                for t in paid.get((payment.order_id, payment.product_id), ())
-                if t <= payment.paid_at
-            ]
-            payment.charged_at = max(earlier, default=payment.paid_at)
+    return [
+        max(
+            (t for t in paid.get((p.order_id, p.product_id), ()) if t <= p.paid_at),
+            default=p.paid_at,
+        )
+        if p.kind == "refund"
+        else p.paid_at
+        for p in payments
+    ]
 
 
 def acquisition_utm(seen: Observed, first_order_id: str) -> dict[str, str]:

@@ -132,7 +132,7 @@ select
     acquisitions.first_payment.product_name as first_product_name,
     acquisitions.first_payment.campaign_id as acquisition_campaign_id,
     acquisitions.first_payment.affiliate_id as acquisition_affiliate_id,
-    {% for key in ['utm_source', 'utm_medium', 'utm_campaign'] -%}
+    {% for key in utm_segments() -%}
     case
         when acquisitions.first_payment.order_id is null then null
         when attribution.customer_id is null then '(not tracked)'

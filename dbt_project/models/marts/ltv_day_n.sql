@@ -23,16 +23,15 @@ customer_windows as (
     -- One pass over the payments: each day-N window is a conditional sum.
     select
         customers.customer_id,
-        customers.currency,
+        customers.currency
         {% for n in day_ns -%}
-        {% set outer_loop = loop -%}
         {% for suffix, date_column in clocks.items() -%}
-        sum(case
+        , sum(case
             when payments.{{ date_column }}
                 <= cast({{ dbt.dateadd('day', n, 'customers.first_paid_date') }} as date)
                 then payments.amount
             else 0
-        end) as net_revenue{{ suffix }}_{{ n }}{{ ',' if not (loop.last and outer_loop.last) }}
+        end) as net_revenue{{ suffix }}_{{ n }}
         {% endfor -%}
         {% endfor %}
     from customers
@@ -83,7 +82,7 @@ segments as (
     union all
     select customer_id, currency, 'affiliate', coalesce(acquisition_affiliate_id, '(none)')
     from customers
-    {% for key in ['utm_source', 'utm_medium', 'utm_campaign'] -%}
+    {% for key in utm_segments() -%}
     union all
     select customer_id, currency, '{{ key }}', coalesce(acquisition_{{ key }}, '(not tracked)')
     from customers
