@@ -185,7 +185,7 @@ ROW_COUNTS = {
     "dim_subscriptions": 2,
     "fct_payments": 7,
     "ltv_cohorts_monthly": 12,
-    "ltv_day_n": 22,
+    "ltv_day_n": 28,
     "revenue_daily": 7,
     "source_reconciliation": 7,
 }
