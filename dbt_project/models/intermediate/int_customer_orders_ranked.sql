@@ -45,38 +45,40 @@ front_items as (
 
 orders as (
 
+    -- Only acquired customers' orders; ranked by the time bought.
     select
         front_items.*,
+        customers.cohort_month,
+        customers.first_paid_date,
         row_number() over (
-            partition by customer_id, currency
-            order by paid_at, item_rank, payment_id
+            partition by front_items.customer_id, front_items.currency
+            order by front_items.paid_at, front_items.item_rank, front_items.payment_id
         ) as order_number
     from front_items
-    where rank_in_order = 1
+    inner join customers
+        on front_items.customer_id = customers.customer_id
+        and front_items.currency = customers.currency
+    where front_items.rank_in_order = 1
 
 )
 
 select
-    orders.customer_id,
-    orders.currency,
+    customer_id,
+    currency,
     -- The customer's account is the acquiring order's, on every order of theirs.
     coalesce(
-        max(case when orders.order_number = 1 then orders.account end)
-            over (partition by orders.customer_id, orders.currency),
+        max(case when order_number = 1 then account end)
+            over (partition by customer_id, currency),
         '(unknown)'
     ) as account,
-    customers.cohort_month,
-    orders.order_id,
-    cast(orders.order_number as integer) as order_number,
-    orders.paid_at as purchased_at,
-    orders.paid_date as purchased_date,
+    cohort_month,
+    order_id,
+    cast(order_number as integer) as order_number,
+    paid_at as purchased_at,
+    paid_date as purchased_date,
     cast(
-        {{ dbt.datediff('customers.first_paid_date', 'orders.paid_date', 'day') }} as integer
+        {{ dbt.datediff('first_paid_date', 'paid_date', 'day') }} as integer
     ) as days_since_acquisition,
-    orders.product_id,
-    orders.product_name
-
+    product_id,
+    product_name
 from orders
-inner join customers
-    on orders.customer_id = customers.customer_id
-    and orders.currency = customers.currency
