@@ -40,6 +40,9 @@ CONTRACT_MARTS = (
     "dim_subscriptions",
     "ltv_cohorts_monthly",
     "ltv_day_n",
+    "repeat_purchase_cohorts",
+    "customers_by_order_count",
+    "product_paths",
     "revenue_daily",
     "source_reconciliation",
 )

@@ -41,12 +41,15 @@ ASSET_GROUPS = ("raw", "staging", "intermediate", "marts", "publish")
 # The graph fills in only the nodes in view, and which those are follows the layout of the
 # whole lineage: at least a few of the group's marts must be drawn.
 MARTS = (
+    "customers_by_order_count",
     "dim_customers",
     "dim_subscriptions",
     "fct_payments",
     "ltv_cohorts_monthly",
     "ltv_day_n",
     "mart_metadata",
+    "product_paths",
+    "repeat_purchase_cohorts",
     "revenue_daily",
     "source_reconciliation",
 )

@@ -26,6 +26,7 @@ from test_dbt_support import (
     load_landing,
     marts_differences,
     reload_everything,
+    repeat_purchase_mismatches,
     run_dbt,
     settings_for,
 )
@@ -103,6 +104,45 @@ def test_totals_cohorts_day_n_and_as_of_match_truth(small_seller: Seller) -> Non
     with small_seller.connect() as con:
         problems = aggregate_mismatches(con, small_seller.truth)
     assert not problems, _report(problems)
+
+
+def test_repeat_purchases_and_product_paths_match_truth(small_seller: Seller) -> None:
+    truth = small_seller.truth
+    assert sum(row["repeat_customers"] for row in truth["repeat_purchase_cohorts"]) > 50
+    assert len(truth["product_paths"]) > 20
+    with small_seller.connect() as con:
+        problems = repeat_purchase_mismatches(con, truth)
+    assert not problems, _report(problems)
+
+
+def test_the_seller_exercises_the_repeat_purchase_rules(small_seller: Seller) -> None:
+    """Guards the comparison with truth against a seller too simple to test the order rules:
+    free orders that are no purchase, refunded orders that are, orders bought through a rebill
+    after a 100% coupon, and a product renamed between purchases."""
+    with small_seller.connect() as con:
+        orders = con.execute(
+            """select
+                   count(*) filter (where not charged),
+                   count(*) filter (where refunded),
+                   count(distinct product_name) filter (where product_id = '105')
+               from intermediate.int_customer_orders_ranked
+               left join (
+                   select customer_id, currency, order_id,
+                          bool_or(payment_type = 'charge' and amount > 0) as charged,
+                          bool_or(payment_type = 'refund') as refunded
+                   from marts.fct_payments group by all
+               ) using (customer_id, currency, order_id)"""
+        ).fetchone()
+        free_orders = con.execute(
+            """select count(*) from (
+                   select order_id from marts.fct_payments group by order_id
+                   having max(amount) = 0 and bool_or(payment_type = 'charge'))"""
+        ).fetchone()[0]
+    bought_by_rebill, refunded, membership_names = orders
+    assert bought_by_rebill > 0
+    assert refunded > 20
+    assert membership_names == 2
+    assert free_orders > 5
 
 
 def test_the_seller_exercises_every_source_overlap(small_seller: Seller) -> None:
@@ -223,6 +263,7 @@ def test_a_100k_row_seller_matches_truth(large_seller: Seller) -> None:
         ).fetchone()[0]
         problems = customer_mismatches(con, large_seller.truth)
         problems += aggregate_mismatches(con, large_seller.truth)
+        problems += repeat_purchase_mismatches(con, large_seller.truth)
     assert export_rows > 90_000
     assert not problems, _report(problems)
 

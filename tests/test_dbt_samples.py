@@ -392,3 +392,51 @@ def test_a_refund_whose_charge_was_lost_counts_but_acquires_nobody(seller: Selle
                   as outside_cohorts""",
     )
     assert totals == [{"outside_cohorts": Decimal("-49.00")}]
+
+
+def test_the_live_rebill_is_a_first_order_and_the_lost_charge_none(seller: Seller) -> None:
+    """The rebill acquired its customer, so its order is a purchase: in a 2020 cohort of its
+    own, under its account, with no second order. The refund of a lost charge is no purchase
+    (its customer was never acquired), so no mart counts it."""
+    cohort = _rows(
+        seller,
+        """select * from marts.repeat_purchase_cohorts
+           where currency = 'USD' and cohort_month = '2020-07-01'""",
+    )
+    paths = _rows(
+        seller,
+        """select account, first_product_id, first_product_name, next_product_id, customers,
+                  first_product_buyers, share_of_first_product_buyers, median_days_between
+           from marts.product_paths where account = 'engagemorecrm'""",
+    )
+    counts = _rows(
+        seller,
+        "select account, orders_count, customers from marts.customers_by_order_count "
+        "where account in ('engagemorecrm', 'magloft')",
+    )
+    assert cohort == [
+        {
+            "account": "engagemorecrm",
+            "currency": "USD",
+            "cohort_month": date(2020, 7, 1),
+            "customers": 1,
+            "repeat_customers": 0,
+            "repeat_rate": Decimal("0.0000"),
+            "median_days_to_second_order": None,
+            "orders": 1,
+            "avg_orders_per_customer": Decimal("1.00"),
+        }
+    ]
+    assert paths == [
+        {
+            "account": "engagemorecrm",
+            "first_product_id": "17",
+            "first_product_name": "$69/Month EngageMore Special Friend Price",
+            "next_product_id": "(none)",
+            "customers": 1,
+            "first_product_buyers": 1,
+            "share_of_first_product_buyers": Decimal("1.0000"),
+            "median_days_between": None,
+        }
+    ]
+    assert counts == [{"account": "engagemorecrm", "orders_count": 1, "customers": 1}]

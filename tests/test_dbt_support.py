@@ -300,6 +300,37 @@ def _per_customer(amount: Decimal, customers: int) -> Decimal | None:
     return (amount / customers).quantize(Decimal("0.01"), "ROUND_HALF_UP") if customers else None
 
 
+# The repeat-purchase marts, each with its key: truth.json has a section of the same name whose
+# rows carry every column of the mart.
+REPEAT_PURCHASE_MARTS = {
+    "repeat_purchase_cohorts": ("account", "currency", "cohort_month"),
+    "customers_by_order_count": ("account", "currency", "orders_count"),
+    "product_paths": ("account", "currency", "first_product_id", "next_product_id"),
+}
+
+
+def _plain(value: Any) -> Any:
+    """A mart value as truth.json writes it: dates as `YYYY-MM-DD`, the rest as read."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def repeat_purchase_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
+    """Every row of the repeat-purchase marts against truth.json, column by column, plus rows
+    only one side has."""
+    problems = []
+    for mart, key in REPEAT_PURCHASE_MARTS.items():
+        cursor = con.execute(f"select * from marts.{mart}")
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, map(_plain, row), strict=True)) for row in cursor.fetchall()]
+        mine = {tuple(row[k] for k in key): row for row in rows}
+        for expected in truth[mart]:
+            got = mine.pop(tuple(expected[k] for k in key), None)
+            if got != expected:
+                problems.append(f"{mart}: got {got}, want {expected}")
+        problems += [f"{mart} {row}: not in truth" for row in mine.values()]
+    return problems
+
+
 def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
     """Totals, cohorts and day-N of the marts against truth.json."""
     problems = []

@@ -369,6 +369,38 @@ def test_truth_is_internally_consistent(seller: Seller) -> None:
     assert truth["currencies"] == [t["currency"] for t in truth["totals"]]
 
 
+def test_repeat_purchase_sections_count_every_acquired_customer_once(seller: Seller) -> None:
+    """The three repeat-purchase sections split the cohorts' customers and orders alike, and
+    each first product's paths add up to its buyers."""
+    truth = seller.truth
+    acquired = Counter()
+    for c in truth["cohorts"]:
+        acquired[c["currency"]] += c["customers"]
+    totals: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for row in truth["repeat_purchase_cohorts"]:
+        assert row["account"] == truth["account"]
+        for name in ("customers", "repeat_customers", "orders"):
+            totals["cohorts"][name][row["currency"]] += row[name]
+    for row in truth["customers_by_order_count"]:
+        currency, n = row["currency"], row["orders_count"]
+        totals["counts"]["customers"][currency] += row["customers"]
+        totals["counts"]["orders"][currency] += n * row["customers"]
+        totals["counts"]["repeat_customers"][currency] += row["customers"] if n >= 2 else 0
+    paths: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in truth["product_paths"]:
+        one_order = row["next_product_id"] == "(none)"
+        assert (row["next_product_name"] is None) == one_order
+        assert (row["median_days_between"] is None) == one_order
+        totals["paths"]["customers"][row["currency"]] += row["customers"]
+        totals["paths"]["repeat_customers"][row["currency"]] += 0 if one_order else row["customers"]
+        paths[(row["currency"], row["first_product_id"])].append(row)
+    assert totals["cohorts"]["customers"] == acquired
+    assert totals["counts"] == {name: totals["cohorts"][name] for name in totals["counts"]}
+    assert totals["paths"] == {name: totals["cohorts"][name] for name in totals["paths"]}
+    for rows in paths.values():
+        assert {r["first_product_buyers"] for r in rows} == {sum(r["customers"] for r in rows)}
+
+
 def _customer_key(email: str, currency: str) -> tuple[str, str]:
     return email.strip().lower(), currency
 

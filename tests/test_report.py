@@ -27,6 +27,7 @@ SECTIONS = [
     "LTV by campaign at day 90",
     "LTV by traffic source at day 90",
     "LTV by UTM campaign at day 90",
+    "Repeat purchases and product paths",
     "Revenue and refunds by {grain}",
     "Source reconciliation",
 ]
@@ -129,8 +130,8 @@ def test_headline_numbers_are_the_marts_numbers(html: str) -> None:
         ["365", "3", "0", "0.00", "n/a"],
     ]
     assert page.tables["usd-reconciliation-totals"] == [
-        ["charge", "2", "180.00", "1", "200.00", "0", "0.00"],
-        ["rebill", "0", "0.00", "0", "0.00", "2", "90.00"],
+        ["charge", "2", "180.00", "1", "200.00", "1", "50.00"],
+        ["rebill", "0", "0.00", "0", "0.00", "1", "40.00"],
         ["refund", "0", "0.00", "1", "-20.00", "0", "0.00"],
     ]
 
@@ -165,6 +166,62 @@ def test_charts_plot_the_mart_rows(usd: CurrencyContents) -> None:
     # Carol, the one tracked USD customer (facebook), is not 90 days old: no group of hers yet.
     assert [(s["label"], s["ltv"]) for s in usd.sources] == [("(not tracked)", 165)]
     assert [s["label"] for s in usd.utm_campaigns] == ["(not tracked)"]
+
+
+def test_repeat_purchases_show_the_cohorts_order_counts_and_paths(
+    html: str, usd: CurrencyContents
+) -> None:
+    """Alice came back for Mentoring 31 days after the Course; bob and carol did not."""
+    bars = charts.repeat_rate_bars(usd.repeat_cohorts).data
+    assert [(trace.name, list(trace.x), list(map(float, trace.y))) for trace in bars] == [
+        ("shop", ["2025-01", "2025-06"], [0.5, 0.0])
+    ]
+    assert bars[0].customdata[0] == (
+        "1 of 2 customers, median 31.0 days to the second order, 1.50 orders per customer"
+    )
+    assert "n/a days" in bars[0].customdata[1]  # nobody in June's cohort came back yet
+    page = Page(html)
+    assert page.tables["usd-order-counts"] == [["1", "2", "66.7%"], ["2", "1", "33.3%"]]
+    assert page.tables["usd-product-paths"] == [
+        ["Course (P1)", "Mentoring (P2)", "1", "50.0% of 2", "31.0"]
+    ]
+    assert page.tables["eur-order-counts"] == [["1", "1", "100.0%"]]
+    assert page.tables["eur-product-paths"] == []  # dave bought once: no path to list
+
+
+def test_repeat_purchases_name_the_account_when_a_currency_has_several(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """Carol bought in a second ThriveCart account: each account has its own bars, counts and
+    paths, named."""
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute(
+            """UPDATE repeat_purchase_cohorts SET account = 'outlet'
+               WHERE cohort_month = '2025-06-01';
+               UPDATE customers_by_order_count SET customers = 1
+               WHERE currency = 'USD' AND orders_count = 1;
+               INSERT INTO customers_by_order_count VALUES ('outlet', 'USD', 1, 1);
+               UPDATE product_paths SET account = 'outlet', first_product_buyers = 1,
+                   share_of_first_product_buyers = 1
+               WHERE currency = 'USD' AND first_product_id = 'P1' AND next_product_id = '(none)';"""
+        )
+        con.execute("SET search_path = 'main'")
+        usd = next(c for c in collect(con, datetime(2025, 7, 1)).currencies if c.currency == "USD")
+    bars = charts.repeat_rate_bars(usd.repeat_cohorts).data
+    assert [(trace.name, list(trace.x)) for trace in bars] == [
+        ("outlet", ["2025-06"]),
+        ("shop", ["2025-01"]),
+    ]
+    page = Page(write_report(replace(settings, marts_snapshot=snapshot)).path.read_text())
+    assert page.tables["usd-order-counts"] == [
+        ["outlet", "1", "1", "100.0%"],
+        ["shop", "1", "1", "50.0%"],
+        ["shop", "2", "1", "50.0%"],
+    ]
+    assert page.tables["usd-product-paths"] == [
+        ["shop: Course (P1)", "Mentoring (P2)", "1", "50.0% of 2", "31.0"]
+    ]
 
 
 def test_traffic_sources_come_from_the_utm_segments(settings: Settings) -> None:

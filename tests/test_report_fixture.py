@@ -5,9 +5,10 @@ report be tested on their own. The numbers are worked out by hand from the payme
 the test in this module checks they agree with each other, so a typo here cannot make a report
 test assert a wrong "truth".
 
-The seller: USD customers alice (acquired 2025-01-10, rebill, partial refund), bob (2025-01-20,
-one charge) and carol (2025-06-01, rebill on day 29); EUR customer dave (2025-02-01). The latest
-payment, and so the data's `as_of`, is carol's rebill at 2025-06-30 10:00 UTC.
+The seller: USD customers alice (acquired 2025-01-10 with the Course, a second order of
+Mentoring on day 31, a partial refund of the first), bob (2025-01-20, one charge) and carol
+(2025-06-01, rebill on day 29); EUR customer dave (2025-02-01). The latest payment, and so the
+data's `as_of`, is carol's rebill at 2025-06-30 10:00 UTC.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ INSERT INTO fct_payments VALUES
   ('p1', 'shop', 'c_alice', 'alice@example.com', 'o1', 'product', 'P1', 'Course', 'S1',
    'charge', '2025-01-10 09:00', '2025-01-10', 100.00, 0.00, 'USD', 'spring', NULL,
    'csv+webhook', 'order_id'),
-  ('p2', 'shop', 'c_alice', 'alice@example.com', 'o1', 'product', 'P1', 'Course', 'S1',
-   'rebill', '2025-02-10 09:00', '2025-02-10', 50.00, 0.00, 'USD', 'spring', NULL,
+  ('p2', 'shop', 'c_alice', 'alice@example.com', 'o5', 'product', 'P2', 'Mentoring', NULL,
+   'charge', '2025-02-10 09:00', '2025-02-10', 50.00, 0.00, 'USD', NULL, NULL,
    'webhook', NULL),
   ('p3', 'shop', 'c_alice', 'alice@example.com', 'o1', 'product', 'P1', 'Course', 'S1',
    'refund', '2025-02-15 12:00', '2025-02-15', -20.00, 0.00, 'USD', 'spring', NULL,
@@ -63,7 +64,7 @@ CREATE TABLE dim_customers (
 INSERT INTO dim_customers VALUES
   ('c_alice', 'alice@example.com', 'USD', 'Alice', 'A', 'US', ['101'], '2025-01-10 09:00',
    '2025-01-01', 'o1', 'P1', 'Course', 'spring', NULL, '(not tracked)', '(not tracked)',
-   '(not tracked)', 1, 1, 150.00, 20.00, 130.00,
+   '(not tracked)', 2, 0, 150.00, 20.00, 130.00,
    '2025-02-15 12:00', 1),
   ('c_bob', 'bob@example.com', 'USD', 'Bob', 'B', 'US', ['102'], '2025-01-20 15:30',
    '2025-01-01', 'o2', 'P2', 'Mentoring', NULL, 'aff1', '(not tracked)', '(not tracked)',
@@ -86,7 +87,7 @@ CREATE TABLE dim_subscriptions (
     processor_subscription_id VARCHAR);
 INSERT INTO dim_subscriptions VALUES
   ('S1', 'c_alice', 'P1', 'Course', 'recurring', 'active', '2025-01-10 09:00', 'month',
-   50.00, 'USD', 2, 150.00, '2025-02-10 09:00', NULL, 'sub_stripe_1'),
+   50.00, 'USD', 1, 100.00, '2025-01-10 09:00', NULL, 'sub_stripe_1'),
   ('S2', 'c_carol', 'P1', 'Course', 'recurring', 'active', '2025-06-01 08:00', 'month',
    40.00, 'USD', 2, 120.00, '2025-06-30 10:00', NULL, 'sub_stripe_2');
 
@@ -150,7 +151,7 @@ CREATE TABLE revenue_daily (
 INSERT INTO revenue_daily VALUES
   ('USD', '2025-01-10', 100.00, 0.00, 100.00, 1, 0, 0, 1),
   ('USD', '2025-01-20', 200.00, 0.00, 200.00, 1, 0, 0, 1),
-  ('USD', '2025-02-10', 50.00, 0.00, 50.00, 0, 1, 0, 0),
+  ('USD', '2025-02-10', 50.00, 0.00, 50.00, 1, 0, 0, 0),
   ('USD', '2025-02-15', 0.00, 20.00, -20.00, 0, 0, 1, 0),
   ('USD', '2025-06-01', 80.00, 0.00, 80.00, 1, 0, 0, 1),
   ('USD', '2025-06-30', 40.00, 0.00, 40.00, 0, 1, 0, 0),
@@ -164,28 +165,64 @@ CREATE TABLE source_reconciliation (
 INSERT INTO source_reconciliation VALUES
   ('2025-01-10', 'charge', 'USD', 0, 0.00, 0, 0.00, 1, 100.00),
   ('2025-01-20', 'charge', 'USD', 1, 200.00, 0, 0.00, 0, 0.00),
-  ('2025-02-10', 'rebill', 'USD', 0, 0.00, 1, 50.00, 0, 0.00),
+  ('2025-02-10', 'charge', 'USD', 0, 0.00, 1, 50.00, 0, 0.00),
   ('2025-02-15', 'refund', 'USD', 1, -20.00, 0, 0.00, 0, 0.00),
   ('2025-06-01', 'charge', 'USD', 0, 0.00, 0, 0.00, 1, 80.00),
   ('2025-06-30', 'rebill', 'USD', 0, 0.00, 1, 40.00, 0, 0.00),
   ('2025-02-01', 'charge', 'EUR', 0, 0.00, 0, 0.00, 1, 300.00);
+
+CREATE TABLE repeat_purchase_cohorts (
+    account VARCHAR, currency VARCHAR, cohort_month DATE, customers INTEGER,
+    repeat_customers INTEGER, repeat_rate DECIMAL(18,4), median_days_to_second_order DECIMAL(18,1),
+    orders INTEGER, avg_orders_per_customer DECIMAL(18,2),
+    PRIMARY KEY (account, currency, cohort_month));
+INSERT INTO repeat_purchase_cohorts VALUES
+  ('shop', 'USD', '2025-01-01', 2, 1, 0.5000, 31.0, 3, 1.50),
+  ('shop', 'USD', '2025-06-01', 1, 0, 0.0000, NULL, 1, 1.00),
+  ('shop', 'EUR', '2025-02-01', 1, 0, 0.0000, NULL, 1, 1.00);
+
+CREATE TABLE customers_by_order_count (
+    account VARCHAR, currency VARCHAR, orders_count INTEGER, customers INTEGER,
+    PRIMARY KEY (account, currency, orders_count));
+INSERT INTO customers_by_order_count VALUES
+  ('shop', 'USD', 1, 2),
+  ('shop', 'USD', 2, 1),
+  ('shop', 'EUR', 1, 1);
+
+CREATE TABLE product_paths (
+    account VARCHAR, currency VARCHAR, first_product_id VARCHAR, first_product_name VARCHAR,
+    next_product_id VARCHAR, next_product_name VARCHAR, customers INTEGER,
+    first_product_buyers INTEGER, share_of_first_product_buyers DECIMAL(18,4),
+    median_days_between DECIMAL(18,1),
+    PRIMARY KEY (account, currency, first_product_id, next_product_id));
+INSERT INTO product_paths VALUES
+  ('shop', 'USD', 'P1', 'Course', 'P2', 'Mentoring', 1, 2, 0.5000, 31.0),
+  ('shop', 'USD', 'P1', 'Course', '(none)', NULL, 1, 2, 0.5000, NULL),
+  ('shop', 'USD', 'P2', 'Mentoring', '(none)', NULL, 1, 1, 1.0000, NULL),
+  ('shop', 'EUR', 'P3', 'Buch', '(none)', NULL, 1, 1, 1.0000, NULL);
 """
 
 MART_NAMES = (
+    "customers_by_order_count",
     "dim_customers",
     "dim_subscriptions",
     "fct_payments",
     "ltv_cohorts_monthly",
     "ltv_day_n",
+    "product_paths",
+    "repeat_purchase_cohorts",
     "revenue_daily",
     "source_reconciliation",
 )
 ROW_COUNTS = {
+    "customers_by_order_count": 3,
     "dim_customers": 4,
     "dim_subscriptions": 2,
     "fct_payments": 7,
     "ltv_cohorts_monthly": 12,
     "ltv_day_n": 28,
+    "product_paths": 4,
+    "repeat_purchase_cohorts": 3,
     "revenue_daily": 7,
     "source_reconciliation": 7,
 }
@@ -258,4 +295,54 @@ def test_fixture_marts_agree_with_their_payments(tmp_path: Path) -> None:
                FROM source_reconciliation""",
             )
             == counts["fct_payments"]
+        )
+        # The repeat-purchase marts count each acquired customer's orders that collected more
+        # than zero; the rates and averages are the stated quotients.
+        orders = """WITH orders AS (
+                        SELECT currency, customer_id, count(DISTINCT order_id) AS n
+                        FROM fct_payments WHERE amount > 0 GROUP BY ALL)"""
+        assert (
+            _scalar(
+                con,
+                f"""{orders}, counted AS (
+                     SELECT currency, n AS orders_count, count(*) AS customers
+                     FROM orders GROUP BY ALL)
+                 SELECT count(*) FROM counted
+                 FULL JOIN customers_by_order_count c USING (currency, orders_count)
+                 WHERE counted.customers IS DISTINCT FROM c.customers""",
+            )
+            == 0
+        )
+        assert (
+            _scalar(
+                con,
+                f"""{orders}, cohorts AS (
+                     SELECT currency, cohort_month, count(*) AS customers, sum(n) AS orders,
+                            count(*) FILTER (WHERE n >= 2) AS repeat_customers
+                     FROM dim_customers JOIN orders USING (currency, customer_id) GROUP BY ALL)
+                 SELECT count(*) FROM cohorts
+                 FULL JOIN repeat_purchase_cohorts r USING (currency, cohort_month)
+                 WHERE cohorts.customers IS DISTINCT FROM r.customers
+                    OR cohorts.orders IS DISTINCT FROM r.orders
+                    OR cohorts.repeat_customers IS DISTINCT FROM r.repeat_customers
+                    OR r.repeat_rate <> round(r.repeat_customers / r.customers, 4)
+                    OR r.avg_orders_per_customer <> round(r.orders / r.customers, 2)""",
+            )
+            == 0
+        )
+        # Each first product's paths add up to its buyers in dim_customers.
+        assert (
+            _scalar(
+                con,
+                """SELECT count(*) FROM (
+                     SELECT currency, first_product_id, sum(customers) AS customers,
+                            min(first_product_buyers) AS fewest, max(first_product_buyers) AS most
+                     FROM product_paths GROUP BY ALL) p
+                 FULL JOIN (
+                     SELECT currency, first_product_id, count(*) AS buyers FROM dim_customers
+                     GROUP BY ALL) d USING (currency, first_product_id)
+                 WHERE d.buyers IS DISTINCT FROM p.customers
+                    OR p.customers <> p.fewest OR p.customers <> p.most""",
+            )
+            == 0
         )

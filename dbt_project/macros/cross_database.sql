@@ -1,7 +1,7 @@
 {#-
     The warehouse-specific functions the models need and dbt does not ship, behind
-    adapter.dispatch: JSON access and time zone conversion. Another warehouse adds its own
-    `<adapter>__` implementation here; the models stay unchanged.
+    adapter.dispatch: JSON access, time zone conversion, exact rounded division and the median.
+    Another warehouse adds its own `<adapter>__` implementation here; the models stay unchanged.
 -#}
 
 {#-
@@ -77,26 +77,53 @@
 {%- endmacro %}
 
 {#-
-    Money divided by a count, rounded half away from zero to the cent, exactly. Null when the
-    count is 0. Postgres divides numerics exactly; DuckDB turns decimal division into DOUBLE,
-    where 2.01 / 2 rounds to 1.00, so it divides whole cents as integers instead.
+    A number divided by a count, rounded half away from zero to `scale` decimals, exactly, as
+    DECIMAL(18, scale). Null when the count is 0. The number has at most `scale` decimals
+    (money to the cent, or a whole count). Postgres divides numerics exactly; DuckDB turns
+    decimal division into DOUBLE, where 2.01 / 2 rounds to 1.00, so it divides whole units of
+    the last decimal as integers instead.
 -#}
-{% macro money_per(amount, count) -%}
-    {{ return(adapter.dispatch('money_per')(amount, count)) }}
+{% macro rounded_quotient(number, count, scale) -%}
+    {{ return(adapter.dispatch('rounded_quotient')(number, count, scale)) }}
 {%- endmacro %}
 
-{% macro default__money_per(amount, count) -%}
-    cast(round(({{ amount }}) / nullif({{ count }}, 0), 2) as decimal(18, 2))
-{%- endmacro %}
-
-{% macro duckdb__money_per(amount, count) -%}
+{% macro default__rounded_quotient(number, count, scale) -%}
     cast(
-        (case when ({{ amount }}) < 0 then -1 else 1 end)
-        * ((abs(cast(({{ amount }}) * 100 as hugeint)) * 2 + ({{ count }}))
-            // nullif(2 * ({{ count }}), 0))
-        * 0.01
-        as decimal(18, 2)
+        round(({{ number }}) * 1.0 / nullif({{ count }}, 0), {{ scale }})
+        as decimal(18, {{ scale }})
     )
+{%- endmacro %}
+
+{% macro duckdb__rounded_quotient(number, count, scale) -%}
+    cast(
+        (case when ({{ number }}) < 0 then -1 else 1 end)
+        * ((abs(cast(({{ number }}) * {{ 10 ** scale }} as hugeint)) * 2 + ({{ count }}))
+            // nullif(2 * ({{ count }}), 0))
+        * {{ '1' if scale == 0 else '0.' ~ '0' * (scale - 1) ~ '1' }}
+        as decimal(18, {{ scale }})
+    )
+{%- endmacro %}
+
+{#- Money divided by a count (LTV per customer): rounded_quotient to the cent. -#}
+{% macro money_per(amount, count) -%}
+    {{ rounded_quotient(amount, count, 2) }}
+{%- endmacro %}
+
+{#-
+    The median of `expr` as an aggregate (nulls ignored; the mean of the two middle values
+    when their number is even). DuckDB has median(); the default is the SQL standard's
+    ordered-set aggregate.
+-#}
+{% macro median(expr) -%}
+    {{ return(adapter.dispatch('median')(expr)) }}
+{%- endmacro %}
+
+{% macro default__median(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro duckdb__median(expr) -%}
+    median({{ expr }})
 {%- endmacro %}
 
 {#-

@@ -94,6 +94,11 @@ def utc_date(t: int) -> str:
     return _utc_day_text(t // 86400)
 
 
+def utc_day(t: int) -> int:
+    """Days since 1970-01-01 of moment `t`: the truth's reporting time zone is UTC."""
+    return t // 86400
+
+
 @functools.lru_cache(maxsize=32768)
 def _day_plus_months(day: int, months: int) -> int:
     """Day number `day` (since 1970-01-01) moved `months` calendar months on, clamped to the

@@ -4,7 +4,8 @@ It never reads the generated files back. It counts what the pipeline can know: l
 the latest export (events up to its download) or in a delivered webhook. Everything follows the
 "Semantics" section of docs/interfaces.md: amounts include tax, refunds are dated by the refund
 webhook when one arrived and by the original order otherwise, acquisition is the first payment
-above zero, day-N windows and `as_of` in UTC. Arithmetic is in integer cents.
+above zero, day-N windows and `as_of` in UTC. Arithmetic is in integer cents. Repeat purchases
+and product paths are counted by `pipeline.demo.repeat_truth`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+from pipeline.demo.catalog import Offer
 from pipeline.demo.events import Cancel, Checkout, Event, Order, Rebill, RebillFailed, Refund
 from pipeline.demo.money import major
-from pipeline.demo.timeline import Timeline, iso_z, utc_date
+from pipeline.demo.repeat_truth import RepeatPurchases, purchases
+from pipeline.demo.timeline import Timeline, iso_z, utc_date, utc_day
 from pipeline.demo.traffic import passthrough_for
 from pipeline.demo.world import World
 from pipeline.settings import DEFAULT_DAY_N
@@ -39,6 +42,7 @@ class Payment:
     order_id: str
     product_id: str
     recurring: bool  # belongs to a subscription or split pay
+    offer: Offer  # the item sold, for its name at the time
 
 
 def _order_of(event: Event) -> Order:
@@ -73,13 +77,14 @@ def _payments(event: Event, in_csv: bool) -> list[Payment]:
                 order.order_id,
                 item.offer.id_text,
                 item.subscription is not None,
+                item.offer,
             )
             for item in order.items
         ]
     if isinstance(event, Rebill):
-        sub = event.sub
+        sub, offer = event.sub, event.sub.item.offer
         return [
-            Payment("rebill", sub.gross, event.at, sub.order.order_id, sub.item.offer.id_text, True)
+            Payment("rebill", sub.gross, event.at, sub.order.order_id, offer.id_text, True, offer)
         ]
     if isinstance(event, Refund):
         paid_at = event.at if delivered else event.order.at
@@ -93,6 +98,7 @@ def _payments(event: Event, in_csv: bool) -> list[Payment]:
                 event.order.order_id,
                 item.offer.id_text,
                 recurring,
+                item.offer,
             )
         ]
     return []
@@ -131,11 +137,6 @@ def observe(events: list[Event], timeline: Timeline) -> Observed:
     return seen
 
 
-def _utc_day(t: int) -> int:
-    """Days since 1970-01-01 of moment `t`: the truth's reporting time zone is UTC."""
-    return t // 86400
-
-
 @dataclass
 class TruthTotals:
     """Aggregates over customers; small, mergeable across chunks."""
@@ -145,6 +146,7 @@ class TruthTotals:
     # (currency, segment type, segment value, first paid UTC day number) -> customers, then
     # net within each day N on the cash clock, then on the charge clock
     day_n: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
+    repeat: RepeatPurchases = field(default_factory=RepeatPurchases)
     as_of: int = 0
 
     def add_payments(
@@ -166,14 +168,14 @@ class TruthTotals:
         cohort = self.cohorts.setdefault((currency, utc_date(first_paid_at)[:8] + "01"), [0, 0])
         cohort[0] += 1
         cohort[1] += sum(p.amount for p in payments)
-        first_day = _utc_day(first_paid_at)
+        first_day = utc_day(first_paid_at)
         # A payment counts in the narrowest window it falls in and in every wider one: sum the
         # payments by narrowest window, then add running sums, not each payment to each window.
         windows = [1]
         for times in ([p.paid_at for p in payments], _charge_clock_times(payments)):
             narrowest = [0] * (len(DEFAULT_DAY_N) + 1)  # the last: beyond every window
             for payment, at in zip(payments, times, strict=True):
-                narrowest[bisect_left(DEFAULT_DAY_N, _utc_day(at) - first_day)] += payment.amount
+                narrowest[bisect_left(DEFAULT_DAY_N, utc_day(at) - first_day)] += payment.amount
             running = 0
             for amount in narrowest[:-1]:
                 running += amount
@@ -194,6 +196,7 @@ class TruthTotals:
                 row = mine.setdefault(key, [0] * len(values))
                 for slot, value in enumerate(values):
                     row[slot] += value
+        self.repeat.merge(other.repeat)
         self.as_of = max(self.as_of, other.as_of)
 
 
@@ -226,6 +229,9 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
         if first is not None:
             segments = [("all", "all")] + [(name, utm[name]) for name in UTM_SEGMENTS]
             totals.add_acquired(currency, first.paid_at, payments, segments)
+            bought = purchases(payments)
+            assert bought[0] is first, "the acquiring payment opens the first purchase"
+            totals.repeat.add(currency, bought)
         gross = charges + rebills
         entries.append(
             {
@@ -277,7 +283,7 @@ def acquisition_utm(seen: Observed, first_order_id: str) -> dict[str, str]:
 
 
 def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
-    as_of_day = _utc_day(totals.as_of)
+    as_of_day = utc_day(totals.as_of)
     segments: dict[tuple[str, str], list[tuple[int, list[int]]]] = {}
     for (c, segment_type, segment_value, day), v in sorted(totals.day_n.items()):
         if c == currency:
@@ -298,7 +304,9 @@ def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
             }
 
 
-def _aggregates(totals: TruthTotals, currencies: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _aggregates(
+    totals: TruthTotals, account: str, currencies: list[str]
+) -> dict[str, list[dict[str, Any]]]:
     cohorts = [
         {"currency": c, "cohort_month": month, "customers": v[0], "net": major(v[1])}
         for c in currencies
@@ -317,7 +325,9 @@ def _aggregates(totals: TruthTotals, currencies: list[str]) -> dict[str, list[di
         }
         for c, v in ((c, totals.totals[c]) for c in currencies)
     ]
-    return {"cohorts": cohorts, "day_n": day_n, "totals": sums}
+    return {"cohorts": cohorts, "day_n": day_n, "totals": sums} | totals.repeat.sections(
+        account, currencies
+    )
 
 
 def _write_list(out: TextIO, name: str, lines: Iterator[str], last: bool) -> None:
@@ -341,7 +351,7 @@ def write_truth(path: Path, world: World, totals: TruthTotals, customers_jsonl: 
         "csv_timezone": plan.csv_timezone,
         "currencies": currencies,
     }
-    aggregates = _aggregates(totals, currencies)
+    aggregates = _aggregates(totals, plan.account, currencies)
     with path.open("w", encoding="utf-8", newline="") as out, customers_jsonl.open() as source:
         out.write("{" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in header.items()))
         out.write(",\n")
@@ -355,16 +365,25 @@ class TruthError(ValueError):
     """truth.json is missing or malformed; the message names the file and the problem."""
 
 
-_MONEY = {
+# The fields written as decimal strings (money, rates, medians), per section; null stays None.
+_DECIMALS = {
     "customers": ("gross", "refunds", "net"),
     "cohorts": ("net",),
     "day_n": ("net_revenue", "net_revenue_charge_clock"),
     "totals": ("charges", "rebills", "refunds", "net"),
+    "repeat_purchase_cohorts": (
+        "repeat_rate",
+        "median_days_to_second_order",
+        "avg_orders_per_customer",
+    ),
+    "customers_by_order_count": (),
+    "product_paths": ("share_of_first_product_buyers", "median_days_between"),
 }
 
 
 def load_truth(path: Path) -> dict[str, Any]:
-    """Read truth.json (or `<landing dir>/_demo/truth.json`) with money as `Decimal`."""
+    """Read truth.json (or `<landing dir>/_demo/truth.json`) with money, rates and medians
+    as `Decimal`."""
     if path.is_dir():
         path = path / "_demo" / "truth.json"
     try:
@@ -373,10 +392,10 @@ def load_truth(path: Path) -> dict[str, Any]:
         raise TruthError(
             f"{path}: cannot read the demo truth ({exc}); regenerate it with `ltv demo-data`."
         ) from exc
-    for section, fields in _MONEY.items():
+    for section, fields in _DECIMALS.items():
         if section not in truth:
             raise TruthError(f"{path}: no {section!r} section; regenerate it with `ltv demo-data`.")
         for row in truth[section]:
             for name in fields:
-                row[name] = Decimal(row[name])
+                row[name] = None if row[name] is None else Decimal(row[name])
     return truth

@@ -14,7 +14,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from pipeline.report.formatting import count, money
+from pipeline.report.formatting import count, days, money, percent
 from pipeline.report.queries import Row
 
 LAYOUT = {
@@ -29,6 +29,8 @@ SOURCES = (
     ("csv_only", "CSV export only", "#e9c46a"),
     ("webhook_only", "Webhook only", "#e76f51"),
 )
+# One colour per ThriveCart account in charts that split by account.
+ACCOUNT_COLOURS = ("#2a9d8f", "#264653", "#e9c46a", "#e76f51", "#8ab17d")
 
 
 def plotly_js() -> str:
@@ -124,6 +126,36 @@ def segment_bars(segments: list[Row], currency: str) -> go.Figure:
     fig.update_layout(**{**LAYOUT, "height": max(240, 60 + 32 * len(segments))})
     fig.update_xaxes(title_text=f"LTV ({currency})")
     fig.update_yaxes(autorange="reversed", type="category")
+    return fig
+
+
+def repeat_rate_bars(cohorts: list[Row]) -> go.Figure:
+    """The share of each cohort that bought a second order, one bar series per account; the
+    hover adds the cohort's size, the median days to the second order and orders per customer.
+    """
+    fig = go.Figure()
+    for account, rows in groupby(cohorts, key=lambda row: row["account"]):
+        cells = list(rows)
+        fig.add_trace(
+            go.Bar(
+                x=[f"{c['cohort_month']:%Y-%m}" for c in cells],
+                y=[c["repeat_rate"] for c in cells],
+                name=account,
+                text=[percent(c["repeat_rate"]) for c in cells],
+                textposition="auto",
+                customdata=[
+                    f"{count(c['repeat_customers'])} of {count(c['customers'])} customers, "
+                    f"median {days(c['median_days_to_second_order'])} days to the second order, "
+                    f"{c['avg_orders_per_customer']} orders per customer"
+                    for c in cells
+                ],
+                hovertemplate="Cohort %{x}: %{customdata}<extra>%{fullData.name}</extra>",
+                marker_color=ACCOUNT_COLOURS[len(fig.data) % len(ACCOUNT_COLOURS)],
+            )
+        )
+    fig.update_layout(**LAYOUT, barmode="group", showlegend=len(fig.data) > 1)
+    fig.update_xaxes(title_text="Cohort (month of first payment)", type="category")
+    fig.update_yaxes(title_text="Customers with a second order", tickformat=".0%")
     return fig
 
 

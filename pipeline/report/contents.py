@@ -23,6 +23,9 @@ class CurrencyContents:
     campaigns: list[Row]
     sources: list[Row]
     utm_campaigns: list[Row]
+    repeat_cohorts: list[Row]
+    order_counts: list[Row]
+    paths: list[Row]
     grain: str
     revenue: list[Row]
     reconciliation: list[Row]
@@ -68,6 +71,9 @@ def _currency(con: duckdb.DuckDBPyConnection, currency: str) -> CurrencyContents
         campaigns=segments("campaign"),
         sources=segments("utm_source"),
         utm_campaigns=segments("utm_campaign"),
+        repeat_cohorts=queries.repeat_cohorts(con, currency),
+        order_counts=queries.order_counts(con, currency),
+        paths=queries.product_paths(con, currency),
         grain=grain,
         revenue=queries.revenue_buckets(con, currency, grain),
         reconciliation=queries.reconciliation_buckets(con, currency, grain),

@@ -18,6 +18,16 @@ def count(value: int | None) -> str:
     return "n/a" if value is None else f"{value:,}"
 
 
+def percent(value: Number | None) -> str:
+    """A share (0.3125) as a percentage with one decimal, e.g. `31.3%`; `n/a` when null."""
+    return "n/a" if value is None else f"{100 * value:,.1f}%"
+
+
+def days(value: Number | None) -> str:
+    """A number of days, e.g. `12.5`; `n/a` when null (nobody to measure yet)."""
+    return "n/a" if value is None else f"{value:,.1f}"
+
+
 def when(value: datetime | None) -> str:
     """A UTC time to the minute; the marts store naive UTC timestamps."""
     return "no payments yet" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"

@@ -15,8 +15,14 @@ from plotly.graph_objects import Figure
 
 from pipeline.report import charts
 from pipeline.report.contents import CurrencyContents, ReportContents
-from pipeline.report.formatting import count, money, when
-from pipeline.report.queries import HEADLINE_DAYS, SEGMENT_LIMIT, Headline, Row
+from pipeline.report.formatting import count, days, money, percent, when
+from pipeline.report.queries import (
+    HEADLINE_DAYS,
+    PATH_LIMIT,
+    SEGMENT_LIMIT,
+    Headline,
+    Row,
+)
 
 TITLE = "Customer lifetime value"
 STYLE = """
@@ -25,6 +31,8 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
 th, td { padding: 0.3rem 0.7rem; border-bottom: 1px solid #dde3e6; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
+table[id$="-product-paths"] td:nth-child(2), table[id$="-product-paths"] th:nth-child(2) {
+  text-align: left; }
 th { background: #f3f6f7; }
 p.explain { color: #4a5a62; margin: 0.2rem 0 0.5rem; }
 section.currency { border-top: 3px solid #264653; margin-top: 2.5rem; }
@@ -120,6 +128,7 @@ def _currency_section(c: CurrencyContents) -> str:
             f"LTV by UTM campaign{at_day}",
             "the utm_campaign of the order that acquired them",
         ),
+        _repeat_purchases(c),
         _chart(
             f"Revenue and refunds by {c.grain}",
             f"Gross revenue (charges and rebills) above the line, refunds below it on the date "
@@ -178,6 +187,49 @@ def _segments(c: CurrencyContents, segments: list[Row], title: str, grouping: st
     )
     figure = charts.segment_bars(segments, c.currency) if segments else None
     return _chart(title, explanation, figure, f"{_slug(c.currency)}-{_slug(title)}")
+
+
+def _repeat_purchases(c: CurrencyContents) -> str:
+    """Repeat rate by cohort (chart), then customers by number of orders and the most common
+    product paths (tables). Accounts are named only when the currency has several."""
+    slug = _slug(c.currency)
+    several = len({row["account"] for row in c.repeat_cohorts}) > 1
+    chart = _chart(
+        "Repeat purchases and product paths",
+        "The share of each month's new customers who bought a second order so far (hover: "
+        "how many, the median days from the first order to the second, orders per customer). "
+        "An order counts once it collected more than zero, refunded or not. Below: customers "
+        f"by number of orders, and the {PATH_LIMIT} most common paths from the first product "
+        "to the product of the second order, with their share of the first product's buyers.",
+        charts.repeat_rate_bars(c.repeat_cohorts) if c.repeat_cohorts else None,
+        f"{slug}-repeat-purchases",
+    )
+    return chart + _order_counts(c, several) + _product_paths(c, several)
+
+
+def _order_counts(c: CurrencyContents, several: bool) -> str:
+    rows = [
+        ([escape(r["account"])] if several else [])
+        + [count(r["orders_count"]), count(r["customers"]), percent(r["share"])]
+        for r in c.order_counts
+    ]
+    headers = (["Account"] if several else []) + ["Orders", "Customers", "Share of customers"]
+    return _table(headers, rows, f"{_slug(c.currency)}-order-counts")
+
+
+def _product_paths(c: CurrencyContents, several: bool) -> str:
+    rows = [
+        [
+            escape(f"{r['account']}: {r['first_product']}" if several else r["first_product"]),
+            escape(r["next_product"]),
+            count(r["customers"]),
+            f"{percent(r['share_of_first_product_buyers'])} of {count(r['first_product_buyers'])}",
+            days(r["median_days_between"]),
+        ]
+        for r in c.paths
+    ]
+    headers = ["First product", "Next product", "Customers", "Of its buyers", "Median days"]
+    return _table(headers, rows, f"{_slug(c.currency)}-product-paths")
 
 
 def _reconciliation(c: CurrencyContents) -> str:

@@ -24,6 +24,8 @@ HEADLINE_DAYS = (30, 90, 365)
 # the largest day that has eligible customers.
 PREFERRED_SEGMENT_DAY = 90
 SEGMENT_LIMIT = 25
+# The most common first -> next product paths the report lists.
+PATH_LIMIT = 15
 # Revenue over a shorter span than this is bucketed by week, longer spans by month.
 WEEKLY_BELOW_DAYS = 120
 RECONCILIATION_COLUMNS = (
@@ -231,4 +233,47 @@ def reconciliation_totals(con: duckdb.DuckDBPyConnection, currency: str) -> list
         f"""SELECT payment_type, {sums} FROM source_reconciliation
             WHERE currency = ? GROUP BY 1 ORDER BY 1""",
         [currency],
+    )
+
+
+def repeat_cohorts(con: duckdb.DuckDBPyConnection, currency: str) -> list[Row]:
+    """repeat_purchase_cohorts of one currency, by account then cohort month."""
+    return rows(
+        con,
+        """SELECT account, cohort_month, customers, repeat_customers, repeat_rate,
+                  median_days_to_second_order, avg_orders_per_customer
+           FROM repeat_purchase_cohorts WHERE currency = ?
+           ORDER BY account, cohort_month""",
+        [currency],
+    )
+
+
+def order_counts(con: duckdb.DuckDBPyConnection, currency: str) -> list[Row]:
+    """Customers by number of orders, with their share of the account's customers."""
+    return rows(
+        con,
+        """SELECT account, orders_count, customers,
+                  customers / sum(customers) OVER (PARTITION BY account) AS share
+           FROM customers_by_order_count WHERE currency = ?
+           ORDER BY account, orders_count""",
+        [currency],
+    )
+
+
+def product_paths(con: duckdb.DuckDBPyConnection, currency: str) -> list[Row]:
+    """The PATH_LIMIT most common paths from a first product to the product of the second
+    order, labelled `name (id)` like the segments."""
+    return rows(
+        con,
+        """SELECT account,
+                  coalesce(first_product_name || ' (' || first_product_id || ')',
+                           first_product_id) AS first_product,
+                  coalesce(next_product_name || ' (' || next_product_id || ')',
+                           next_product_id) AS next_product,
+                  customers, first_product_buyers, share_of_first_product_buyers,
+                  median_days_between
+           FROM product_paths WHERE currency = ? AND next_product_id <> '(none)'
+           ORDER BY customers DESC, account, first_product_id, next_product_id
+           LIMIT ?""",
+        [currency, PATH_LIMIT],
     )

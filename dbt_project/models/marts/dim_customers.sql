@@ -37,9 +37,7 @@ acquisitions as (
             struct_pack(
                 unpaid := paid_at is null,
                 paid_at,
-                item_rank := case item_type
-                    when 'product' then 0 when 'bump' then 1 when 'upsell' then 2 else 3
-                end,
+                item_rank := {{ item_rank('item_type') }},
                 payment_id
             )
         ) as first_payment
