@@ -43,6 +43,9 @@ class Settings:
     secrets: dict[str, str] = field(default_factory=dict)
     match_tolerance_minutes: int = 1440
     day_n: tuple[int, ...] = DEFAULT_DAY_N
+    # Days a failed rebill has to be collected before the subscription counts as lost to
+    # failed payment (delinquent churn) and the failure as not recovered.
+    delinquency_days: int = 14
     archive_dir: Path | None = None
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     # How an export's ambiguous dates (no day above 12) are read: "MDY" or "DMY".
@@ -66,6 +69,7 @@ class Settings:
             "csv_timezone": self.csv_timezone,
             "match_tolerance_minutes": self.match_tolerance_minutes,
             "day_n": list(self.day_n),
+            "delinquency_days": self.delinquency_days,
             "ltv_warehouse": str(self.warehouse),
             "ltv_memory_limit": self.memory_limit,
         }
@@ -163,6 +167,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "LTV_MATCH_TOLERANCE_MINUTES", get("LTV_MATCH_TOLERANCE_MINUTES", "1440")
         ),
         day_n=day_n or DEFAULT_DAY_N,
+        delinquency_days=_parse_int("LTV_DELINQUENCY_DAYS", get("LTV_DELINQUENCY_DAYS", "14")),
         archive_dir=_path(archive) if archive else None,
         memory_limit=_check_memory_limit(get("LTV_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)),
         csv_date_order=_check_date_order(get("LTV_CSV_DATE_ORDER", "MDY")),

@@ -78,6 +78,7 @@ def test_the_build_covers_every_model_check_and_publish_asset_and_no_raw_asset()
         ("fct_payments", "assert_no_payment_counted_twice"),
         ("fct_payments", "assert_revenue_totals_agree"),
         ("ltv_day_n", "assert_day_n_counts_acquired_customers"),
+        ("mrr_monthly", "assert_mrr_movements_add_up"),
         ("repeat_purchase_cohorts", "assert_repeat_purchases_agree"),
     }
     assert set(job.asset_layer.asset_graph.asset_check_keys) == dbt_checks

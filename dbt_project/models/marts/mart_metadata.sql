@@ -57,6 +57,7 @@ select
     '{{ var("csv_timezone") }}' as csv_timezone,
     {{ var('match_tolerance_minutes') | int }} as match_tolerance_minutes,
     '{{ var("day_n") | join(",") }}' as day_n,
+    {{ var('delinquency_days') | int }} as delinquency_days,
     payments.payments,
     payments.customers,
     export_rows.csv_rows,
