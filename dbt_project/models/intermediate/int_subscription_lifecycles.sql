@@ -78,7 +78,13 @@ ends as (
         subscriptions.status,
         subscriptions.product_id,
         subscriptions.product_name,
-        subscriptions.cancelled_at,
+        -- A cancellation dated before a payment it stopped cannot be: an export may date
+        -- its cancel row by the order. It ended after that payment; the payment dates it.
+        case
+            when subscriptions.cancelled_at < started.last_payment_at
+                then started.last_payment_at
+            else subscriptions.cancelled_at
+        end as cancelled_at,
         unrecovered.failed_at,
         {{ dbt.dateadd('day', delinquency_days, 'unrecovered.failed_at') }} as lapsed_at
     from started
