@@ -76,7 +76,14 @@ schedules as (
                 {{ json_list_item('fields', future_paths, 'item_type') }},
                 {{ json_list_item('fields', future_paths, 'reference') }}
             order by future_index
-        ) as schedule_index
+        ) as schedule_index,
+        -- A split-pay item lists every remaining instalment; a subscription its next one.
+        count(*) over (
+            partition by
+                delivery_id,
+                {{ json_list_item('fields', future_paths, 'item_type') }},
+                {{ json_list_item('fields', future_paths, 'reference') }}
+        ) as scheduled_payments
     from future_charges
 
 ),
@@ -88,7 +95,8 @@ keyed as (
         items.*,
         items.item_type || '-' || items.item_id as item_key,
         schedules.frequency as future_frequency,
-        schedules.amount as future_amount
+        schedules.amount as future_amount,
+        schedules.scheduled_payments as future_payments
     from items
     left join schedules
         on items.delivery_id = schedules.delivery_id
@@ -136,6 +144,7 @@ select
     ) as processor_subscription_id,
     keyed.future_frequency,
     keyed.future_amount,
+    cast(keyed.future_payments as integer) as future_payments,
     orders.thrivecart_customer_id,
     orders.email,
     orders.first_name,
