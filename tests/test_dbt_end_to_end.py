@@ -26,9 +26,9 @@ from test_dbt_support import (
     load_landing,
     marts_differences,
     reload_everything,
-    repeat_purchase_mismatches,
     run_dbt,
     settings_for,
+    truth_section_mismatches,
 )
 
 from pipeline.demo import load_truth
@@ -106,12 +106,21 @@ def test_totals_cohorts_day_n_and_as_of_match_truth(small_seller: Seller) -> Non
     assert not problems, _report(problems)
 
 
-def test_repeat_purchases_and_product_paths_match_truth(small_seller: Seller) -> None:
+def test_repeat_purchase_and_subscription_marts_match_truth(small_seller: Seller) -> None:
     truth = small_seller.truth
     assert sum(row["repeat_customers"] for row in truth["repeat_purchase_cohorts"]) > 50
     assert len(truth["product_paths"]) > 20
+    # The seller exercises every subscription rule the marts are compared on.
+    mrr = truth["mrr_monthly"]
+    for column in ("expanded", "contracted", "reactivated", "churned_subscribers_delinquent"):
+        name = column if column.startswith("churned") else f"{column}_subscribers"
+        assert sum(row[name] for row in mrr) > 0, name
+    failures = truth["failed_payment_recovery"]
+    assert all(sum(row[k] for row in failures) > 0 for k in ("recovered", "not_recovered"))
+    plans = truth["split_pay_plans"]
+    assert all(sum(row[k] for row in plans) > 0 for k in ("completed", "cancelled", "active"))
     with small_seller.connect() as con:
-        problems = repeat_purchase_mismatches(con, truth)
+        problems = truth_section_mismatches(con, truth)
     assert not problems, _report(problems)
 
 
@@ -263,7 +272,7 @@ def test_a_100k_row_seller_matches_truth(large_seller: Seller) -> None:
         ).fetchone()[0]
         problems = customer_mismatches(con, large_seller.truth)
         problems += aggregate_mismatches(con, large_seller.truth)
-        problems += repeat_purchase_mismatches(con, large_seller.truth)
+        problems += truth_section_mismatches(con, large_seller.truth)
     assert export_rows > 90_000
     assert not problems, _report(problems)
 

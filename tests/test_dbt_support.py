@@ -67,6 +67,7 @@ def settings_for(root: Path, **env: str) -> Settings:
             "LTV_CSV_TIMEZONE": "UTC",
             "LTV_MATCH_TOLERANCE_MINUTES": "1440",
             "LTV_DAY_N": "0,7,30,60,90,180,365",
+            "LTV_DELINQUENCY_DAYS": "14",
             **env,
         }
     )
@@ -300,12 +301,16 @@ def _per_customer(amount: Decimal, customers: int) -> Decimal | None:
     return (amount / customers).quantize(Decimal("0.01"), "ROUND_HALF_UP") if customers else None
 
 
-# The repeat-purchase marts, each with its key: truth.json has a section of the same name whose
-# rows carry every column of the mart.
-REPEAT_PURCHASE_MARTS = {
+# The marts truth.json has a section of the same name for, whose rows carry every column of the
+# mart, each with its key.
+TRUTH_SECTION_MARTS = {
     "repeat_purchase_cohorts": ("account", "currency", "cohort_month"),
     "customers_by_order_count": ("account", "currency", "orders_count"),
     "product_paths": ("account", "currency", "first_product_id", "next_product_id"),
+    "mrr_monthly": ("account", "currency", "month"),
+    "subscription_retention_cohorts": ("account", "currency", "start_month", "months_since_start"),
+    "failed_payment_recovery": ("account", "currency", "kind", "failure_month"),
+    "split_pay_plans": ("account", "currency", "product_id", "start_month"),
 }
 
 
@@ -314,11 +319,11 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def repeat_purchase_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
-    """Every row of the repeat-purchase marts against truth.json, column by column, plus rows
-    only one side has."""
+def truth_section_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
+    """Every row of the marts truth.json has a section for, column by column, plus rows only
+    one side has."""
     problems = []
-    for mart, key in REPEAT_PURCHASE_MARTS.items():
+    for mart, key in TRUTH_SECTION_MARTS.items():
         cursor = con.execute(f"select * from marts.{mart}")
         names = [column[0] for column in cursor.description]
         rows = [dict(zip(names, map(_plain, row), strict=True)) for row in cursor.fetchall()]

@@ -369,6 +369,32 @@ def test_truth_is_internally_consistent(seller: Seller) -> None:
     assert truth["currencies"] == [t["currency"] for t in truth["totals"]]
 
 
+def test_subscription_sections_add_up(seller: Seller) -> None:
+    """The movements lead from each month's opening to its closing, which the next month
+    opens with; the statuses of failed rebills and split-pay plans add up to their counts."""
+    truth = seller.truth
+    previous: dict[tuple[str, str], tuple[Decimal, int]] = {}
+    for row in truth["mrr_monthly"]:
+        key = (row["account"], row["currency"])
+        assert (row["opening_mrr"], row["opening_subscribers"]) == previous.get(key, (0, 0))
+        moved = sum(row[f"{m}_mrr"] for m in ("new", "expansion", "reactivation", "contraction"))
+        assert row["opening_mrr"] + moved + row["churned_mrr"] == row["closing_mrr"]
+        assert row["churned_mrr"] == row["churned_mrr_voluntary"] + row["churned_mrr_delinquent"]
+        assert row["closing_subscribers"] == (
+            row["opening_subscribers"]
+            + row["new_subscribers"]
+            + row["reactivated_subscribers"]
+            - row["churned_subscribers"]
+        )
+        previous[key] = (row["closing_mrr"], row["closing_subscribers"])
+    for row in truth["subscription_retention_cohorts"]:
+        assert row["subscribers"] >= row["retained_subscribers"]
+    for row in truth["failed_payment_recovery"]:
+        assert row["failed_rebills"] == row["recovered"] + row["not_recovered"] + row["pending"]
+    for row in truth["split_pay_plans"]:
+        assert row["plans"] == row["completed"] + row["cancelled"] + row["active"]
+
+
 def test_repeat_purchase_sections_count_every_acquired_customer_once(seller: Seller) -> None:
     """The three repeat-purchase sections split the cohorts' customers and orders alike, and
     each first product's paths add up to its buyers."""

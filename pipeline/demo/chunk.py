@@ -15,13 +15,13 @@ from pipeline.demo.csv_export import ExportRows
 from pipeline.demo.deliveries import delivery_lines, plan_deliveries
 from pipeline.demo.events import Checkout, History, Refund
 from pipeline.demo.simulate import TEST_ORDER_EVERY, simulate_customer, simulate_test_order
+from pipeline.demo.timeline import SUBSCRIPTION_EXPORT_DELAYS
 from pipeline.demo.truth import TruthTotals, customer_entries, observe
 from pipeline.demo.webhook_bodies import WebhookBodies
 from pipeline.demo.world import SellerPlan, World, world_for
 
 TEXT_PARTS = ("latest", "older", "recurring", "limited", "customers")
 LATEST_REFUND_SIGN, OLDER_REFUND_SIGN = -1, 1  # one sign per export, both signs across them
-RECURRING_AFTER_EXPORT, LIMITED_AFTER_EXPORT = 40, 95  # seconds: the subscriptions downloads
 _CUSTOMER_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…) would build one per call
 
 
@@ -65,14 +65,14 @@ def _subscription_rows(
 
     After `_transaction_rows` for the same customer, whose rendered orders `rows` reuses."""
     exported_at = world.timeline.latest_export_at
-    taken = {"recurring": RECURRING_AFTER_EXPORT, "limited": LIMITED_AFTER_EXPORT}
     for event in history.events:
         if not isinstance(event, Checkout) or event.at > exported_at:
             continue
         for item in event.order.items:
             sub = item.subscription
             if sub is not None:
-                out[sub.kind].append(rows.subscription_row(sub, exported_at + taken[sub.kind]))
+                at = exported_at + SUBSCRIPTION_EXPORT_DELAYS[sub.kind]
+                out[sub.kind].append(rows.subscription_row(sub, at))
 
 
 def _write_part(path: Path, lines: list[str]) -> None:

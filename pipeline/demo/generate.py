@@ -20,15 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.demo.chunk import (
-    LIMITED_AFTER_EXPORT,
-    RECURRING_AFTER_EXPORT,
     TEXT_PARTS,
     ChunkResult,
     run_chunk,
 )
 from pipeline.demo.csv_export import SUBSCRIPTIONS_HEADER, TRANSACTIONS_HEADER
 from pipeline.demo.deliveries import merge_runs
-from pipeline.demo.timeline import DEFAULT_END
+from pipeline.demo.timeline import DEFAULT_END, SUBSCRIPTION_EXPORT_DELAYS
 from pipeline.demo.truth import TruthTotals, write_truth
 from pipeline.demo.world import SellerPlan, World, world_for
 from pipeline.settings import _check_timezone
@@ -74,12 +72,13 @@ def output_files(world: World, out: Path) -> dict[str, Path]:
     return {
         "latest": out / "orders" / f"ThriveCart Customer Export {stamp(latest)}.csv",
         "older": out / "orders" / f"ThriveCart Customer Export {stamp(older)}.csv",
-        "recurring": out
-        / "subscriptions/recurring"
-        / f"ThriveCart Subscription Export {stamp(latest + RECURRING_AFTER_EXPORT)}.csv",
-        "limited": out
-        / "subscriptions/limited"
-        / f"ThriveCart Subscription Export {stamp(latest + LIMITED_AFTER_EXPORT)}.csv",
+        **{
+            kind: out
+            / "subscriptions"
+            / kind
+            / f"ThriveCart Subscription Export {stamp(latest + delay)}.csv"
+            for kind, delay in SUBSCRIPTION_EXPORT_DELAYS.items()
+        },
         "deliveries": out / "_demo" / "deliveries.jsonl",
         "truth": out / "_demo" / "truth.json",
     }

@@ -20,6 +20,8 @@ SETUP_BEFORE_END = timedelta(days=122, hours=9, minutes=36, seconds=55)
 OLDER_EXPORT_BEFORE_END = timedelta(days=100, hours=14, minutes=47, seconds=16)
 LATEST_EXPORT_BEFORE_END = timedelta(days=3, hours=7, minutes=41, seconds=13)
 RENAME_AFTER_START = timedelta(days=263, hours=10)
+# Seconds after the latest Transactions export that each Subscriptions export is downloaded.
+SUBSCRIPTION_EXPORT_DELAYS = {"recurring": 40, "limited": 95}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = _EPOCH.date()
 

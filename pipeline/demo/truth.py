@@ -5,7 +5,8 @@ the latest export (events up to its download) or in a delivered webhook. Everyth
 "Semantics" section of docs/interfaces.md: amounts include tax, refunds are dated by the refund
 webhook when one arrived and by the original order otherwise, acquisition is the first payment
 above zero, day-N windows and `as_of` in UTC. Arithmetic is in integer cents. Repeat purchases
-and product paths are counted by `pipeline.demo.repeat_truth`.
+and product paths are counted by `pipeline.demo.repeat_truth`, the subscription sections by
+`pipeline.demo.subscription_marts`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pipeline.demo.catalog import Offer
 from pipeline.demo.events import Cancel, Checkout, Event, Order, Rebill, RebillFailed, Refund
 from pipeline.demo.money import major
 from pipeline.demo.repeat_truth import RepeatPurchases, purchases
+from pipeline.demo.subscription_marts import sections as subscription_sections
+from pipeline.demo.subscription_truth import SeenSubscription, observe_subscriptions
 from pipeline.demo.timeline import Timeline, iso_z, utc_date, utc_day
 from pipeline.demo.traffic import passthrough_for
 from pipeline.demo.world import World
@@ -112,6 +115,7 @@ class Observed:
     customer_ids: dict[CustomerKey, set[str]] = field(default_factory=dict)
     # order id -> the passthrough its delivered `order.success` carried ({} when none)
     tracked_orders: dict[str, dict[str, str]] = field(default_factory=dict)
+    subscriptions: list[SeenSubscription] = field(default_factory=list)
     as_of: int = 0
 
 
@@ -134,6 +138,7 @@ def observe(events: list[Event], timeline: Timeline) -> Observed:
         payments = _payments(event, dated is not None)
         if payments:
             seen.payments.setdefault(key, []).extend(payments)
+    seen.subscriptions = observe_subscriptions(events, timeline)
     return seen
 
 
@@ -147,6 +152,8 @@ class TruthTotals:
     # net within each day N on the cash clock, then on the charge clock
     day_n: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
     repeat: RepeatPurchases = field(default_factory=RepeatPurchases)
+    # Kept whole: a lifecycle's end depends on as_of, known only once every chunk is in.
+    subscriptions: list[SeenSubscription] = field(default_factory=list)
     as_of: int = 0
 
     def add_payments(
@@ -197,6 +204,7 @@ class TruthTotals:
                 for slot, value in enumerate(values):
                     row[slot] += value
         self.repeat.merge(other.repeat)
+        self.subscriptions += other.subscriptions
         self.as_of = max(self.as_of, other.as_of)
 
 
@@ -251,6 +259,7 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
             }
             | {f"acquisition_{name}": value for name, value in utm.items()}
         )
+    totals.subscriptions += seen.subscriptions
     totals.as_of = max(totals.as_of, seen.as_of)
     return entries
 
@@ -325,8 +334,10 @@ def _aggregates(
         }
         for c, v in ((c, totals.totals[c]) for c in currencies)
     ]
-    return {"cohorts": cohorts, "day_n": day_n, "totals": sums} | totals.repeat.sections(
-        account, currencies
+    return (
+        {"cohorts": cohorts, "day_n": day_n, "totals": sums}
+        | totals.repeat.sections(account, currencies)
+        | subscription_sections(totals.subscriptions, totals.as_of, account, currencies)
     )
 
 
@@ -378,6 +389,25 @@ _DECIMALS = {
     ),
     "customers_by_order_count": (),
     "product_paths": ("share_of_first_product_buyers", "median_days_between"),
+    "mrr_monthly": (
+        "opening_mrr",
+        "new_mrr",
+        "expansion_mrr",
+        "reactivation_mrr",
+        "contraction_mrr",
+        "churned_mrr",
+        "churned_mrr_voluntary",
+        "churned_mrr_delinquent",
+        "closing_mrr",
+    ),
+    "subscription_retention_cohorts": (
+        "starting_mrr",
+        "retained_mrr",
+        "logo_retention",
+        "net_mrr_retention",
+    ),
+    "failed_payment_recovery": ("recovery_rate", "recovered_amount"),
+    "split_pay_plans": ("completion_rate", "outstanding_amount"),
 }
 
 
