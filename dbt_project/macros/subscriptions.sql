@@ -11,3 +11,17 @@
         when 'day' then {{ rounded_quotient(amount ~ ' * 365', 12, 2) }}
     end
 {%- endmacro %}
+
+{#-
+    A subquery of every month from `first_month` to `last_month` (SQL expressions of first days,
+    both included, scalar subqueries allowed) as column `month`, on dbt's portable
+    generate_series (up to 100 years).
+-#}
+{% macro month_spine(first_month, last_month) -%}
+    (
+        select cast({{ dbt.dateadd('month', 'generated_number - 1', first_month) }} as date)
+            as month
+        from ({{ dbt.generate_series(1200) }}) as offsets
+        where generated_number - 1 <= {{ dbt.datediff(first_month, last_month, 'month') }}
+    )
+{%- endmacro %}

@@ -2,7 +2,6 @@
 -- the monthly amount of its latest payment above zero at that date (docs/marts.md,
 -- "Subscription economics"). A month ends on its last day, the month of as_of at as_of's
 -- date. The MRR marts add these rows up per subscriber and compare month ends.
-{%- set max_months = 1200 %}
 
 with lifecycles as (
 
@@ -53,18 +52,12 @@ periods as (
 
 month_ends as (
 
-    select
-        {{ dbt.dateadd('month', 'offsets.generated_number - 1', 'spans.first_month') }} as month
-    from (
-        select
-            cast({{ dbt.date_trunc('month', 'min(valid_from)') }} as date) as first_month,
-            max(as_of.as_of_date) as as_of_date
-        from periods
-        cross join {{ ref('int_as_of_computed') }} as as_of
-    ) as spans
-    inner join ({{ dbt.generate_series(max_months) }}) as offsets
-        on offsets.generated_number - 1
-            <= {{ dbt.datediff('spans.first_month', 'spans.as_of_date', 'month') }}
+    select months.month
+    from {{ month_spine(
+        "(select cast(" ~ dbt.date_trunc('month', 'min(valid_from)') ~ " as date) from periods)",
+        "(select cast(" ~ dbt.date_trunc('month', 'as_of_date') ~ " as date) from "
+            ~ ref('int_as_of_computed') ~ ")"
+    ) }} as months
 
 ),
 

@@ -74,15 +74,16 @@ cells as (
 
     select
         starting.*,
-        cast(offsets.generated_number - 1 as integer) as months_since_start,
+        cast({{ dbt.datediff('starting.start_month', 'spine.month', 'month') }} as integer)
+            as months_since_start,
         as_of.as_of_date,
-        cast({{ dbt.dateadd('month', 'offsets.generated_number - 1', 'starting.start_month') }}
-            as date) as month
+        spine.month
     from starting
     cross join as_of
-    inner join ({{ dbt.generate_series(1200) }}) as offsets
-        on offsets.generated_number - 1
-            <= {{ dbt.datediff('starting.start_month', 'as_of.as_of_month', 'month') }}
+    inner join {{ month_spine(
+        "(select min(start_month) from subscribers)", "(select as_of_month from as_of)"
+    ) }} as spine
+        on spine.month >= starting.start_month
 
 )
 
