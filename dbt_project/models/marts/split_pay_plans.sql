@@ -51,7 +51,8 @@ subscription_items as (
 
 rebill_schedules as (
 
-    -- After rebill n (the first charge is payment 0), remaining_rebills are still due.
+    -- After rebill n (the order's charge is payment 0), remaining_rebills are still due: the
+    -- plan has n + 1 + remaining_rebills instalments. The latest rebill says it last.
     select
         coalesce(rebills.subscription_id, subscription_items.subscription_id)
             as subscription_id,
@@ -63,7 +64,8 @@ rebill_schedules as (
         ) as recency
     from {{ ref('stg_thrivecart__webhook_rebills') }} as rebills
     left join subscription_items
-        on rebills.order_id = subscription_items.order_id
+        on rebills.subscription_id is null
+        and rebills.order_id = subscription_items.order_id
         and rebills.item_type = subscription_items.item_type
         and rebills.item_id = subscription_items.product_id
     where not rebills.is_test
@@ -137,10 +139,13 @@ tallies as (
         sum(case when state = 'cancelled' then 1 else 0 end) as cancelled,
         sum(case when state = 'active' then 1 else 0 end) as active,
         sum(instalments_collected) as instalments_collected,
-        sum(case when state = 'active' then planned - instalments_collected else 0 end)
-            as instalments_outstanding,
+        -- A plan of unknown schedule owes nothing we can count (plans_with_unknown_schedule).
         sum(
-            case when state = 'active'
+            case when state = 'active' and planned is not null
+                then planned - instalments_collected else 0 end
+        ) as instalments_outstanding,
+        sum(
+            case when state = 'active' and planned is not null
                 then (planned - instalments_collected) * instalment_amount else 0 end
         ) as outstanding_amount,
         sum(case when state = 'active' and planned is null then 1 else 0 end)
