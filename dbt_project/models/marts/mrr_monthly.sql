@@ -3,6 +3,121 @@
 -- before, classified as new, reactivation, expansion, contraction or churn.
 with subscription_months as (
 
+    select * from {{ ref('int_subscription_mrr_months') }}
+
+),
+
+subscriber_months as (
+
+    select account, currency, customer_id, month, sum(mrr) as mrr
+    from subscription_months
+    group by account, currency, customer_id, month
+
+),
+
+first_months as (
+
+    select account, currency, customer_id, min(month) as first_month
+    from subscriber_months
+    group by account, currency, customer_id
+
+),
+
+as_of as (
+
+    select
+        cast({{ dbt.date_trunc('month', 'as_of_date') }} as date) as as_of_month,
+        as_of_date
+    from {{ ref('int_as_of_computed') }}
+
+),
+
+compared as (
+
+    -- Every month a subscriber has MRR, and the month after it: (previous, current) MRR.
+    select account, currency, customer_id, month from subscriber_months
+    union
+    select
+        subscriber_months.account,
+        subscriber_months.currency,
+        subscriber_months.customer_id,
+        cast({{ dbt.dateadd('month', 1, 'subscriber_months.month') }} as date)
+    from subscriber_months
+    cross join as_of
+    where subscriber_months.month < as_of.as_of_month
+
+),
+
+churn_reasons as (
+
+    -- How the subscriptions a subscriber had at the previous month end ended, for those
+    -- churned in `month`: by MRR, and by the last one to end (voluntary on a tie).
+    select
+        subscription_months.account,
+        subscription_months.currency,
+        subscription_months.customer_id,
+        cast({{ dbt.dateadd('month', 1, 'subscription_months.month') }} as date) as month,
+        sum(case when end_reason = 'delinquent' then mrr else 0 end) as delinquent_mrr,
+        max(case when end_reason = 'delinquent' then ended_at end) as last_delinquent_end,
+        max(case when end_reason = 'voluntary' then ended_at end) as last_voluntary_end
+    from subscription_months
+    group by 1, 2, 3, 4
+
+),
+
+movements as (
+
+    select
+        compared.account,
+        compared.currency,
+        compared.month,
+        coalesce(previous.mrr, 0) as opening_mrr,
+        coalesce(current_month.mrr, 0) as closing_mrr,
+        case
+            when previous.mrr is null and compared.month = first_months.first_month
+                then 'new'
+            when previous.mrr is null then 'reactivation'
+            when current_month.mrr is null then 'churned'
+            when current_month.mrr > previous.mrr then 'expansion'
+            when current_month.mrr < previous.mrr then 'contraction'
+        end as movement,
+        case
+            when current_month.mrr is null
+                and churn_reasons.last_delinquent_end is not null
+                and (
+                    churn_reasons.last_voluntary_end is null
+                    or churn_reasons.last_delinquent_end > churn_reasons.last_voluntary_end
+                )
+                then 'delinquent'
+            when current_month.mrr is null then 'voluntary'
+        end as churn_reason,
+        case when current_month.mrr is null then churn_reasons.delinquent_mrr end
+            as churned_delinquent_mrr
+    from compared
+    inner join first_months
+        on compared.account = first_months.account
+        and compared.currency = first_months.currency
+        and compared.customer_id = first_months.customer_id
+    left join subscriber_months as current_month
+        on compared.account = current_month.account
+        and compared.currency = current_month.currency
+        and compared.customer_id = current_month.customer_id
+        and compared.month = current_month.month
+    left join subscriber_months as previous
+        on compared.account = previous.account
+        and compared.currency = previous.currency
+        and compared.customer_id = previous.customer_id
+        and compared.month = {{ dbt.dateadd('month', 1, 'previous.month') }}
+    left join churn_reasons
+        on compared.account = churn_reasons.account
+        and compared.currency = churn_reasons.currency
+        and compared.customer_id = churn_reasons.customer_id
+        and compared.month = churn_reasons.month
+
+),
+
+months as (
+
     -- Every month from the (account, currency)'s first started subscription to as_of's.
     select starts.account, starts.currency, spine.month
     from (
@@ -15,8 +130,9 @@ with subscription_months as (
         group by account, currency
     ) as starts
     inner join {{ month_spine(
-        "(select cast(" ~ dbt.date_trunc('month', 'min(start_date)') ~ " as date) from "
-            ~ ref('int_subscription_lifecycles') ~ " where has_mrr)",
+        "(select min(first_month) from (select cast(" ~ dbt.date_trunc('month', 'start_date')
+            ~ " as date) as first_month from " ~ ref('int_subscription_lifecycles')
+            ~ " where has_mrr) as started)",
         "(select as_of_month from as_of)"
     ) }} as spine
         on spine.month >= starts.first_month
