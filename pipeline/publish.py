@@ -45,6 +45,10 @@ CONTRACT_MARTS = (
     "product_paths",
     "revenue_daily",
     "source_reconciliation",
+    "mrr_monthly",
+    "subscription_retention_cohorts",
+    "failed_payment_recovery",
+    "split_pay_plans",
 )
 # The snapshot and its Parquet files are replaced, never edited: mode r--r--r-- says so, and
 # keeps a read-write session from leaving a WAL file that would not match the next snapshot.

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import duckdb
 import pytest
 from browser_support import chromium
 from e2e_support import (
@@ -28,10 +29,13 @@ from e2e_support import (
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from test_report_fixture import build_fixture_marts
 
 from pipeline.dbt_docs import default_docs_path
 from pipeline.demo import generate_seller, load_truth
+from pipeline.report.build import write_report
+from pipeline.settings import Settings
 from pipeline.sidecar.replay import replay_to_log
 
 # Bounds for the browser: the Dagster UI is a large single-page app on a loaded machine.
@@ -186,3 +190,114 @@ def _text_with(driver: WebDriver, expected: str) -> str | None:
     """The page's text once it contains `expected`."""
     text = driver.find_element(By.TAG_NAME, "body").text
     return text if expected in text else None
+
+
+def _choose(driver: WebDriver, control: str, value: str) -> None:
+    """Pick `value` in one of the report's controls, as a reader would."""
+    Select(driver.find_element(By.ID, f"control-{control}")).select_by_value(value)
+
+
+def _shown(driver: WebDriver, element_id: str) -> bool:
+    return driver.find_element(By.ID, element_id).is_displayed()
+
+
+def _cells(driver: WebDriver, table_id: str, row: int) -> list[str]:
+    """The visible text of one row of a table (hidden numbers read as nothing)."""
+    cells = driver.find_elements(By.CSS_SELECTOR, f"table#{table_id} tbody tr")[row]
+    return [cell.text for cell in cells.find_elements(By.TAG_NAME, "td")]
+
+
+def _visible_traces(driver: WebDriver, div_id: str) -> list[dict[str, str]]:
+    """The meta of the traces a chart draws now."""
+    return driver.execute_script(
+        "return document.getElementById(arguments[0]).data"
+        ".filter(t => t.visible !== false).map(t => t.meta || {});",
+        div_id,
+    )
+
+
+def test_report_controls_switch_currency_account_day_and_clock(
+    tmp_path: Path, browser: WebDriver
+) -> None:
+    """The hand-made marts' report from disk, carol's recovered rebill in a second account
+    (outlet): each control shows and hides what it says, with the fixture's numbers."""
+    snapshot = build_fixture_marts(tmp_path / "warehouse" / "marts.duckdb", "main")
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute(
+            "UPDATE failed_payment_recovery SET account = 'outlet' "
+            "WHERE failure_month = '2025-06-01'"
+        )
+    settings = Settings(
+        landing_dir=tmp_path / "landing",
+        warehouse=tmp_path / "ltv.duckdb",
+        marts_snapshot=snapshot,
+        dagster_home=tmp_path / "dagster",
+    )
+    browser.get(write_report(settings).path.as_uri())
+    charts = browser.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div")
+    _wait(
+        browser,
+        "every chart drawn",
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")) == len(charts),
+    )
+    assert _shown(browser, "controls")  # the script revealed the bar
+
+    # Refund clock: cash by default, the charge clock's numbers and traces on demand.
+    assert _cells(browser, "usd-day-n", 2) == ["30", "3", "2", "300.00", "150.00"]
+    assert _cells(browser, "headline", 1)[5:7] == ["150.00", "165.00"]
+    assert _visible_traces(browser, "usd-cohorts") == [{"clock": "cash"}]
+    _choose(browser, "clock", "charge")
+    assert _cells(browser, "usd-day-n", 2) == ["30", "3", "2", "280.00", "140.00"]
+    assert _cells(browser, "headline", 1)[5:7] == ["140.00", "165.00"]
+    assert _visible_traces(browser, "usd-cohorts") == [{"clock": "charge"}]
+    curves = _visible_traces(browser, "usd-curves")
+    assert curves and all(meta == {"clock": "charge"} for meta in curves)
+
+    # Day N of the segment tables: day 90 by default, day 30 on demand (still charge clock).
+    day_30 = "usd-ltv-by-first-product-day-30-table"
+    day_90 = "usd-ltv-by-first-product-day-90-table"
+    assert _shown(browser, day_90) and not _shown(browser, day_30)
+    _choose(browser, "day-n", "30")
+    assert _shown(browser, day_30) and not _shown(browser, day_90)
+    assert _cells(browser, day_30, 1) == ["Course (P1)", "2", "1", "80.00", "80.00"]
+    assert _visible_traces(browser, "usd-ltv-by-first-product-day-30") == [{"clock": "charge"}]
+    assert not _shown(browser, "eur-ltv-by-first-product-day-90-table")
+    _choose(browser, "clock", "cash")
+    assert _cells(browser, day_30, 1) == ["Course (P1)", "2", "1", "100.00", "100.00"]
+
+    # Account: one account's blocks, rows and traces.
+    outlet = "usd-outlet-failed-payments"
+    assert _shown(browser, outlet) and _shown(browser, "usd-shop-mrr")
+    _choose(browser, "account", "outlet")
+    assert _shown(browser, outlet)
+    assert not _shown(browser, "usd-shop-mrr") and not _shown(browser, "usd-shop-failed-payments")
+    assert _cells(browser, outlet, 0) == [
+        "2025-06",
+        "recurring",
+        "1",
+        "1",
+        "0",
+        "0",
+        "100.0%",
+        "40.00",
+    ]
+    assert not any(
+        row.is_displayed()
+        for row in browser.find_elements(By.CSS_SELECTOR, "table#usd-order-counts tbody tr")
+    )
+    _choose(browser, "account", "shop")
+    assert not _shown(browser, outlet) and _shown(browser, "usd-shop-mrr")
+    assert _cells(browser, "usd-shop-mrr", 1)[:3] == ["2025-02", "233.33", "0.00"]
+    assert _visible_traces(browser, "usd-repeat-purchases") == [{"account": "shop"}]
+    _choose(browser, "account", "all")
+
+    # Currency: one section, then all again.
+    _choose(browser, "currency", "EUR")
+    assert _shown(browser, "eur") and not _shown(browser, "usd")
+    assert _shown(browser, "eur-shop-split-pay")
+    _choose(browser, "currency", "all")
+    assert _shown(browser, "eur") and _shown(browser, "usd")
+
+    severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not severe, f"the report logged errors in the browser console: {severe}"
+    browser.save_screenshot(str(tmp_path / "ltv-report-controls.png"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
 from html.parser import HTMLParser
@@ -14,37 +15,58 @@ from plotly.offline import get_plotlyjs
 from test_report_fixture import build_fixture_marts
 
 from pipeline.cli import main
-from pipeline.report import charts, queries
+from pipeline.report import charts, queries, subscription_charts
 from pipeline.report.build import write_report
 from pipeline.report.contents import CurrencyContents, collect
 from pipeline.report.marts import ReportError, open_marts
 from pipeline.settings import Settings
 
+SUBSCRIPTION_MARTS = (
+    "mrr_monthly",
+    "subscription_retention_cohorts",
+    "failed_payment_recovery",
+    "split_pay_plans",
+)
 SECTIONS = [
     "Cohort LTV heat map",
     "LTV curves by day N",
-    "LTV by first product at day 90",
-    "LTV by campaign at day 90",
-    "LTV by traffic source at day 90",
-    "LTV by UTM campaign at day 90",
+    "LTV by first product",
+    "LTV by campaign",
+    "LTV by traffic source",
+    "LTV by UTM campaign",
     "Repeat purchases and product paths",
+    "MRR movements",
+    "Subscription retention",
+    "Failed payments and split pay",
     "Revenue and refunds by {grain}",
     "Source reconciliation",
 ]
 
 
 class Page(HTMLParser):
-    """What the tests read from the report: external references, headings, tables by id."""
+    """What the tests read from the report: external references, headings, tables by id.
+
+    `tables` is what a reader sees without JavaScript (the cash clock's numbers),
+    `charge_tables` the same tables on the charge clock; `hidden` holds the ids of tables
+    hidden until a control shows them, `row_accounts` each table's rows' `data-account`.
+    """
 
     def __init__(self, html: str) -> None:
         super().__init__()
         self.external: list[str] = []
         self.headings: list[tuple[str, str]] = []
         self.tables: dict[str, list[list[str]]] = {}
+        self.charge_tables: dict[str, list[list[str]]] = {}
+        self.hidden: set[str] = set()
+        self.row_accounts: dict[str, list[str | None]] = {}
         self._heading: str | None = None
         self._table: str | None = None
         self._cell: list[str] | None = None
+        self._charge_cell: list[str] | None = None
+        self._divs: list[bool] = []  # whether each open <div> is hidden
+        self._clock: str | None = None  # inside a clock-cash / clock-charge span
         self._text = ""
+        self._charge_text = ""
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -52,30 +74,49 @@ class Page(HTMLParser):
         for name in ("src", "href"):
             if tag in ("script", "link", "img", "iframe") and values.get(name):
                 self.external.append(f"{tag} {name}={values[name]}")
+        if tag == "div":
+            self._divs.append("hidden" in values)
+        elif tag == "span" and (values.get("class") or "").startswith("clock-"):
+            self._clock = values["class"]
         if tag in ("h2", "h3"):
             self._heading, self._text = tag, ""
         elif tag == "table":
             self._table = values.get("id") or ""
             self.tables[self._table] = []
+            self.charge_tables[self._table] = []
+            self.row_accounts[self._table] = []
+            if any(self._divs):
+                self.hidden.add(self._table)
         elif tag == "tr" and self._table is not None:
-            self._cell = []
+            self._cell, self._charge_cell = [], []
+            self._account = values.get("data-account")
         elif tag == "td":
-            self._text = ""
+            self._text = self._charge_text = ""
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "div" and self._divs:
+            self._divs.pop()
+        elif tag == "span":
+            self._clock = None
         if tag == self._heading:
             self.headings.append((tag, self._text.strip()))
             self._heading = None
         elif tag == "td" and self._cell is not None:
             self._cell.append(self._text.strip())
+            self._charge_cell.append(self._charge_text.strip())
         elif tag == "tr" and self._cell:
             self.tables[self._table].append(self._cell)
+            self.charge_tables[self._table].append(self._charge_cell)
+            self.row_accounts[self._table].append(self._account)
             self._cell = None
         elif tag == "table":
             self._table = None
 
     def handle_data(self, data: str) -> None:
-        self._text += data
+        if self._clock != "clock-charge":
+            self._text += data
+        if self._clock != "clock-cash":
+            self._charge_text += data
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +150,12 @@ def test_report_is_one_offline_file_with_every_section(html: str) -> None:
     eur = [s.format(grain="week") for s in SECTIONS]
     usd = [s.format(grain="month") for s in SECTIONS]
     assert h3 == eur + usd
-    assert html.count('class="explain"') == len(h3) + 1  # one line per chart, one for LTV
-    assert html.count("Plotly.newPlot(") == len(h3)
+    # One line per section, but one per day N for the 4 segment sections (EUR has 4 days N,
+    # USD 7), and one for LTV.
+    assert html.count('class="explain"') == len(h3) - 2 * 4 + 4 * 4 + 4 * 7 + 1
+    # Segment charts only at days N with groups (EUR: 90; USD: first product at 30 and 90,
+    # the rest at 90); no MRR, retention or failed-payment chart for EUR (no subscriptions).
+    assert html.count("Plotly.newPlot(") == (len(h3) - 8) + 4 + 5 - 3
 
 
 def test_headline_numbers_are_the_marts_numbers(html: str) -> None:
@@ -154,10 +199,10 @@ def test_charts_plot_the_mart_rows(usd: CurrencyContents) -> None:
     overall = next(trace for trace in curves.data if trace.name == "All customers")
     assert list(overall.x) == [0, 7, 30, 60, 90]  # days nobody is eligible at are left out
     assert list(map(float, overall.y)) == [126.67, 126.67, 150, 165, 165]
-    assert sorted(trace.name for trace in curves.data) == [
-        "All customers",
-        "Cohort 2025-01",
-        "Cohort 2025-06",
+    assert sorted((trace.meta["clock"], trace.name) for trace in curves.data) == [
+        (clock, name)
+        for clock in ("cash", "charge")
+        for name in ("All customers", "Cohort 2025-01", "Cohort 2025-06")
     ]
     bars = charts.segment_bars(usd.products, "USD").data[0]
     assert list(bars.y) == ["Mentoring (P2)", "Course (P1)"]  # highest LTV first
@@ -166,6 +211,227 @@ def test_charts_plot_the_mart_rows(usd: CurrencyContents) -> None:
     # Carol, the one tracked USD customer (facebook), is not 90 days old: no group of hers yet.
     assert [(s["label"], s["ltv"]) for s in usd.sources] == [("(not tracked)", 165)]
     assert [s["label"] for s in usd.utm_campaigns] == ["(not tracked)"]
+
+
+def test_cohort_and_day_n_charts_draw_both_refund_clocks_the_cash_one_shown(
+    usd: CurrencyContents,
+) -> None:
+    """Alice's refund (day 36) lowers her cohort's month 1 and day 60 on the cash clock, and
+    month 0 and every day N on the charge clock (the date of her charge)."""
+    heatmaps = charts.cohort_heatmap(usd.cohort_cells, "USD").data
+    assert [(t.meta, t.visible) for t in heatmaps] == [
+        ({"clock": "cash"}, True),
+        ({"clock": "charge"}, False),
+    ]
+    assert [list(map(float_or_none, row)) for row in heatmaps[1].z] == [
+        [140, 165, 165, 165, 165, 165],
+        [120, None, None, None, None, None],
+    ]
+    curves = charts.day_n_curves(list(usd.headline.day_n.values()), usd.cohort_curves, "USD")
+    charge = next(
+        t for t in curves.data if t.name == "All customers" and t.meta["clock"] == "charge"
+    )
+    assert charge.visible is False
+    assert list(map(float, charge.y)) == [120, 120, 140, 165, 165]
+    bars = charts.segment_bars(usd.segments_by_day["first_product"][30], "USD").data
+    assert [(t.meta["clock"], list(t.y), list(map(float, t.x))) for t in bars] == [
+        ("cash", ["Mentoring (P2)", "Course (P1)"], [200, 100]),
+        ("charge", ["Mentoring (P2)", "Course (P1)"], [200, 80]),
+    ]
+
+
+def test_tables_carry_both_clocks_the_charge_clock_hidden(html: str) -> None:
+    page = Page(html)
+    assert page.charge_tables["headline"] == [
+        ["EUR", "1", "300.00", "0.00", "300.00", "300.00", "300.00", "n/a"],
+        ["USD", "3", "470.00", "20.00", "450.00", "140.00", "165.00", "n/a"],
+    ]
+    assert page.charge_tables["usd-day-n"][:3] == [
+        ["0", "3", "3", "360.00", "120.00"],
+        ["7", "3", "3", "360.00", "120.00"],
+        ["30", "3", "2", "280.00", "140.00"],
+    ]
+    # The stylesheet hides the charge clock until the clock control sets data-clock="charge".
+    assert ".clock-charge { display: none; }" in html
+    assert 'body[data-clock="charge"] .clock-charge { display: inline; }' in html
+
+
+def test_segment_tables_exist_for_every_day_n_the_default_day_shown(html: str) -> None:
+    """Tables at every day N of the currency; only the default day (90) shows before the
+    day-N control picks another."""
+    page = Page(html)
+    day_30, day_90 = (
+        "usd-ltv-by-first-product-day-30-table",
+        "usd-ltv-by-first-product-day-90-table",
+    )
+    assert page.tables[day_90] == [
+        ["Mentoring (P2)", "1", "1", "200.00", "200.00"],
+        ["Course (P1)", "2", "1", "130.00", "130.00"],
+    ]
+    assert page.tables[day_30] == [
+        ["Mentoring (P2)", "1", "1", "200.00", "200.00"],
+        ["Course (P1)", "2", "1", "100.00", "100.00"],
+    ]
+    assert page.charge_tables[day_30][1] == ["Course (P1)", "2", "1", "80.00", "80.00"]
+    assert day_30 in page.hidden and day_90 not in page.hidden
+    assert page.tables["usd-ltv-by-traffic-source-day-90-table"] == [
+        ["(not tracked)", "2", "2", "330.00", "165.00"]
+    ]
+    for day in (0, 7, 60, 180, 365):
+        assert f'data-day-n="{day}" hidden>' in html
+    assert html.count("data-default-day>") == 2 * 4  # day 90 of 4 segment types, 2 currencies
+    assert "No group has a customer acquired at least 365 days ago yet." in html
+
+
+def _options(html: str, control: str) -> list[tuple[str, bool]]:
+    """A control's options: (value, selected)."""
+    select = re.search(rf'<select id="control-{control}"[^>]*>(.*?)</select>', html).group(1)
+    return [(v, bool(sel)) for v, sel in re.findall(r'<option value="([^"]*)"( selected)?', select)]
+
+
+def test_control_bar_offers_every_currency_account_day_and_clock(html: str) -> None:
+    """Hidden until its script runs (so without JavaScript nothing pretends to switch); the
+    defaults are what the page shows without it."""
+    assert '<div id="controls" hidden>' in html
+    assert _options(html, "currency") == [("all", True), ("EUR", False), ("USD", False)]
+    assert _options(html, "account") == [("all", True), ("shop", False)]
+    days = [("0", False), ("7", False), ("30", False), ("60", False), ("90", True)]
+    assert _options(html, "day-n") == [*days, ("180", False), ("365", False)]
+    assert _options(html, "clock") == [("cash", True), ("charge", False)]
+    assert 'bar.addEventListener("change", apply);' in html
+    assert '<section class="currency" id="usd" data-currency="USD">' in html
+
+
+def test_mrr_movements_of_the_last_months(html: str, usd: CurrencyContents) -> None:
+    """Alice (S1 quarterly, then S3) and bob (S4) start in January, bob cancels in February
+    while alice expands, alice's S3 and then S1 end delinquent; carol starts in June."""
+    page = Page(html)
+    zero_month = ["0.00"] * 8 + ["0"]
+    assert page.tables["usd-shop-mrr"] == [
+        ["2025-01", "0.00", "233.33", "0.00", "0.00", "0.00", "0.00", "0.00", "233.33", "2"],
+        ["2025-02", "233.33", "0.00", "50.00", "0.00", "0.00", "-200.00", "0.00", "83.33", "1"],
+        ["2025-03", "83.33", "0.00", "0.00", "0.00", "-50.00", "0.00", "0.00", "33.33", "1"],
+        ["2025-04", "33.33", "0.00", "0.00", "0.00", "0.00", "0.00", "-33.33", "0.00", "0"],
+        ["2025-05", *zero_month],
+        ["2025-06 (incomplete)", "0.00", "40.00", *["0.00"] * 5, "40.00", "1"],
+    ]
+    waterfall = subscription_charts.mrr_waterfall(usd.subscriptions.mrr, "USD").data[0]
+    assert waterfall.type == "waterfall"
+    assert list(waterfall.x) == [
+        "Opening 2025-01",
+        "New",
+        "Expansion",
+        "Reactivation",
+        "Contraction",
+        "Churned (voluntary)",
+        "Churned (delinquent)",
+        "Closing 2025-06 (to date)",
+    ]
+    assert list(map(float, waterfall.y)) == [0, 273.33, 50, 0, -50, -200, -33.33, 40]
+    assert list(waterfall.measure) == ["absolute", *["relative"] * 6, "total"]
+    assert 'id="usd-shop-mrr-waterfall"' in html
+
+
+def test_subscription_retention_and_payment_health(html: str, usd: CurrencyContents) -> None:
+    page = Page(html)
+    assert page.tables["usd-shop-retention"] == [
+        ["2025-01", "2", "233.33", "100.0%", "35.7%", "14.3%", "0.0%", "0.0%", "0.0% (to date)"],
+        ["2025-06", "1", "80.00", "50.0% (to date)", "", "", "", "", ""],
+    ]
+    heatmap = subscription_charts.retention_heatmap(usd.subscriptions.retention).data[0]
+    assert list(heatmap.y) == ["2025-01", "2025-06"]
+    assert [list(map(float_or_none, row)) for row in heatmap.z] == [
+        [1, 0.5, 0.5, 0, 0, 0],
+        [1, None, None, None, None, None],
+    ]
+    assert page.tables["usd-shop-failed-payments"] == [
+        ["2025-03", "recurring", "1", "0", "1", "0", "0.0%", "0.00"],
+        ["2025-04", "recurring", "1", "0", "1", "0", "0.0%", "0.00"],
+        ["2025-06", "recurring", "1", "1", "0", "0", "100.0%", "40.00"],
+    ]
+    bars = subscription_charts.recovery_bars(usd.subscriptions.failed).data
+    assert {t.name: list(t.y) for t in bars} == {
+        "Recovered": [0, 0, 1],
+        "Not recovered": [1, 1, 0],
+        "Pending": [0, 0, 0],
+    }
+    # Dave's split pay is EUR's only subscription: no MRR, no retention, no failed rebill.
+    assert page.tables["eur-shop-split-pay"] == [
+        ["Buch (P3)", "2025-02", "1", "0", "0", "1", "n/a", "1", "2", "600.00", "0"]
+    ]
+    assert "No recurring subscriptions in EUR, so no MRR to show." in html
+    assert "No subscriber started a recurring plan in EUR in the last 12 months." in html
+    assert "No failed rebills in the last 12 months." in html
+    assert "No split-pay plans." in html  # USD
+    assert "usd-shop-split-pay" not in page.tables and "eur-shop-mrr" not in page.tables
+
+
+def test_subscription_sections_show_the_last_12_months(tmp_path: Path, settings: Settings) -> None:
+    """A month a year before as_of's month is history: out of the MRR table and the waterfall's
+    opening, like a failed rebill and a start month then."""
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute(
+            """INSERT INTO mrr_monthly SELECT * REPLACE (DATE '2024-06-01' AS month)
+               FROM mrr_monthly WHERE month = '2025-05-01';
+               INSERT INTO failed_payment_recovery SELECT * REPLACE (DATE '2024-06-01'
+                   AS failure_month) FROM failed_payment_recovery
+               WHERE failure_month = '2025-06-01';
+               INSERT INTO subscription_retention_cohorts SELECT * REPLACE (DATE '2024-06-01'
+                   AS start_month) FROM subscription_retention_cohorts
+               WHERE start_month = '2025-06-01'"""
+        )
+    page = Page(write_report(replace(settings, marts_snapshot=snapshot)).path.read_text())
+    assert [row[0] for row in page.tables["usd-shop-mrr"]][:1] == ["2025-01"]
+    assert [row[0] for row in page.tables["usd-shop-failed-payments"]] == [
+        "2025-03",
+        "2025-04",
+        "2025-06",
+    ]
+    assert [row[0] for row in page.tables["usd-shop-retention"]] == ["2025-01", "2025-06"]
+
+
+def test_a_seller_without_subscriptions_gets_one_sentence_per_section(
+    tmp_path: Path, settings: Settings
+) -> None:
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    with duckdb.connect(str(snapshot)) as con:
+        for mart in SUBSCRIPTION_MARTS:
+            con.execute(f"DELETE FROM {mart}")
+    html = write_report(replace(settings, marts_snapshot=snapshot)).path.read_text()
+    for currency in ("EUR", "USD"):
+        assert f"No recurring subscriptions in {currency}, so no MRR to show." in html
+        assert (
+            f"No subscriber started a recurring plan in {currency} in the last 12 months." in html
+        )
+        assert (
+            f"No failed rebills in the last 12 months and no split-pay plans in {currency}." in html
+        )
+    assert html.count('class="empty"') == 6
+    assert '-mrr-waterfall"' not in html and 'data-account="shop"><h4>' not in html
+
+
+def test_subscription_sections_name_the_account_when_a_currency_has_several(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """Carol's recovered rebill moved to a second account: each account gets its own block,
+    named, and the account control offers both."""
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute(
+            "UPDATE failed_payment_recovery SET account = 'outlet' "
+            "WHERE failure_month = '2025-06-01'"
+        )
+    html = write_report(replace(settings, marts_snapshot=snapshot)).path.read_text()
+    page = Page(html)
+    assert page.tables["usd-outlet-failed-payments"] == [
+        ["2025-06", "recurring", "1", "1", "0", "0", "100.0%", "40.00"]
+    ]
+    assert len(page.tables["usd-shop-failed-payments"]) == 2
+    assert '<div class="account" data-account="outlet">\n<h4>outlet</h4>' in html
+    assert '<div class="account" data-account="shop">\n<h4>shop</h4>' in html
+    assert _options(html, "account") == [("all", True), ("outlet", False), ("shop", False)]
+    assert page.row_accounts["usd-order-counts"] == ["shop", "shop"]
 
 
 def test_repeat_purchases_show_the_cohorts_order_counts_and_paths(
@@ -279,6 +545,10 @@ def test_data_from_the_marts_is_escaped(tmp_path: Path, settings: Settings) -> N
         con.execute(
             "UPDATE source_reconciliation SET payment_type = ? WHERE currency = 'EUR'", [evil]
         )
+        for mart in SUBSCRIPTION_MARTS:
+            con.execute(f"UPDATE {mart} SET account = ?", [evil])
+        con.execute("UPDATE failed_payment_recovery SET kind = ?", [evil])
+        con.execute("UPDATE split_pay_plans SET product_name = ?", [evil])
     result = write_report(replace(settings, marts_snapshot=snapshot))
     html = result.path.read_text(encoding="utf-8")
     assert evil not in html

@@ -8,7 +8,19 @@ test assert a wrong "truth".
 The seller: USD customers alice (acquired 2025-01-10 with the Course, a second order of
 Mentoring on day 31, a partial refund of the first), bob (2025-01-20, one charge) and carol
 (2025-06-01, rebill on day 29); EUR customer dave (2025-02-01). The latest payment, and so the
-data's `as_of`, is carol's rebill at 2025-06-30 10:00 UTC.
+data's `as_of`, is carol's rebill at 2025-06-30 10:00 UTC. On the charge clock alice's refund
+counts on her first charge's day (2025-01-10).
+
+Their subscriptions (account shop, the subscription marts' rules in docs/marts.md):
+- S1, alice's Course, quarterly: 100.00 on 2025-01-10 (MRR 33.33); its rebill fails on
+  2025-04-10 and nothing is collected, so it ends delinquent on 2025-04-24.
+- S3, alice's Mentoring, monthly: 50.00 on 2025-02-10 (expansion); its rebill fails on
+  2025-03-10 and it ends delinquent on 2025-03-24 (contraction: alice still has S1).
+- S4, bob's Mentoring, monthly: 200.00 on 2025-01-20, cancelled on 2025-02-03 (voluntary churn).
+- S2, carol's Course, monthly: 80.00 on 2025-06-01 (starting MRR 80.00), a rebill that fails on
+  2025-06-27 and is collected on 2025-06-30 at 40.00 (recovered; MRR 40.00 at as_of).
+- S5, dave's Buch (EUR), split pay: three yearly instalments of 300.00, the first on
+  2025-02-01, two outstanding; EUR has no recurring subscription.
 """
 
 from __future__ import annotations
@@ -26,29 +38,29 @@ CREATE TABLE fct_payments (
     order_id VARCHAR, item_type VARCHAR, product_id VARCHAR, product_name VARCHAR,
     subscription_id VARCHAR, payment_type VARCHAR, paid_at TIMESTAMP, paid_date DATE,
     amount DECIMAL(18,2), tax_amount DECIMAL(18,2), currency VARCHAR, campaign_id VARCHAR,
-    affiliate_id VARCHAR, source VARCHAR, matched_by VARCHAR);
+    affiliate_id VARCHAR, source VARCHAR, matched_by VARCHAR, charge_clock_date DATE);
 INSERT INTO fct_payments VALUES
   ('p1', 'shop', 'c_alice', 'alice@example.com', 'o1', 'product', 'P1', 'Course', 'S1',
    'charge', '2025-01-10 09:00', '2025-01-10', 100.00, 0.00, 'USD', 'spring', NULL,
-   'csv+webhook', 'order_id'),
-  ('p2', 'shop', 'c_alice', 'alice@example.com', 'o5', 'product', 'P2', 'Mentoring', NULL,
+   'csv+webhook', 'order_id', '2025-01-10'),
+  ('p2', 'shop', 'c_alice', 'alice@example.com', 'o5', 'product', 'P2', 'Mentoring', 'S3',
    'charge', '2025-02-10 09:00', '2025-02-10', 50.00, 0.00, 'USD', NULL, NULL,
-   'webhook', NULL),
+   'webhook', NULL, '2025-02-10'),
   ('p3', 'shop', 'c_alice', 'alice@example.com', 'o1', 'product', 'P1', 'Course', 'S1',
    'refund', '2025-02-15 12:00', '2025-02-15', -20.00, 0.00, 'USD', 'spring', NULL,
-   'csv', NULL),
-  ('p4', 'shop', 'c_bob', 'bob@example.com', 'o2', 'product', 'P2', 'Mentoring', NULL,
+   'csv', NULL, '2025-01-10'),
+  ('p4', 'shop', 'c_bob', 'bob@example.com', 'o2', 'product', 'P2', 'Mentoring', 'S4',
    'charge', '2025-01-20 15:30', '2025-01-20', 200.00, 0.00, 'USD', NULL, 'aff1',
-   'csv', NULL),
+   'csv', NULL, '2025-01-20'),
   ('p5', 'shop', 'c_carol', 'carol@example.com', 'o3', 'product', 'P1', 'Course', 'S2',
    'charge', '2025-06-01 08:00', '2025-06-01', 80.00, 0.00, 'USD', 'spring', NULL,
-   'csv+webhook', 'order_id'),
+   'csv+webhook', 'order_id', '2025-06-01'),
   ('p6', 'shop', 'c_carol', 'carol@example.com', 'o3', 'product', 'P1', 'Course', 'S2',
    'rebill', '2025-06-30 10:00', '2025-06-30', 40.00, 0.00, 'USD', 'spring', NULL,
-   'webhook', NULL),
-  ('p7', 'shop', 'c_dave', 'dave@example.com', 'o4', 'product', 'P3', 'Buch', NULL,
+   'webhook', NULL, '2025-06-30'),
+  ('p7', 'shop', 'c_dave', 'dave@example.com', 'o4', 'product', 'P3', 'Buch', 'S5',
    'charge', '2025-02-01 11:00', '2025-02-01', 300.00, 19.00, 'EUR', 'winter', NULL,
-   'csv+webhook', 'order_id');
+   'csv+webhook', 'order_id', '2025-02-01');
 
 CREATE TABLE dim_customers (
     customer_id VARCHAR, email VARCHAR, currency VARCHAR, first_name VARCHAR,
@@ -65,7 +77,7 @@ INSERT INTO dim_customers VALUES
   ('c_alice', 'alice@example.com', 'USD', 'Alice', 'A', 'US', ['101'], '2025-01-10 09:00',
    '2025-01-01', 'o1', 'P1', 'Course', 'spring', NULL, '(not tracked)', '(not tracked)',
    '(not tracked)', 2, 0, 150.00, 20.00, 130.00,
-   '2025-02-15 12:00', 1),
+   '2025-02-15 12:00', 2),
   ('c_bob', 'bob@example.com', 'USD', 'Bob', 'B', 'US', ['102'], '2025-01-20 15:30',
    '2025-01-01', 'o2', 'P2', 'Mentoring', NULL, 'aff1', '(not tracked)', '(not tracked)',
    '(not tracked)', 1, 0, 200.00, 0.00, 200.00,
@@ -77,7 +89,7 @@ INSERT INTO dim_customers VALUES
   ('c_dave', 'dave@example.com', 'EUR', 'Dave', 'D', 'DE', ['104'], '2025-02-01 11:00',
    '2025-02-01', 'o4', 'P3', 'Buch', 'winter', NULL, 'google', 'cpc', 'brand', 1, 0, 300.00,
    0.00, 300.00,
-   '2025-02-01 11:00', 0);
+   '2025-02-01 11:00', 1);
 
 CREATE TABLE dim_subscriptions (
     subscription_id VARCHAR PRIMARY KEY, customer_id VARCHAR, product_id VARCHAR,
@@ -86,63 +98,73 @@ CREATE TABLE dim_subscriptions (
     collected_amount DECIMAL(18,2), last_payment_at TIMESTAMP, cancelled_at TIMESTAMP,
     processor_subscription_id VARCHAR);
 INSERT INTO dim_subscriptions VALUES
-  ('S1', 'c_alice', 'P1', 'Course', 'recurring', 'active', '2025-01-10 09:00', 'month',
-   50.00, 'USD', 1, 100.00, '2025-01-10 09:00', NULL, 'sub_stripe_1'),
+  ('S1', 'c_alice', 'P1', 'Course', 'recurring', 'active', '2025-01-10 09:00', 'quarter',
+   100.00, 'USD', 1, 100.00, '2025-01-10 09:00', NULL, 'sub_stripe_1'),
   ('S2', 'c_carol', 'P1', 'Course', 'recurring', 'active', '2025-06-01 08:00', 'month',
-   40.00, 'USD', 2, 120.00, '2025-06-30 10:00', NULL, 'sub_stripe_2');
+   40.00, 'USD', 2, 120.00, '2025-06-30 10:00', NULL, 'sub_stripe_2'),
+  ('S3', 'c_alice', 'P2', 'Mentoring', 'recurring', 'active', '2025-02-10 09:00', 'month',
+   50.00, 'USD', 1, 50.00, '2025-02-10 09:00', NULL, 'sub_stripe_3'),
+  ('S4', 'c_bob', 'P2', 'Mentoring', 'recurring', 'cancelled', '2025-01-20 15:30', 'month',
+   200.00, 'USD', 1, 200.00, '2025-01-20 15:30', '2025-02-03 10:00', 'sub_stripe_4'),
+  ('S5', 'c_dave', 'P3', 'Buch', 'limited', 'active', '2025-02-01 11:00', 'year',
+   300.00, 'EUR', 1, 300.00, '2025-02-01 11:00', NULL, 'sub_stripe_5');
 
 CREATE TABLE ltv_cohorts_monthly (
     currency VARCHAR, cohort_month DATE, months_since_acquisition INTEGER,
     cohort_customers INTEGER, paying_customers INTEGER, net_revenue DECIMAL(18,2),
     cumulative_net_revenue DECIMAL(18,2), ltv_per_customer DECIMAL(18,2), is_complete BOOLEAN,
+    net_revenue_charge_clock DECIMAL(18,2), cumulative_net_revenue_charge_clock DECIMAL(18,2),
+    ltv_per_customer_charge_clock DECIMAL(18,2),
     PRIMARY KEY (currency, cohort_month, months_since_acquisition));
 INSERT INTO ltv_cohorts_monthly VALUES
-  ('USD', '2025-01-01', 0, 2, 2, 300.00, 300.00, 150.00, true),
-  ('USD', '2025-01-01', 1, 2, 1, 30.00, 330.00, 165.00, true),
-  ('USD', '2025-01-01', 2, 2, 0, 0.00, 330.00, 165.00, true),
-  ('USD', '2025-01-01', 3, 2, 0, 0.00, 330.00, 165.00, true),
-  ('USD', '2025-01-01', 4, 2, 0, 0.00, 330.00, 165.00, true),
-  ('USD', '2025-01-01', 5, 2, 0, 0.00, 330.00, 165.00, false),
-  ('USD', '2025-06-01', 0, 1, 1, 120.00, 120.00, 120.00, false),
-  ('EUR', '2025-02-01', 0, 1, 1, 300.00, 300.00, 300.00, true),
-  ('EUR', '2025-02-01', 1, 1, 0, 0.00, 300.00, 300.00, true),
-  ('EUR', '2025-02-01', 2, 1, 0, 0.00, 300.00, 300.00, true),
-  ('EUR', '2025-02-01', 3, 1, 0, 0.00, 300.00, 300.00, true),
-  ('EUR', '2025-02-01', 4, 1, 0, 0.00, 300.00, 300.00, false);
+  ('USD', '2025-01-01', 0, 2, 2, 300.00, 300.00, 150.00, true, 280.00, 280.00, 140.00),
+  ('USD', '2025-01-01', 1, 2, 1, 30.00, 330.00, 165.00, true, 50.00, 330.00, 165.00),
+  ('USD', '2025-01-01', 2, 2, 0, 0.00, 330.00, 165.00, true, 0.00, 330.00, 165.00),
+  ('USD', '2025-01-01', 3, 2, 0, 0.00, 330.00, 165.00, true, 0.00, 330.00, 165.00),
+  ('USD', '2025-01-01', 4, 2, 0, 0.00, 330.00, 165.00, true, 0.00, 330.00, 165.00),
+  ('USD', '2025-01-01', 5, 2, 0, 0.00, 330.00, 165.00, false, 0.00, 330.00, 165.00),
+  ('USD', '2025-06-01', 0, 1, 1, 120.00, 120.00, 120.00, false, 120.00, 120.00, 120.00),
+  ('EUR', '2025-02-01', 0, 1, 1, 300.00, 300.00, 300.00, true, 300.00, 300.00, 300.00),
+  ('EUR', '2025-02-01', 1, 1, 0, 0.00, 300.00, 300.00, true, 0.00, 300.00, 300.00),
+  ('EUR', '2025-02-01', 2, 1, 0, 0.00, 300.00, 300.00, true, 0.00, 300.00, 300.00),
+  ('EUR', '2025-02-01', 3, 1, 0, 0.00, 300.00, 300.00, true, 0.00, 300.00, 300.00),
+  ('EUR', '2025-02-01', 4, 1, 0, 0.00, 300.00, 300.00, false, 0.00, 300.00, 300.00);
 
 CREATE TABLE ltv_day_n (
     currency VARCHAR, segment_type VARCHAR, segment_value VARCHAR, day_n INTEGER,
     customers INTEGER, eligible_customers INTEGER, net_revenue DECIMAL(18,2),
-    ltv DECIMAL(18,2));
+    ltv DECIMAL(18,2), net_revenue_charge_clock DECIMAL(18,2), ltv_charge_clock DECIMAL(18,2));
 INSERT INTO ltv_day_n VALUES
-  ('USD', 'all', 'all', 0, 3, 3, 380.00, 126.67),
-  ('USD', 'all', 'all', 7, 3, 3, 380.00, 126.67),
-  ('USD', 'all', 'all', 30, 3, 2, 300.00, 150.00),
-  ('USD', 'all', 'all', 60, 3, 2, 330.00, 165.00),
-  ('USD', 'all', 'all', 90, 3, 2, 330.00, 165.00),
-  ('USD', 'all', 'all', 180, 3, 0, 0.00, NULL),
-  ('USD', 'all', 'all', 365, 3, 0, 0.00, NULL),
-  ('USD', 'cohort_month', '2025-01-01', 0, 2, 2, 300.00, 150.00),
-  ('USD', 'cohort_month', '2025-01-01', 30, 2, 2, 300.00, 150.00),
-  ('USD', 'cohort_month', '2025-01-01', 90, 2, 2, 330.00, 165.00),
-  ('USD', 'cohort_month', '2025-06-01', 0, 1, 1, 80.00, 80.00),
-  ('USD', 'cohort_month', '2025-06-01', 30, 1, 0, 0.00, NULL),
-  ('USD', 'first_product', 'P1', 90, 2, 1, 130.00, 130.00),
-  ('USD', 'first_product', 'P2', 90, 1, 1, 200.00, 200.00),
-  ('USD', 'campaign', 'spring', 90, 2, 1, 130.00, 130.00),
-  ('USD', 'campaign', NULL, 90, 1, 1, 200.00, 200.00),
-  ('USD', 'utm_source', 'facebook', 90, 1, 0, 0.00, NULL),
-  ('USD', 'utm_source', '(not tracked)', 90, 2, 2, 330.00, 165.00),
-  ('USD', 'utm_campaign', 'spring launch', 90, 1, 0, 0.00, NULL),
-  ('USD', 'utm_campaign', '(not tracked)', 90, 2, 2, 330.00, 165.00),
-  ('EUR', 'all', 'all', 0, 1, 1, 300.00, 300.00),
-  ('EUR', 'all', 'all', 30, 1, 1, 300.00, 300.00),
-  ('EUR', 'all', 'all', 90, 1, 1, 300.00, 300.00),
-  ('EUR', 'all', 'all', 365, 1, 0, 0.00, NULL),
-  ('EUR', 'first_product', 'P3', 90, 1, 1, 300.00, 300.00),
-  ('EUR', 'campaign', 'winter', 90, 1, 1, 300.00, 300.00),
-  ('EUR', 'utm_source', 'google', 90, 1, 1, 300.00, 300.00),
-  ('EUR', 'utm_campaign', 'brand', 90, 1, 1, 300.00, 300.00);
+  ('USD', 'all', 'all', 0, 3, 3, 380.00, 126.67, 360.00, 120.00),
+  ('USD', 'all', 'all', 7, 3, 3, 380.00, 126.67, 360.00, 120.00),
+  ('USD', 'all', 'all', 30, 3, 2, 300.00, 150.00, 280.00, 140.00),
+  ('USD', 'all', 'all', 60, 3, 2, 330.00, 165.00, 330.00, 165.00),
+  ('USD', 'all', 'all', 90, 3, 2, 330.00, 165.00, 330.00, 165.00),
+  ('USD', 'all', 'all', 180, 3, 0, 0.00, NULL, 0.00, NULL),
+  ('USD', 'all', 'all', 365, 3, 0, 0.00, NULL, 0.00, NULL),
+  ('USD', 'cohort_month', '2025-01-01', 0, 2, 2, 300.00, 150.00, 280.00, 140.00),
+  ('USD', 'cohort_month', '2025-01-01', 30, 2, 2, 300.00, 150.00, 280.00, 140.00),
+  ('USD', 'cohort_month', '2025-01-01', 90, 2, 2, 330.00, 165.00, 330.00, 165.00),
+  ('USD', 'cohort_month', '2025-06-01', 0, 1, 1, 80.00, 80.00, 80.00, 80.00),
+  ('USD', 'cohort_month', '2025-06-01', 30, 1, 0, 0.00, NULL, 0.00, NULL),
+  ('USD', 'first_product', 'P1', 30, 2, 1, 100.00, 100.00, 80.00, 80.00),
+  ('USD', 'first_product', 'P2', 30, 1, 1, 200.00, 200.00, 200.00, 200.00),
+  ('USD', 'first_product', 'P1', 90, 2, 1, 130.00, 130.00, 130.00, 130.00),
+  ('USD', 'first_product', 'P2', 90, 1, 1, 200.00, 200.00, 200.00, 200.00),
+  ('USD', 'campaign', 'spring', 90, 2, 1, 130.00, 130.00, 130.00, 130.00),
+  ('USD', 'campaign', NULL, 90, 1, 1, 200.00, 200.00, 200.00, 200.00),
+  ('USD', 'utm_source', 'facebook', 90, 1, 0, 0.00, NULL, 0.00, NULL),
+  ('USD', 'utm_source', '(not tracked)', 90, 2, 2, 330.00, 165.00, 330.00, 165.00),
+  ('USD', 'utm_campaign', 'spring launch', 90, 1, 0, 0.00, NULL, 0.00, NULL),
+  ('USD', 'utm_campaign', '(not tracked)', 90, 2, 2, 330.00, 165.00, 330.00, 165.00),
+  ('EUR', 'all', 'all', 0, 1, 1, 300.00, 300.00, 300.00, 300.00),
+  ('EUR', 'all', 'all', 30, 1, 1, 300.00, 300.00, 300.00, 300.00),
+  ('EUR', 'all', 'all', 90, 1, 1, 300.00, 300.00, 300.00, 300.00),
+  ('EUR', 'all', 'all', 365, 1, 0, 0.00, NULL, 0.00, NULL),
+  ('EUR', 'first_product', 'P3', 90, 1, 1, 300.00, 300.00, 300.00, 300.00),
+  ('EUR', 'campaign', 'winter', 90, 1, 1, 300.00, 300.00, 300.00, 300.00),
+  ('EUR', 'utm_source', 'google', 90, 1, 1, 300.00, 300.00, 300.00, 300.00),
+  ('EUR', 'utm_campaign', 'brand', 90, 1, 1, 300.00, 300.00, 300.00, 300.00);
 
 CREATE TABLE revenue_daily (
     currency VARCHAR, date DATE, gross_revenue DECIMAL(18,2), refunds DECIMAL(18,2),
@@ -200,31 +222,99 @@ INSERT INTO product_paths VALUES
   ('shop', 'USD', 'P1', 'Course', '(none)', NULL, 1, 2, 0.5000, NULL),
   ('shop', 'USD', 'P2', 'Mentoring', '(none)', NULL, 1, 1, 1.0000, NULL),
   ('shop', 'EUR', 'P3', 'Buch', '(none)', NULL, 1, 1, 1.0000, NULL);
+
+CREATE TABLE mrr_monthly (
+    account VARCHAR, currency VARCHAR, month DATE, opening_mrr DECIMAL(18,2),
+    new_mrr DECIMAL(18,2), expansion_mrr DECIMAL(18,2), reactivation_mrr DECIMAL(18,2),
+    contraction_mrr DECIMAL(18,2), churned_mrr DECIMAL(18,2),
+    churned_mrr_voluntary DECIMAL(18,2), churned_mrr_delinquent DECIMAL(18,2),
+    closing_mrr DECIMAL(18,2), opening_subscribers INTEGER, new_subscribers INTEGER,
+    reactivated_subscribers INTEGER, expanded_subscribers INTEGER,
+    contracted_subscribers INTEGER, churned_subscribers INTEGER,
+    churned_subscribers_voluntary INTEGER, churned_subscribers_delinquent INTEGER,
+    closing_subscribers INTEGER, is_month_complete BOOLEAN,
+    PRIMARY KEY (account, currency, month));
+INSERT INTO mrr_monthly VALUES
+  ('shop', 'USD', '2025-01-01', 0.00, 233.33, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 233.33,
+   0, 2, 0, 0, 0, 0, 0, 0, 2, true),
+  ('shop', 'USD', '2025-02-01', 233.33, 0.00, 50.00, 0.00, 0.00, -200.00, -200.00, 0.00, 83.33,
+   2, 0, 0, 1, 0, 1, 1, 0, 1, true),
+  ('shop', 'USD', '2025-03-01', 83.33, 0.00, 0.00, 0.00, -50.00, 0.00, 0.00, 0.00, 33.33,
+   1, 0, 0, 0, 1, 0, 0, 0, 1, true),
+  ('shop', 'USD', '2025-04-01', 33.33, 0.00, 0.00, 0.00, 0.00, -33.33, 0.00, -33.33, 0.00,
+   1, 0, 0, 0, 0, 1, 0, 1, 0, true),
+  ('shop', 'USD', '2025-05-01', 0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00,
+   0, 0, 0, 0, 0, 0, 0, 0, 0, true),
+  ('shop', 'USD', '2025-06-01', 0.00, 40.00, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00, 40.00,
+   0, 1, 0, 0, 0, 0, 0, 0, 1, false);
+
+CREATE TABLE subscription_retention_cohorts (
+    account VARCHAR, currency VARCHAR, start_month DATE, months_since_start INTEGER,
+    subscribers INTEGER, starting_mrr DECIMAL(18,2), retained_subscribers INTEGER,
+    retained_mrr DECIMAL(18,2), logo_retention DECIMAL(18,4),
+    net_mrr_retention DECIMAL(18,4), is_month_complete BOOLEAN,
+    PRIMARY KEY (account, currency, start_month, months_since_start));
+INSERT INTO subscription_retention_cohorts VALUES
+  ('shop', 'USD', '2025-01-01', 0, 2, 233.33, 2, 233.33, 1.0000, 1.0000, true),
+  ('shop', 'USD', '2025-01-01', 1, 2, 233.33, 1, 83.33, 0.5000, 0.3571, true),
+  ('shop', 'USD', '2025-01-01', 2, 2, 233.33, 1, 33.33, 0.5000, 0.1428, true),
+  ('shop', 'USD', '2025-01-01', 3, 2, 233.33, 0, 0.00, 0.0000, 0.0000, true),
+  ('shop', 'USD', '2025-01-01', 4, 2, 233.33, 0, 0.00, 0.0000, 0.0000, true),
+  ('shop', 'USD', '2025-01-01', 5, 2, 233.33, 0, 0.00, 0.0000, 0.0000, false),
+  ('shop', 'USD', '2025-06-01', 0, 1, 80.00, 1, 40.00, 1.0000, 0.5000, false);
+
+CREATE TABLE failed_payment_recovery (
+    account VARCHAR, currency VARCHAR, kind VARCHAR, failure_month DATE,
+    failed_rebills INTEGER, recovered INTEGER, not_recovered INTEGER, pending INTEGER,
+    recovery_rate DECIMAL(18,4), recovered_amount DECIMAL(18,2),
+    PRIMARY KEY (account, currency, kind, failure_month));
+INSERT INTO failed_payment_recovery VALUES
+  ('shop', 'USD', 'recurring', '2025-03-01', 1, 0, 1, 0, 0.0000, 0.00),
+  ('shop', 'USD', 'recurring', '2025-04-01', 1, 0, 1, 0, 0.0000, 0.00),
+  ('shop', 'USD', 'recurring', '2025-06-01', 1, 1, 0, 0, 1.0000, 40.00);
+
+CREATE TABLE split_pay_plans (
+    account VARCHAR, currency VARCHAR, product_id VARCHAR, product_name VARCHAR,
+    start_month DATE, plans INTEGER, completed INTEGER, cancelled INTEGER, active INTEGER,
+    completion_rate DECIMAL(18,4), instalments_collected INTEGER,
+    instalments_outstanding INTEGER, outstanding_amount DECIMAL(18,2),
+    plans_with_unknown_schedule INTEGER,
+    PRIMARY KEY (account, currency, product_id, start_month));
+INSERT INTO split_pay_plans VALUES
+  ('shop', 'EUR', 'P3', 'Buch', '2025-02-01', 1, 0, 0, 1, NULL, 1, 2, 600.00, 0);
 """
 
 MART_NAMES = (
     "customers_by_order_count",
     "dim_customers",
     "dim_subscriptions",
+    "failed_payment_recovery",
     "fct_payments",
     "ltv_cohorts_monthly",
     "ltv_day_n",
+    "mrr_monthly",
     "product_paths",
     "repeat_purchase_cohorts",
     "revenue_daily",
     "source_reconciliation",
+    "split_pay_plans",
+    "subscription_retention_cohorts",
 )
 ROW_COUNTS = {
     "customers_by_order_count": 3,
     "dim_customers": 4,
-    "dim_subscriptions": 2,
+    "dim_subscriptions": 5,
+    "failed_payment_recovery": 3,
     "fct_payments": 7,
     "ltv_cohorts_monthly": 12,
-    "ltv_day_n": 28,
+    "ltv_day_n": 30,
+    "mrr_monthly": 6,
     "product_paths": 4,
     "repeat_purchase_cohorts": 3,
     "revenue_daily": 7,
     "source_reconciliation": 7,
+    "split_pay_plans": 1,
+    "subscription_retention_cohorts": 7,
 }
 
 
@@ -244,7 +334,7 @@ def test_fixture_marts_agree_with_their_payments(tmp_path: Path) -> None:
     """Every aggregate mart row is what the marts.md definitions give for fct_payments."""
     with duckdb.connect(str(build_fixture_marts(tmp_path / "w.duckdb"))) as con:
         con.execute("USE marts")
-        counts = {t: _scalar(con, f"SELECT count(*) FROM {t}") for t in MART_NAMES}
+        counts = {t: _scalar(con, f"SELECT count(*) FROM {t}") for t in ROW_COUNTS}
         assert counts == ROW_COUNTS
         # revenue_daily and dim_customers add up to the payments, per currency.
         assert (
@@ -345,4 +435,176 @@ def test_fixture_marts_agree_with_their_payments(tmp_path: Path) -> None:
                     OR p.customers <> p.fewest OR p.customers <> p.most""",
             )
             == 0
+        )
+
+
+def _violations(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    """Rows of `sql` (each one a broken rule), so a failure shows which rows disagree."""
+    return con.execute(sql).fetchall()
+
+
+def test_fixture_charge_clock_agrees_with_its_payments(tmp_path: Path) -> None:
+    """Both clocks of the cohorts and of day N are the sums docs/marts.md defines: the cash
+    clock dates a payment by paid_date, the charge clock by charge_clock_date."""
+    with duckdb.connect(str(build_fixture_marts(tmp_path / "w.duckdb"))) as con:
+        con.execute("USE marts")
+        for clock, date in (("", "paid_date"), ("_charge_clock", "charge_clock_date")):
+            assert not _violations(
+                con,
+                f"""WITH monthly AS (
+                     SELECT p.currency, c.cohort_month,
+                            date_diff('month', c.cohort_month, {date}) AS months_since_acquisition,
+                            sum(p.amount) AS net
+                     FROM fct_payments p JOIN dim_customers c USING (customer_id, currency)
+                     GROUP BY ALL),
+                 running AS (
+                     SELECT *, sum(net_revenue{clock}) OVER (
+                         PARTITION BY currency, cohort_month ORDER BY months_since_acquisition
+                     ) AS running_net
+                     FROM ltv_cohorts_monthly)
+                 SELECT l.* FROM running l LEFT JOIN monthly m
+                     USING (currency, cohort_month, months_since_acquisition)
+                 WHERE l.net_revenue{clock} <> coalesce(m.net, 0)
+                    OR l.cumulative_net_revenue{clock} <> l.running_net
+                    OR l.ltv_per_customer{clock}
+                       <> round(l.cumulative_net_revenue{clock} / l.cohort_customers, 2)""",
+            )
+            assert not _violations(
+                con,
+                f"""WITH as_of AS (SELECT max(paid_at)::DATE AS day FROM fct_payments),
+                 windows AS (
+                     SELECT d.currency, d.day_n, sum(p.amount) AS net
+                     FROM ltv_day_n d
+                     JOIN dim_customers c ON c.currency = d.currency
+                     JOIN fct_payments p
+                         ON p.customer_id = c.customer_id AND p.currency = c.currency
+                     CROSS JOIN as_of
+                     WHERE d.segment_type = 'all'
+                       AND c.first_paid_at::DATE + d.day_n <= as_of.day
+                       AND p.{date} <= c.first_paid_at::DATE + d.day_n
+                     GROUP BY ALL)
+                 SELECT d.* FROM ltv_day_n d LEFT JOIN windows w USING (currency, day_n)
+                 WHERE d.segment_type = 'all'
+                   AND (d.net_revenue{clock} <> coalesce(w.net, 0)
+                        OR d.ltv{clock} IS DISTINCT FROM CASE WHEN d.eligible_customers > 0
+                           THEN round(d.net_revenue{clock} / d.eligible_customers, 2) END)""",
+            )
+
+
+def test_fixture_subscription_marts_hold_their_identities(tmp_path: Path) -> None:
+    """The subscription marts follow the identities of docs/marts.md and agree with each other
+    and with dim_subscriptions and fct_payments."""
+    with duckdb.connect(str(build_fixture_marts(tmp_path / "w.duckdb"))) as con:
+        con.execute("USE marts")
+        # Months run without a gap to as_of's month, the only incomplete one; each opens at the
+        # previous closing and the movements add up to the closing.
+        assert not _violations(
+            con,
+            """WITH m AS (
+                 SELECT *,
+                     lag(closing_mrr, 1, 0) OVER w AS previous_mrr,
+                     lag(closing_subscribers, 1, 0) OVER w AS previous_subscribers,
+                     lag(month) OVER w AS previous_month,
+                     max(month) OVER (PARTITION BY account, currency) AS last_month
+                 FROM mrr_monthly WINDOW w AS (PARTITION BY account, currency ORDER BY month))
+             SELECT * FROM m
+             WHERE opening_mrr <> previous_mrr OR opening_subscribers <> previous_subscribers
+                OR closing_mrr <> opening_mrr + new_mrr + expansion_mrr + reactivation_mrr
+                                  + contraction_mrr + churned_mrr
+                OR churned_mrr <> churned_mrr_voluntary + churned_mrr_delinquent
+                OR closing_subscribers <> opening_subscribers + new_subscribers
+                                          + reactivated_subscribers - churned_subscribers
+                OR churned_subscribers <> churned_subscribers_voluntary
+                                          + churned_subscribers_delinquent
+                OR contraction_mrr > 0 OR churned_mrr_voluntary > 0 OR churned_mrr_delinquent > 0
+                OR month <> coalesce(previous_month + INTERVAL 1 MONTH, month)
+                OR is_month_complete <> (month < last_month)""",
+        )
+        assert _scalar(con, "SELECT max(month) FROM mrr_monthly") == _scalar(
+            con, "SELECT date_trunc('month', max(paid_at))::DATE FROM fct_payments"
+        )
+        # The retention cohorts: rates are the stated quotients, every month since the start
+        # is there, and the cohorts together are the month's closing MRR and subscribers.
+        assert not _violations(
+            con,
+            """SELECT * FROM subscription_retention_cohorts
+             WHERE logo_retention <> round(retained_subscribers / subscribers, 4)
+                OR net_mrr_retention IS DISTINCT FROM
+                   round(retained_mrr / nullif(starting_mrr, 0), 4)
+                OR retained_subscribers > subscribers""",
+        )
+        assert not _violations(
+            con,
+            """WITH cohorts AS (
+                 SELECT account, currency,
+                        (start_month + INTERVAL (months_since_start) MONTH)::DATE AS month,
+                        sum(retained_mrr) AS mrr, sum(retained_subscribers) AS subscribers,
+                        bool_and(is_month_complete) AS complete
+                 FROM subscription_retention_cohorts GROUP BY ALL)
+             SELECT * FROM mrr_monthly m FULL JOIN cohorts c USING (account, currency, month)
+             WHERE c.mrr IS DISTINCT FROM m.closing_mrr
+                OR c.subscribers IS DISTINCT FROM m.closing_subscribers
+                OR c.complete IS DISTINCT FROM m.is_month_complete""",
+        )
+        # Each subscriber's start month and starting MRR come from their recurring
+        # subscriptions' first payments above zero, normalised to a month.
+        assert not _violations(
+            con,
+            """WITH firsts AS (
+                 SELECT s.customer_id, s.currency, p.account, p.paid_date,
+                        round(p.amount / CASE s.frequency WHEN 'month' THEN 1
+                              WHEN 'quarter' THEN 3 WHEN 'year' THEN 12 END, 2)::DECIMAL(18, 2)
+                            AS mrr
+                 FROM dim_subscriptions s
+                 JOIN fct_payments p USING (subscription_id)
+                 WHERE s.kind = 'recurring' AND p.amount > 0
+                 QUALIFY row_number() OVER (
+                     PARTITION BY subscription_id ORDER BY p.paid_at) = 1),
+             subscribers AS (
+                 SELECT customer_id, currency, account,
+                        date_trunc('month', min(paid_date))::DATE AS start_month
+                 FROM firsts GROUP BY ALL),
+             cohorts AS (
+                 SELECT s.account, s.currency, s.start_month,
+                        count(DISTINCT s.customer_id) AS subscribers, sum(f.mrr) AS starting_mrr
+                 FROM subscribers s JOIN firsts f USING (customer_id, currency, account)
+                 WHERE date_trunc('month', f.paid_date) = s.start_month GROUP BY ALL)
+             SELECT * FROM cohorts c FULL JOIN (
+                 SELECT DISTINCT account, currency, start_month, subscribers, starting_mrr
+                 FROM subscription_retention_cohorts) r USING (account, currency, start_month)
+             WHERE c.subscribers IS DISTINCT FROM r.subscribers
+                OR c.starting_mrr IS DISTINCT FROM r.starting_mrr""",
+        )
+        # Failed rebills are recovered, not recovered or pending; split-pay plans completed,
+        # cancelled or active, with the instalments dim_subscriptions counts.
+        assert not _violations(
+            con,
+            """SELECT * FROM failed_payment_recovery
+             WHERE failed_rebills <> recovered + not_recovered + pending
+                OR recovery_rate IS DISTINCT FROM
+                   round(recovered / nullif(recovered + not_recovered, 0), 4)""",
+        )
+        assert not _violations(
+            con,
+            """WITH plans AS (
+                 SELECT s.currency, s.product_id, p.account,
+                        date_trunc('month', s.started_at)::DATE AS start_month,
+                        count(*) AS plans, sum(s.payments_collected) AS collected
+                 FROM dim_subscriptions s JOIN fct_payments p USING (subscription_id)
+                 WHERE s.kind = 'limited' AND p.amount > 0 GROUP BY ALL)
+             SELECT * FROM split_pay_plans sp
+             FULL JOIN plans USING (account, currency, product_id, start_month)
+             WHERE sp.plans IS DISTINCT FROM plans.plans
+                OR sp.plans <> sp.completed + sp.cancelled + sp.active
+                OR sp.instalments_collected IS DISTINCT FROM plans.collected
+                OR sp.completion_rate IS DISTINCT FROM
+                   round(sp.completed / nullif(sp.completed + sp.cancelled, 0), 4)""",
+        )
+        # Dave's one plan: three instalments, one collected, two of 300.00 outstanding.
+        assert _scalar(
+            con,
+            """SELECT sp.outstanding_amount = sp.instalments_outstanding * s.amount
+                      AND sp.instalments_outstanding = 3 - s.payments_collected
+               FROM split_pay_plans sp JOIN dim_subscriptions s USING (currency, product_id)
+               WHERE s.kind = 'limited'""",
         )

@@ -3,6 +3,10 @@
 Figures are embedded without plotly.js (`figure_html`); the page includes the library once
 (`plotly_js`), so the file works offline and stays one copy of the library however many charts
 it has.
+
+Charts of cohort and day-N revenue draw each refund clock as its own traces, tagged with
+`meta={"clock": ...}`, the charge clock's hidden: the page's clock control shows one clock's
+traces (`controls`). Traces of one account are tagged `meta={"account": ...}` alike.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ SOURCES = (
 )
 # One colour per ThriveCart account in charts that split by account.
 ACCOUNT_COLOURS = ("#2a9d8f", "#264653", "#e9c46a", "#e76f51", "#8ab17d")
+# The refund clocks: the suffix of their columns in the marts and how a chart names them.
+CLOCKS = (("cash", "", "cash clock"), ("charge", "_charge_clock", "charge clock"))
 
 
 def plotly_js() -> str:
@@ -48,31 +54,9 @@ def figure_html(fig: go.Figure, div_id: str) -> str:
 
 
 def cohort_heatmap(cells: list[Row], currency: str) -> go.Figure:
-    """Cohorts (rows, oldest on top) by months since acquisition, coloured by LTV."""
-    cohorts = sorted({cell["cohort_month"] for cell in cells})
-    months = list(range(max(cell["months_since_acquisition"] for cell in cells) + 1))
-    z = [[None] * len(months) for _ in cohorts]
-    hover = [[""] * len(months) for _ in cohorts]
-    for cell in cells:
-        i, j = cohorts.index(cell["cohort_month"]), cell["months_since_acquisition"]
-        z[i][j] = cell["ltv_per_customer"]
-        running = "" if cell["is_complete"] else " (month still running)"
-        hover[i][j] = (
-            f"{count(cell['cohort_customers'])} customers, "
-            f"{money(cell['cumulative_net_revenue'])} {currency} so far{running}"
-        )
-    fig = go.Figure(
-        go.Heatmap(
-            x=months,
-            y=[f"{month:%Y-%m}" for month in cohorts],
-            z=z,
-            customdata=hover,
-            colorscale="Blues",
-            colorbar={"title": {"text": f"LTV ({currency})"}},
-            texttemplate="%{z:,.0f}",
-            hovertemplate="Cohort %{y}, month %{x}: LTV %{z:,.2f}<br>%{customdata}<extra></extra>",
-        )
-    )
+    """Cohorts (rows, oldest on top) by months since acquisition, coloured by LTV: one heat
+    map per refund clock, the cash clock's shown."""
+    fig = go.Figure([_cohort_trace(cells, currency, clock, suffix) for clock, suffix, _ in CLOCKS])
     fig.update_layout(**LAYOUT)
     fig.update_xaxes(title_text="Months since acquisition", dtick=1)
     fig.update_yaxes(
@@ -81,12 +65,42 @@ def cohort_heatmap(cells: list[Row], currency: str) -> go.Figure:
     return fig
 
 
+def _cohort_trace(cells: list[Row], currency: str, clock: str, suffix: str) -> go.Heatmap:
+    cohorts = sorted({cell["cohort_month"] for cell in cells})
+    months = list(range(max(cell["months_since_acquisition"] for cell in cells) + 1))
+    z = [[None] * len(months) for _ in cohorts]
+    hover = [[""] * len(months) for _ in cohorts]
+    for cell in cells:
+        i, j = cohorts.index(cell["cohort_month"]), cell["months_since_acquisition"]
+        z[i][j] = cell[f"ltv_per_customer{suffix}"]
+        running = "" if cell["is_complete"] else " (month still running)"
+        hover[i][j] = (
+            f"{count(cell['cohort_customers'])} customers, "
+            f"{money(cell[f'cumulative_net_revenue{suffix}'])} {currency} so far{running}"
+        )
+    return go.Heatmap(
+        x=months,
+        y=[f"{month:%Y-%m}" for month in cohorts],
+        z=z,
+        customdata=hover,
+        colorscale="Blues",
+        colorbar={"title": {"text": f"LTV ({currency})"}},
+        texttemplate="%{z:,.0f}",
+        hovertemplate="Cohort %{y}, month %{x}: LTV %{z:,.2f}<br>%{customdata}<extra></extra>",
+        meta={"clock": clock},
+        visible=clock == "cash",
+    )
+
+
 def day_n_curves(overall: list[Row], cohorts: list[Row], currency: str) -> go.Figure:
-    """LTV by day N: one line for all customers, one thinner line per acquisition cohort."""
+    """LTV by day N: one line for all customers, one thinner line per acquisition cohort,
+    for each refund clock (the cash clock's shown)."""
     fig = go.Figure()
-    for cohort, points in groupby(cohorts, key=lambda row: row["segment_value"]):
-        fig.add_trace(_curve(list(points), f"Cohort {str(cohort)[:7]}", width=1, opacity=0.6))
-    fig.add_trace(_curve(overall, "All customers", width=4, colour="#1d2d35"))
+    for clock, suffix, _ in CLOCKS:
+        for cohort, points in groupby(cohorts, key=lambda row: row["segment_value"]):
+            name = f"Cohort {str(cohort)[:7]}"
+            fig.add_trace(_curve(list(points), name, clock, suffix, width=1, opacity=0.6))
+        fig.add_trace(_curve(overall, "All customers", clock, suffix, width=4, colour="#1d2d35"))
     fig.update_layout(**LAYOUT)
     fig.update_xaxes(title_text="Days since first payment")
     fig.update_yaxes(title_text=f"LTV ({currency})")
@@ -94,12 +108,18 @@ def day_n_curves(overall: list[Row], cohorts: list[Row], currency: str) -> go.Fi
 
 
 def _curve(
-    points: list[Row], name: str, width: int, colour: str | None = None, opacity: float = 1.0
+    points: list[Row],
+    name: str,
+    clock: str,
+    suffix: str,
+    width: int,
+    colour: str | None = None,
+    opacity: float = 1.0,
 ) -> go.Scatter:
-    eligible = [p for p in points if p["ltv"] is not None]
+    eligible = [p for p in points if p[f"ltv{suffix}"] is not None]
     return go.Scatter(
         x=[p["day_n"] for p in eligible],
-        y=[p["ltv"] for p in eligible],
+        y=[p[f"ltv{suffix}"] for p in eligible],
         customdata=[p["eligible_customers"] for p in eligible],
         name=name,
         mode="lines+markers",
@@ -107,21 +127,33 @@ def _curve(
         opacity=opacity,
         hovertemplate=f"{name}, day %{{x}}: LTV %{{y:,.2f}} (%{{customdata:,}} customers)"
         "<extra></extra>",
+        meta={"clock": clock},
+        visible=clock == "cash",
     )
 
 
 def segment_bars(segments: list[Row], currency: str) -> go.Figure:
-    """Horizontal bars of LTV per segment, highest on top, labelled with customers counted."""
+    """Horizontal bars of LTV per segment, highest (cash clock) on top, labelled with customers
+    counted; one bar series per refund clock, the cash clock's shown."""
     fig = go.Figure(
-        go.Bar(
-            x=[s["ltv"] for s in segments],
-            y=[s["label"] for s in segments],
-            orientation="h",
-            text=[f"{money(s['ltv'])} (n={count(s['eligible_customers'])})" for s in segments],
-            textposition="auto",
-            hovertemplate="%{y}: LTV %{x:,.2f}<extra></extra>",
-            marker_color="#264653",
-        )
+        [
+            go.Bar(
+                x=[s[f"ltv{suffix}"] for s in segments],
+                y=[s["label"] for s in segments],
+                orientation="h",
+                text=[
+                    f"{money(s[f'ltv{suffix}'])} (n={count(s['eligible_customers'])})"
+                    for s in segments
+                ],
+                textposition="auto",
+                hovertemplate=f"%{{y}}: LTV %{{x:,.2f}} ({name})<extra></extra>",
+                marker_color="#264653",
+                meta={"clock": clock},
+                visible=clock == "cash",
+                showlegend=False,
+            )
+            for clock, suffix, name in CLOCKS
+        ]
     )
     fig.update_layout(**{**LAYOUT, "height": max(240, 60 + 32 * len(segments))})
     fig.update_xaxes(title_text=f"LTV ({currency})")
@@ -151,6 +183,7 @@ def repeat_rate_bars(cohorts: list[Row]) -> go.Figure:
                 ],
                 hovertemplate="Cohort %{x}: %{customdata}<extra>%{fullData.name}</extra>",
                 marker_color=ACCOUNT_COLOURS[len(fig.data) % len(ACCOUNT_COLOURS)],
+                meta={"account": account},
             )
         )
     fig.update_layout(**LAYOUT, barmode="group", showlegend=len(fig.data) > 1)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 
 from pipeline.report import queries
 from pipeline.report.queries import AsOf, Headline, Row
+from pipeline.report.subscriptions import (
+    SubscriptionContents,
+    collect_subscriptions,
+    window_start,
+)
+
+# The segment types the report compares at day N, in the order it shows them.
+SEGMENT_TYPES = ("first_product", "campaign", "utm_source", "utm_campaign")
 
 
 @dataclass(frozen=True)
@@ -30,10 +38,22 @@ class CurrencyContents:
     revenue: list[Row]
     reconciliation: list[Row]
     reconciliation_totals: list[Row]
+    # Segments of every type at every day N of the currency: the day-N control picks one.
+    segments_by_day: dict[str, dict[int, list[Row]]]
+    subscriptions: SubscriptionContents
 
     @property
     def currency(self) -> str:
         return self.headline.currency
+
+    def accounts(self) -> list[str]:
+        """Every account the currency's account-keyed marts name, sorted."""
+        found = {
+            r["account"]
+            for part in (self.repeat_cohorts, self.order_counts, self.paths)
+            for r in part
+        }
+        return sorted(found | set(self.subscriptions.accounts()))
 
 
 @dataclass(frozen=True)
@@ -47,20 +67,30 @@ class ReportContents:
 
 def collect(con: duckdb.DuckDBPyConnection, published_at: datetime) -> ReportContents:
     """Read every number the report shows from the marts on `con`."""
+    as_of = queries.data_as_of(con)
+    first_month = window_start(con, as_of.at)
     return ReportContents(
-        as_of=queries.data_as_of(con),
+        as_of=as_of,
         published_at=published_at,
-        currencies=[_currency(con, c) for c in queries.currencies(con)],
+        currencies=[_currency(con, c, first_month) for c in queries.currencies(con)],
     )
 
 
-def _currency(con: duckdb.DuckDBPyConnection, currency: str) -> CurrencyContents:
+def _currency(
+    con: duckdb.DuckDBPyConnection, currency: str, first_month: date | None
+) -> CurrencyContents:
     headline = queries.headline(con, currency)
     day = queries.segment_day(list(headline.day_n.values()))
     grain = queries.time_grain(con, currency)
+    by_day = {
+        segment_type: {
+            n: queries.segment_ltv(con, currency, segment_type, n) for n in headline.day_n
+        }
+        for segment_type in SEGMENT_TYPES
+    }
 
     def segments(segment_type: str) -> list[Row]:
-        return [] if day is None else queries.segment_ltv(con, currency, segment_type, day)
+        return [] if day is None else by_day[segment_type][day]
 
     return CurrencyContents(
         headline=headline,
@@ -78,4 +108,6 @@ def _currency(con: duckdb.DuckDBPyConnection, currency: str) -> CurrencyContents
         revenue=queries.revenue_buckets(con, currency, grain),
         reconciliation=queries.reconciliation_buckets(con, currency, grain),
         reconciliation_totals=queries.reconciliation_totals(con, currency),
+        segments_by_day=by_day,
+        subscriptions=collect_subscriptions(con, currency, first_month),
     )

@@ -1,21 +1,19 @@
 """The report page: headline numbers on top, then one section per currency.
 
 Plain HTML tables carry the key numbers, so the page reads without JavaScript; charts add the
-detail. Everything that comes from the data is escaped.
+detail. A control bar (`controls`) picks the currency, account, day N and refund clock inside
+the one file. Everything that comes from the data is escaped.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
 
-from plotly.graph_objects import Figure
-
-from pipeline.report import charts
+from pipeline.report import charts, controls
 from pipeline.report.contents import CurrencyContents, ReportContents
 from pipeline.report.formatting import count, days, money, percent, when
+from pipeline.report.html import chart_block, clock_cell, slug, table
 from pipeline.report.queries import (
     HEADLINE_DAYS,
     PATH_LIMIT,
@@ -23,9 +21,11 @@ from pipeline.report.queries import (
     Headline,
     Row,
 )
+from pipeline.report.subscription_sections import subscription_sections
 
 TITLE = "Customer lifetime value"
-STYLE = """
+STYLE = (
+    """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
        padding: 0 1rem; color: #1d2d35; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
@@ -38,17 +38,21 @@ p.explain { color: #4a5a62; margin: 0.2rem 0 0.5rem; }
 section.currency { border-top: 3px solid #264653; margin-top: 2.5rem; }
 .meta { color: #4a5a62; }
 """
+    + controls.STYLE
+)
 LTV_NOTE = (
     "LTV at day N: net revenue within N days of each customer's first payment, per customer "
     "acquired at least N days before the as-of time above. Amounts are in the row's currency; "
-    "currencies are never added together."
+    "currencies are never added together. Refunds count on the day they happened (the cash "
+    "clock); the charge clock, in the bar above, counts them on the date of the charge they "
+    "refund."
 )
 
 
 def render_page(contents: ReportContents) -> str:
     """The complete, self-contained HTML document."""
     nav = " · ".join(
-        f'<a href="#{_slug(c.currency)}">{escape(c.currency)}</a>' for c in contents.currencies
+        f'<a href="#{slug(c.currency)}">{escape(c.currency)}</a>' for c in contents.currencies
     )
     body = (
         "".join(_currency_section(c) for c in contents.currencies)
@@ -68,14 +72,26 @@ def render_page(contents: ReportContents) -> str:
 <p class="meta">{contents.as_of.describe()}.
 Snapshot published {when(contents.published_at)}; report generated {when(datetime.now(UTC))}.</p>
 <noscript><p>The charts need JavaScript; the tables work without it.</p></noscript>
-<h2>Headline numbers</h2>
+{_control_bar(contents)}<h2>Headline numbers</h2>
 {_headline_table([c.headline for c in contents.currencies])}
 <p class="explain">{LTV_NOTE}</p>
 <p>Currencies: {nav}</p>
 {body}
+{controls.control_script()}
 </body>
 </html>
 """
+
+
+def _control_bar(contents: ReportContents) -> str:
+    """The bar with every currency, account and day N of the report; the day shown first is
+    the currencies' common default day, else each currency's own."""
+    currencies = contents.currencies
+    accounts = sorted({a for c in currencies for a in c.accounts()})
+    day_ns = sorted({n for c in currencies for n in c.headline.day_n})
+    defaults = {c.segment_day for c in currencies if c.segment_day is not None}
+    default = str(next(iter(defaults))) if len(defaults) == 1 else "default"
+    return controls.control_bar([c.currency for c in currencies], accounts, day_ns, default)
 
 
 def _headline_table(headlines: list[Headline]) -> str:
@@ -92,7 +108,7 @@ def _headline_table(headlines: list[Headline]) -> str:
         ]
         for h in headlines
     ]
-    return _table(headers, rows, "headline")
+    return table(headers, rows, "headline")
 
 
 def _ltv_cell(headline: Headline, day: int) -> str:
@@ -103,98 +119,137 @@ def _ltv_cell(headline: Headline, day: int) -> str:
     if point["ltv"] is None:
         return f'<span title="no customer was acquired {day} days before the data ends">n/a</span>'
     eligible = count(point["eligible_customers"])
-    return f'<span title="{eligible} customers eligible">{money(point["ltv"])}</span>'
+    return f'<span title="{eligible} customers eligible">{_clocks(point, "ltv")}</span>'
+
+
+def _clocks(row: Row, column: str) -> str:
+    """An amount of `row` on both refund clocks (the charge clock's column ends in
+    `_charge_clock`)."""
+    return clock_cell(money(row[column]), money(row[f"{column}_charge_clock"]))
 
 
 def _currency_section(c: CurrencyContents) -> str:
-    cur, slug = c.currency, _slug(c.currency)
-    day = c.segment_day
-    at_day = f" at day {day}" if day is not None else ""
+    cur, section_id = c.currency, slug(c.currency)
     parts = [
         _cohorts(c),
         _day_n(c),
-        _segments(c, c.products, f"LTV by first product{at_day}", "the product they first bought"),
-        _segments(c, c.campaigns, f"LTV by campaign{at_day}", "the campaign that acquired them"),
+        _segments(c, "first_product", "LTV by first product", "the product they first bought"),
+        _segments(c, "campaign", "LTV by campaign", "the campaign that acquired them"),
         _segments(
             c,
-            c.sources,
-            f"LTV by traffic source{at_day}",
+            "utm_source",
+            "LTV by traffic source",
             "the utm_source of the order that acquired them ('(not tracked)': acquired before "
             "UTM tracking, see docs/utm-tracking.md; '(none)': tracked, no UTM)",
         ),
         _segments(
             c,
-            c.utm_campaigns,
-            f"LTV by UTM campaign{at_day}",
+            "utm_campaign",
+            "LTV by UTM campaign",
             "the utm_campaign of the order that acquired them",
         ),
         _repeat_purchases(c),
-        _chart(
+        subscription_sections(cur, c.subscriptions),
+        chart_block(
             f"Revenue and refunds by {c.grain}",
             f"Gross revenue (charges and rebills) above the line, refunds below it on the date "
             f"they happened, and net revenue as a line, per {c.grain}, in {escape(cur)}.",
             charts.revenue_chart(c.revenue, c.grain, cur) if c.revenue else None,
-            f"{slug}-revenue",
+            f"{section_id}-revenue",
         ),
         _reconciliation(c),
     ]
-    return f'<section class="currency" id="{slug}"><h2>{escape(cur)}</h2>{"".join(parts)}</section>'
+    return (
+        f'<section class="currency" id="{section_id}" data-currency="{escape(cur, quote=True)}">'
+        f"<h2>{escape(cur)}</h2>{''.join(parts)}</section>"
+    )
 
 
 def _cohorts(c: CurrencyContents) -> str:
-    return _chart(
+    return chart_block(
         "Cohort LTV heat map",
         "Cumulative net revenue per customer of each month's new customers (rows), by months "
         "since their first payment (columns); the latest month of each row may still be running.",
         charts.cohort_heatmap(c.cohort_cells, c.currency) if c.cohort_cells else None,
-        f"{_slug(c.currency)}-cohorts",
+        f"{slug(c.currency)}-cohorts",
     )
 
 
 def _day_n(c: CurrencyContents) -> str:
     overall = list(c.headline.day_n.values())
-    table = _table(
+    day_n_table = table(
         ["Day N", "Customers", "Eligible customers", "Net revenue", "LTV"],
         [
             [
                 str(p["day_n"]),
                 count(p["customers"]),
                 count(p["eligible_customers"]),
-                money(p["net_revenue"]),
-                money(p["ltv"]),
+                _clocks(p, "net_revenue"),
+                _clocks(p, "ltv"),
             ]
             for p in overall
         ],
-        f"{_slug(c.currency)}-day-n",
+        f"{slug(c.currency)}-day-n",
     )
     figure = charts.day_n_curves(overall, c.cohort_curves, c.currency) if overall else None
-    return _chart(
+    return chart_block(
         "LTV curves by day N",
         "Average net revenue per customer within N days of their first payment, counting only "
         "customers acquired at least N days ago: all customers (thick line) and each monthly "
         "cohort. The table below is the thick line.",
         figure,
-        f"{_slug(c.currency)}-curves",
-    ) + (table if overall else "")
+        f"{slug(c.currency)}-curves",
+    ) + (day_n_table if overall else "")
 
 
-def _segments(c: CurrencyContents, segments: list[Row], title: str, grouping: str) -> str:
-    explanation = (
-        f"LTV at day {c.segment_day} of customers grouped by {grouping}; n counts the customers "
-        f"acquired at least {c.segment_day} days ago (at most the {SEGMENT_LIMIT} largest groups)."
-        if c.segment_day is not None
-        else "No customer was acquired long enough ago to compare groups yet."
+def _segments(c: CurrencyContents, segment_type: str, title: str, grouping: str) -> str:
+    """One block per day N (chart and table), the default day's shown: the day-N control
+    switches between them."""
+    head = f"<h3>{escape(title)}</h3>\n"
+    by_day = c.segments_by_day[segment_type]
+    if not by_day:
+        return head + "<p>No data yet.</p>\n"
+    return head + "".join(
+        _segments_at(c, segments, day, title, grouping) for day, segments in by_day.items()
     )
-    figure = charts.segment_bars(segments, c.currency) if segments else None
-    return _chart(title, explanation, figure, f"{_slug(c.currency)}-{_slug(title)}")
+
+
+def _segments_at(
+    c: CurrencyContents, segments: list[Row], day: int, title: str, grouping: str
+) -> str:
+    block_id = f"{slug(c.currency)}-{slug(title)}-day-{day}"
+    if segments:
+        explanation = (
+            f"LTV at day {day} of customers grouped by {grouping}; n counts the customers "
+            f"acquired at least {day} days ago (at most the {SEGMENT_LIMIT} largest groups)."
+        )
+        body = charts.figure_html(charts.segment_bars(segments, c.currency), block_id) + table(
+            ["Group", "Customers", "Eligible customers", "Net revenue", "LTV"],
+            [
+                [
+                    escape(str(s["label"])),
+                    count(s["customers"]),
+                    count(s["eligible_customers"]),
+                    _clocks(s, "net_revenue"),
+                    _clocks(s, "ltv"),
+                ]
+                for s in segments
+            ],
+            f"{block_id}-table",
+        )
+    else:
+        explanation = f"No group has a customer acquired at least {day} days ago yet."
+        body = ""
+    shown = day == c.segment_day
+    attributes = f' data-day-n="{day}"' + (" data-default-day" if shown else " hidden")
+    return f'<div class="day-n"{attributes}>\n<p class="explain">{explanation}</p>\n{body}</div>\n'
 
 
 def _repeat_purchases(c: CurrencyContents) -> str:
     """Repeat rate by cohort (chart), then customers by number of orders and the most common
     product paths (tables). Accounts are named only when the currency has several."""
-    slug = _slug(c.currency)
     several = len({row["account"] for row in c.repeat_cohorts}) > 1
-    chart = _chart(
+    chart = chart_block(
         "Repeat purchases and product paths",
         "The share of each month's new customers who bought a second order so far (hover: "
         "how many, the median days from the first order to the second, orders per customer). "
@@ -202,7 +257,7 @@ def _repeat_purchases(c: CurrencyContents) -> str:
         f"by number of orders, and the {PATH_LIMIT} most common paths from the first product "
         "to the product of the second order, with their share of the first product's buyers.",
         charts.repeat_rate_bars(c.repeat_cohorts) if c.repeat_cohorts else None,
-        f"{slug}-repeat-purchases",
+        f"{slug(c.currency)}-repeat-purchases",
     )
     return chart + _order_counts(c, several) + _product_paths(c, several)
 
@@ -214,7 +269,8 @@ def _order_counts(c: CurrencyContents, several: bool) -> str:
         for r in c.order_counts
     ]
     headers = (["Account"] if several else []) + ["Orders", "Customers", "Share of customers"]
-    return _table(headers, rows, f"{_slug(c.currency)}-order-counts")
+    accounts = [r["account"] for r in c.order_counts]
+    return table(headers, rows, f"{slug(c.currency)}-order-counts", accounts)
 
 
 def _product_paths(c: CurrencyContents, several: bool) -> str:
@@ -229,7 +285,8 @@ def _product_paths(c: CurrencyContents, several: bool) -> str:
         for r in c.paths
     ]
     headers = ["First product", "Next product", "Customers", "Of its buyers", "Median days"]
-    return _table(headers, rows, f"{_slug(c.currency)}-product-paths")
+    accounts = [r["account"] for r in c.paths]
+    return table(headers, rows, f"{slug(c.currency)}-product-paths", accounts)
 
 
 def _reconciliation(c: CurrencyContents) -> str:
@@ -245,7 +302,7 @@ def _reconciliation(c: CurrencyContents) -> str:
         ]
         for r in c.reconciliation_totals
     ]
-    chart = _chart(
+    chart = chart_block(
         "Source reconciliation",
         f"Payments seen in both the CSV exports and the webhook feed, in the exports only, or in "
         f"the webhooks only, per {c.grain}: CSV-only payments after the webhooks were set up "
@@ -253,23 +310,6 @@ def _reconciliation(c: CurrencyContents) -> str:
         charts.reconciliation_chart(c.reconciliation, c.grain, c.currency)
         if c.reconciliation
         else None,
-        f"{_slug(c.currency)}-reconciliation",
+        f"{slug(c.currency)}-reconciliation",
     )
-    return chart + _table(headers, rows, f"{_slug(c.currency)}-reconciliation-totals")
-
-
-def _chart(title: str, explanation: str, figure: Figure | None, div_id: str) -> str:
-    body = charts.figure_html(figure, div_id) if figure is not None else "<p>No data yet.</p>"
-    return f'<h3>{escape(title)}</h3>\n<p class="explain">{explanation}</p>\n{body}\n'
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], table_id: str) -> str:
-    """An HTML table; cells are trusted HTML (callers escape data)."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>\n'
-
-
-def _slug(text: str) -> str:
-    """An HTML id from data or a title: letters, digits and dashes only."""
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return chart + table(headers, rows, f"{slug(c.currency)}-reconciliation-totals")

@@ -121,10 +121,11 @@ def headline(con: duckdb.DuckDBPyConnection, currency: str) -> Headline:
 
 
 def day_n_curves(con: duckdb.DuckDBPyConnection, currency: str, segment_type: str) -> list[Row]:
-    """ltv_day_n rows of one segment type, by segment value then day N."""
+    """ltv_day_n rows of one segment type, by segment value then day N, on both clocks."""
     return rows(
         con,
-        """SELECT segment_value, day_n, customers, eligible_customers, net_revenue, ltv
+        """SELECT segment_value, day_n, customers, eligible_customers, net_revenue, ltv,
+                  net_revenue_charge_clock, ltv_charge_clock
            FROM ltv_day_n WHERE currency = ? AND segment_type = ?
            ORDER BY segment_value, day_n""",
         [currency, segment_type],
@@ -155,7 +156,8 @@ def segment_ltv(
            largest AS (
                SELECT coalesce(p.name || ' (' || d.segment_value || ')',
                                nullif(d.segment_value, ''), '(none)') AS label,
-                      d.customers, d.eligible_customers, d.net_revenue, d.ltv
+                      d.customers, d.eligible_customers, d.net_revenue, d.ltv,
+                      d.net_revenue_charge_clock, d.ltv_charge_clock
                FROM ltv_day_n d
                LEFT JOIN products p ON $2 = 'first_product' AND p.id = d.segment_value
                WHERE d.currency = $1 AND d.segment_type = $2 AND d.day_n = $3
@@ -167,11 +169,13 @@ def segment_ltv(
 
 
 def cohort_cells(con: duckdb.DuckDBPyConnection, currency: str) -> list[Row]:
-    """ltv_cohorts_monthly of one currency, by cohort then month since acquisition."""
+    """ltv_cohorts_monthly of one currency, by cohort then month since acquisition, on both
+    clocks."""
     return rows(
         con,
         """SELECT cohort_month, months_since_acquisition, cohort_customers,
-                  cumulative_net_revenue, ltv_per_customer, is_complete
+                  cumulative_net_revenue, ltv_per_customer, is_complete,
+                  cumulative_net_revenue_charge_clock, ltv_per_customer_charge_clock
            FROM ltv_cohorts_monthly WHERE currency = ?
            ORDER BY cohort_month, months_since_acquisition""",
         [currency],
