@@ -25,3 +25,13 @@
         where generated_number - 1 <= {{ dbt.datediff(first_month, last_month, 'month') }}
     )
 {%- endmacro %}
+
+{#-
+    The subscription of each order item, from the payments: rebill, failure and cancellation
+    webhooks name the order item, not always the subscription.
+-#}
+{% macro subscription_items() -%}
+    select distinct order_id, item_type, product_id, subscription_id
+    from {{ ref('fct_payments') }}
+    where subscription_id is not null
+{%- endmacro %}

@@ -7,10 +7,7 @@
 
 with subscription_items as (
 
-    -- A failure webhook names the order item, not always the subscription.
-    select distinct order_id, item_type, product_id, subscription_id
-    from {{ ref('fct_payments') }}
-    where subscription_id is not null
+    {{ subscription_items() }}
 
 ),
 

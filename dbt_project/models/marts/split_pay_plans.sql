@@ -42,10 +42,7 @@ collected as (
 
 subscription_items as (
 
-    -- Rebill webhooks name the order item, not always the subscription.
-    select distinct order_id, item_type, product_id, subscription_id
-    from {{ ref('fct_payments') }}
-    where subscription_id is not null
+    {{ subscription_items() }}
 
 ),
 
