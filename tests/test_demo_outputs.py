@@ -380,6 +380,9 @@ def test_subscription_sections_add_up(seller: Seller) -> None:
         moved = sum(row[f"{m}_mrr"] for m in ("new", "expansion", "reactivation", "contraction"))
         assert row["opening_mrr"] + moved + row["churned_mrr"] == row["closing_mrr"]
         assert row["churned_mrr"] == row["churned_mrr_voluntary"] + row["churned_mrr_delinquent"]
+        assert row["churned_subscribers"] == (
+            row["churned_subscribers_voluntary"] + row["churned_subscribers_delinquent"]
+        )
         assert row["closing_subscribers"] == (
             row["opening_subscribers"]
             + row["new_subscribers"]

@@ -7,7 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pipeline.demo.subscription_marts import sections
-from pipeline.demo.subscription_truth import SeenSubscription
+from pipeline.demo.subscription_truth import (
+    SeenSubscription,
+    read_subscriptions_line,
+    subscriptions_line,
+)
 
 
 def at(day: str) -> int:
@@ -49,7 +53,7 @@ SUBSCRIPTIONS[5].payments.append((at("2024-03-04"), "rebill", 12000))
 
 
 def test_movements_follow_each_subscriber_between_month_ends() -> None:
-    rows = sections(SUBSCRIPTIONS, AS_OF, "acme", ["USD"])["mrr_monthly"]
+    rows = sections([SUBSCRIPTIONS], AS_OF, "acme", ["USD"])["mrr_monthly"]
     got = [
         (
             r["month"],
@@ -84,7 +88,7 @@ def test_movements_follow_each_subscriber_between_month_ends() -> None:
 
 def test_a_failure_not_collected_in_time_ends_the_subscription_delinquent() -> None:
     later = at("2024-05-10")  # 30 days after ca's failure on April 10: it ended April 24
-    rows = sections(SUBSCRIPTIONS, later, "acme", ["USD"])
+    rows = sections([SUBSCRIPTIONS], later, "acme", ["USD"])
     april = rows["mrr_monthly"][3]
     assert (april["month"], april["contraction_mrr"], april["closing_mrr"]) == (
         "2024-04-01",
@@ -98,13 +102,13 @@ def test_a_failure_not_collected_in_time_ends_the_subscription_delinquent() -> N
     )
     assert failures["2024-04-01"]["not_recovered"] == 1
     assert (
-        sections(SUBSCRIPTIONS, AS_OF, "acme", ["USD"])["failed_payment_recovery"][-1]["pending"]
+        sections([SUBSCRIPTIONS], AS_OF, "acme", ["USD"])["failed_payment_recovery"][-1]["pending"]
         == 1
     )
 
 
 def test_retention_follows_the_subscribers_of_each_start_month() -> None:
-    rows = sections(SUBSCRIPTIONS, AS_OF, "acme", ["USD"])["subscription_retention_cohorts"]
+    rows = sections([SUBSCRIPTIONS], AS_OF, "acme", ["USD"])["subscription_retention_cohorts"]
     january = [
         (r["retained_subscribers"], r["retained_mrr"], r["net_mrr_retention"])
         for r in rows
@@ -118,3 +122,11 @@ def test_retention_follows_the_subscribers_of_each_start_month() -> None:
         (1, "40.00", "0.3226"),
         (2, "90.00", "0.7258"),
     ]
+
+
+def test_a_customers_subscriptions_survive_the_work_file() -> None:
+    """truth.json reads every subscription back from a JSON line: the failures' invoice
+    numbers stay numbers."""
+    line = subscriptions_line(SUBSCRIPTIONS)
+    assert line.endswith("\n") and "\n" not in line[:-1]
+    assert read_subscriptions_line(line) == SUBSCRIPTIONS

@@ -15,12 +15,13 @@ from pipeline.demo.csv_export import ExportRows
 from pipeline.demo.deliveries import delivery_lines, plan_deliveries
 from pipeline.demo.events import Checkout, History, Refund
 from pipeline.demo.simulate import TEST_ORDER_EVERY, simulate_customer, simulate_test_order
+from pipeline.demo.subscription_truth import subscriptions_line
 from pipeline.demo.timeline import SUBSCRIPTION_EXPORT_DELAYS
 from pipeline.demo.truth import TruthTotals, customer_entries, observe
 from pipeline.demo.webhook_bodies import WebhookBodies
 from pipeline.demo.world import SellerPlan, World, world_for
 
-TEXT_PARTS = ("latest", "older", "recurring", "limited", "customers")
+TEXT_PARTS = ("latest", "older", "recurring", "limited", "customers", "subscriptions")
 LATEST_REFUND_SIGN, OLDER_REFUND_SIGN = -1, 1  # one sign per export, both signs across them
 _CUSTOMER_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(…) would build one per call
 
@@ -94,8 +95,11 @@ def run_chunk(plan: SellerPlan, number: int, first: int, stop: int, workdir: Pat
         _transaction_rows(world, history, rows, out)
         _subscription_rows(world, history, rows, out)
         deliveries += delivery_lines(bodies, index, history.events)
-        for entry in customer_entries(observe(history.events, world.timeline), result.totals):
+        seen = observe(history.events, world.timeline)
+        for entry in customer_entries(seen, result.totals):
             out["customers"].append(_CUSTOMER_JSON.encode(entry) + "\n")
+        if seen.subscriptions:
+            out["subscriptions"].append(subscriptions_line(seen.subscriptions))
         if index % TEST_ORDER_EVERY == 0:
             test = simulate_test_order(world, index // TEST_ORDER_EVERY)
             plan_deliveries(world, test)

@@ -2,8 +2,9 @@
 
 Customers are simulated in chunks (in worker processes when `workers` > 1); chunk parts are
 appended to the outputs in chunk order, the deliveries' sorted runs are merged, and truth.json is
-assembled from the chunks' aggregates. Every output is written as `<name>.part` and renamed when
-complete, so a pipeline watching the folder never loads half a file.
+assembled from the chunks' aggregates and from work files read back a line at a time (the
+customers' entries and their subscriptions). Every output is written as `<name>.part` and
+renamed when complete, so a pipeline watching the folder never loads half a file.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def _assemble(
     headers = {"latest": TRANSACTIONS_HEADER, "older": TRANSACTIONS_HEADER}
     headers.update(recurring=SUBSCRIPTIONS_HEADER, limited=SUBSCRIPTIONS_HEADER)
     targets = {name: _partial(path) for name, path in files.items() if name in headers}
-    targets["customers"] = workdir / "customers.jsonl"
+    targets |= {name: workdir / f"{name}.jsonl" for name in ("customers", "subscriptions")}
     rows, totals, runs = dict.fromkeys(TEXT_PARTS[:4], 0), TruthTotals(), []
     rows.update(deliveries=0, customers=0)
     with ExitStack() as stack:
@@ -189,7 +190,8 @@ def generate_seller(
     try:
         rows, totals, runs = _assemble(plan, workdir, files, workers, progress or (lambda _: None))
         merge_runs(runs, _partial(files["deliveries"]))
-        write_truth(_partial(files["truth"]), world, totals, workdir / "customers.jsonl")
+        jsonl = (workdir / "customers.jsonl", workdir / "subscriptions.jsonl")
+        write_truth(_partial(files["truth"]), world, totals, *jsonl)
         for path in files.values():
             _partial(path).replace(path)
     finally:

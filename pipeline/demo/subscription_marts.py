@@ -1,13 +1,15 @@
 """truth.json's `mrr_monthly`, `subscription_retention_cohorts`, `failed_payment_recovery` and
 `split_pay_plans`, row for row, from the subscriptions' lifecycles (docs/marts.md,
 "Subscription economics"). A subscriber is one email in one currency (the demo has one
-account). Money in cents until written; rates are exact decimals rounded half up.
+account). Customers come one at a time and only per-month tallies are kept, so memory stays
+flat however many customers the seller has. Money in cents until written; rates are exact
+decimals rounded half up.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
@@ -25,69 +27,196 @@ from pipeline.demo.subscription_truth import SeenSubscription
 from pipeline.demo.timeline import utc_day
 
 Row = dict[str, Any]
+Tally = defaultdict[str, int]
 
 
 def sections(
-    seen: list[SeenSubscription], as_of: int, account: str, currencies: list[str]
+    customers: Iterable[list[SeenSubscription]], as_of: int, account: str, currencies: list[str]
 ) -> dict[str, list[Row]]:
-    """The four sections, currency by currency in `currencies`' order."""
-    lives = [life for s in seen if (life := lifecycle(s, as_of)) is not None]
-    as_of_day = utc_day(as_of)
-    recurring = [life for life in lives if life.has_mrr]
-    limited = [life for life in lives if life.seen.kind == "limited"]
-    by_currency = {c: _lives_in(recurring, c) for c in currencies}
+    """The four sections, currency by currency in `currencies`' order, from each simulated
+    customer's subscriptions (a customer's are never split across two items)."""
+    tallies = SubscriptionTallies(as_of)
+    for subscriptions in customers:
+        tallies.add(subscriptions)
     return {
-        "mrr_monthly": [
-            row for c in currencies for row in _mrr_rows(by_currency[c], as_of_day, account)
-        ],
+        "mrr_monthly": [row for c in currencies for row in tallies.mrr_rows(c, account)],
         "subscription_retention_cohorts": [
-            row for c in currencies for row in _retention_rows(by_currency[c], as_of_day, account)
+            row for c in currencies for row in tallies.retention_rows(c, account)
         ],
         "failed_payment_recovery": [
-            row
-            for c in currencies
-            for row in _failure_rows([s for s in seen if s.currency == c], as_of, account)
+            row for c in currencies for row in tallies.failure_rows(c, account)
         ],
-        "split_pay_plans": [
-            row for c in currencies for row in _split_pay_rows(_lives_in(limited, c), account)
-        ],
+        "split_pay_plans": [row for c in currencies for row in tallies.split_pay_rows(c, account)],
     }
-
-
-def _lives_in(lives: list[Lifecycle], currency: str) -> list[Lifecycle]:
-    return [life for life in lives if life.seen.currency == currency]
 
 
 def _rate(numerator: int, denominator: int) -> str | None:
     return rounded(numerator, denominator, RATE) if denominator else None
 
 
-def _monthly(lives: list[Lifecycle], as_of_day: int) -> tuple[list[tuple[date, int]], dict]:
-    """The month ends from the first start, and each subscriber's subscriptions with their MRR
-    at every one of them."""
-    ends = list(month_ends(min(month_of(life.started_at) for life in lives), as_of_day))
-    days = [day for _, day in ends]
-    subscribers: dict[str, list[tuple[Lifecycle, list[int]]]] = defaultdict(list)
-    for life in lives:
-        subscribers[life.seen.email].append((life, life.monthly(days)))
-    return ends, subscribers
+class SubscriptionTallies:
+    """The four marts' sums, keyed by currency and month (or product), added to customer by
+    customer once `as_of` is known."""
 
+    def __init__(self, as_of: int) -> None:
+        self.as_of, self.as_of_day = as_of, utc_day(as_of)
+        self.first_month: dict[str, date] = {}  # currency -> first recurring start's month
+        self.mrr: dict[tuple[str, date], Tally] = defaultdict(lambda: defaultdict(int))
+        # (currency, start month) -> [subscribers, starting MRR, [retained, MRR] per month since]
+        self.cohorts: dict[tuple[str, date], list[Any]] = {}
+        # (currency, kind, failure month) -> recovered, not recovered, pending, recovered cents
+        self.failures: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0] * 4)
+        self.plans: dict[tuple[str, str, date], Tally] = defaultdict(lambda: defaultdict(int))
+        self.names: dict[tuple[str, str], tuple[int, str]] = {}  # latest plan's product name
 
-def _mrr_rows(lives: list[Lifecycle], as_of_day: int, account: str) -> Iterator[Row]:
-    if not lives:
-        return
-    ends, subscribers = _monthly(lives, as_of_day)
-    sums = [defaultdict(int) for _ in ends]
-    for subscriptions in subscribers.values():
-        totals = [sum(series[i] for _, series in subscriptions) for i in range(len(ends))]
+    def add(self, subscriptions: list[SeenSubscription]) -> None:
+        """One simulated customer's subscriptions, as the sources reveal them."""
+        subscribers: dict[tuple[str, str], list[Lifecycle]] = defaultdict(list)
+        for seen in subscriptions:
+            self._failed(seen)
+            life = lifecycle(seen, self.as_of)
+            if life is None:
+                continue
+            if life.has_mrr:
+                subscribers[(seen.email, seen.currency)].append(life)
+            elif seen.kind == "limited":
+                self._plan(life)
+        for (_, currency), lives in subscribers.items():
+            self._subscriber(currency, lives)
+
+    def _subscriber(self, currency: str, lives: list[Lifecycle]) -> None:
+        """One subscriber's MRR at each month end from their start: their movements, and
+        their start month's cohort."""
+        start = min(month_of(life.started_at) for life in lives)
+        self.first_month[currency] = min(self.first_month.get(currency, start), start)
+        ends = list(month_ends(start, self.as_of_day))
+        held = [(life, life.monthly([day for _, day in ends])) for life in lives]
+        totals = [sum(series[i] for _, series in held) for i in range(len(ends))]
         first = next((i for i, cents in enumerate(totals) if cents), None)
-        for i, current in enumerate(totals):
+        for i, ((month, _), current) in enumerate(zip(ends, totals, strict=True)):
             previous = totals[i - 1] if i else 0
-            _move(sums[i], previous, current, i == first)
+            tally = self.mrr[(currency, month)]
+            _move(tally, previous, current, i == first)
             if previous and not current:
-                _churn(sums[i], [(life, series[i - 1]) for life, series in subscriptions])
-    for (month, day), tally in zip(ends, sums, strict=True):
-        yield _mrr_row(account, lives[0].seen.currency, month, day < as_of_day, tally)
+                _churn(tally, [(life, series[i - 1]) for life, series in held])
+        cohort = self.cohorts.setdefault((currency, start), [0, 0, [[0, 0] for _ in ends]])
+        cohort[0] += 1
+        cohort[1] += sum(
+            life.mrr(life.first_amount) for life in lives if month_of(life.started_at) == start
+        )
+        for cell, cents in zip(cohort[2], totals, strict=True):
+            cell[0] += cents > 0
+            cell[1] += cents
+
+    def mrr_rows(self, currency: str, account: str) -> Iterator[Row]:
+        """Every month from the currency's first recurring start to as_of's."""
+        if currency not in self.first_month:
+            return
+        for month, day in month_ends(self.first_month[currency], self.as_of_day):
+            tally = self.mrr.get((currency, month), defaultdict(int))
+            yield _mrr_row(account, currency, month, day < self.as_of_day, tally)
+
+    def retention_rows(self, currency: str, account: str) -> Iterator[Row]:
+        """Each start month's subscribers at the end of every month since, to as_of's."""
+        for (c, start), (count, starting, cells) in sorted(self.cohorts.items()):
+            if c != currency:
+                continue
+            ends = month_ends(start, self.as_of_day)
+            for k, ((_, day), (retained, cents)) in enumerate(zip(ends, cells, strict=True)):
+                yield {
+                    "account": account,
+                    "currency": currency,
+                    "start_month": start.isoformat(),
+                    "months_since_start": k,
+                    "subscribers": count,
+                    "starting_mrr": major(starting),
+                    "retained_subscribers": retained,
+                    "retained_mrr": major(cents),
+                    "logo_retention": _rate(retained, count),
+                    "net_mrr_retention": _rate(cents, starting),
+                    "is_month_complete": day < self.as_of_day,
+                }
+
+    def _failed(self, seen: SeenSubscription) -> None:
+        """Each failed invoice, recovered by the first rebill after its first failure if that
+        came within DELINQUENCY_DAYS; not recovered once they passed; pending before."""
+        for failed_at in seen.failures.values():
+            deadline = failed_at + DELINQUENCY_DAYS * DAY
+            rebill = next(
+                ((at, c) for at, kind, c in seen.payments if kind == "rebill" and at > failed_at),
+                None,
+            )
+            tally = self.failures[(seen.currency, seen.kind or "(unknown)", month_of(failed_at))]
+            if rebill is not None and rebill[0] <= deadline:
+                tally[0] += 1
+                tally[3] += rebill[1]
+            elif deadline <= self.as_of:
+                tally[1] += 1
+            else:
+                tally[2] += 1
+
+    def failure_rows(self, currency: str, account: str) -> Iterator[Row]:
+        for (c, kind, month), (recovered, lost, pending, cents) in sorted(self.failures.items()):
+            if c != currency:
+                continue
+            yield {
+                "account": account,
+                "currency": currency,
+                "kind": kind,
+                "failure_month": month.isoformat(),
+                "failed_rebills": recovered + lost + pending,
+                "recovered": recovered,
+                "not_recovered": lost,
+                "pending": pending,
+                "recovery_rate": _rate(recovered, recovered + lost),
+                "recovered_amount": major(cents),
+            }
+
+    def _plan(self, life: Lifecycle) -> None:
+        """A split-pay plan: completed when every planned instalment was collected (or the
+        export says so), cancelled when it ended before, active otherwise."""
+        seen = life.seen
+        tally = self.plans[(seen.currency, seen.product_id, month_of(life.started_at))]
+        named = (life.started_at, seen.product_name)
+        key = (seen.currency, seen.product_id)
+        self.names[key] = max(self.names.get(key, named), named)
+        collected, planned = len(seen.payments), seen.planned
+        tally["collected"] += collected
+        if seen.exported_completed or (planned is not None and collected >= planned):
+            tally["completed"] += 1
+        elif life.ended_at is not None:
+            tally["cancelled"] += 1
+        else:
+            tally["active"] += 1
+            if planned is None:
+                tally["unknown"] += 1
+            else:
+                instalment = [cents for _, _, cents in seen.payments if cents > 0][-1]
+                tally["outstanding"] += planned - collected
+                tally["outstanding_cents"] += (planned - collected) * instalment
+
+    def split_pay_rows(self, currency: str, account: str) -> Iterator[Row]:
+        """Plans per product and start month."""
+        for (c, product, month), tally in sorted(self.plans.items()):
+            if c != currency:
+                continue
+            completed, cancelled = tally["completed"], tally["cancelled"]
+            yield {
+                "account": account,
+                "currency": currency,
+                "product_id": product,
+                "product_name": self.names[(currency, product)][1],
+                "start_month": month.isoformat(),
+                "plans": completed + cancelled + tally["active"],
+                "completed": completed,
+                "cancelled": cancelled,
+                "active": tally["active"],
+                "completion_rate": _rate(completed, completed + cancelled),
+                "instalments_collected": tally["collected"],
+                "instalments_outstanding": tally["outstanding"],
+                "outstanding_amount": major(tally["outstanding_cents"]),
+                "plans_with_unknown_schedule": tally["unknown"],
+            }
 
 
 def _move(tally: dict[str, int], previous: int, current: int, first: bool) -> None:
@@ -141,123 +270,3 @@ def _mrr_row(account: str, currency: str, month: date, complete: bool, tally: di
             "is_month_complete": complete,
         }
     )
-
-
-def _retention_rows(lives: list[Lifecycle], as_of_day: int, account: str) -> Iterator[Row]:
-    if not lives:
-        return
-    ends, subscribers = _monthly(lives, as_of_day)
-    months = [month for month, _ in ends]
-    # start month index -> [subscribers, starting MRR, retained and MRR per month since]
-    cohorts: dict[int, list[Any]] = {}
-    for subscriptions in subscribers.values():
-        start = min(months.index(month_of(life.started_at)) for life, _ in subscriptions)
-        cohort = cohorts.setdefault(start, [0, 0, [[0, 0] for _ in months[start:]]])
-        cohort[0] += 1
-        cohort[1] += sum(
-            life.mrr(life.first_amount)
-            for life, _ in subscriptions
-            if months.index(month_of(life.started_at)) == start
-        )
-        for k, cell in enumerate(cohort[2]):
-            cents = sum(series[start + k] for _, series in subscriptions)
-            cell[0] += cents > 0
-            cell[1] += cents
-    for start, (count, starting, cells) in sorted(cohorts.items()):
-        for k, (retained, cents) in enumerate(cells):
-            yield {
-                "account": account,
-                "currency": lives[0].seen.currency,
-                "start_month": months[start].isoformat(),
-                "months_since_start": k,
-                "subscribers": count,
-                "starting_mrr": major(starting),
-                "retained_subscribers": retained,
-                "retained_mrr": major(cents),
-                "logo_retention": _rate(retained, count),
-                "net_mrr_retention": _rate(cents, starting),
-                "is_month_complete": ends[start + k][1] < as_of_day,
-            }
-
-
-def _failure_rows(seen: list[SeenSubscription], as_of: int, account: str) -> Iterator[Row]:
-    """Each failed invoice, recovered by the first rebill after its first failure if that
-    came within DELINQUENCY_DAYS; not recovered once they passed; pending before."""
-    tallies: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for sub in seen:
-        for failed_at in sub.failures.values():
-            deadline = failed_at + DELINQUENCY_DAYS * DAY
-            rebill = next(
-                ((at, c) for at, kind, c in sub.payments if kind == "rebill" and at > failed_at),
-                None,
-            )
-            tally = tallies[(sub.kind or "(unknown)", month_of(failed_at))]
-            if rebill is not None and rebill[0] <= deadline:
-                tally[0] += 1
-                tally[3] += rebill[1]
-            elif deadline <= as_of:
-                tally[1] += 1
-            else:
-                tally[2] += 1
-    for (kind, month), (recovered, lost, pending, cents) in sorted(tallies.items()):
-        yield {
-            "account": account,
-            "currency": seen[0].currency,
-            "kind": kind,
-            "failure_month": month.isoformat(),
-            "failed_rebills": recovered + lost + pending,
-            "recovered": recovered,
-            "not_recovered": lost,
-            "pending": pending,
-            "recovery_rate": _rate(recovered, recovered + lost),
-            "recovered_amount": major(cents),
-        }
-
-
-def _split_pay_rows(lives: list[Lifecycle], account: str) -> Iterator[Row]:
-    """Plans per product and start month: completed when every planned instalment was
-    collected (or the export says so), cancelled when they ended before, active otherwise."""
-    groups: dict[tuple[str, date], list[Lifecycle]] = defaultdict(list)
-    names: dict[str, tuple[int, str]] = {}
-    for life in lives:
-        groups[(life.seen.product_id, month_of(life.started_at))].append(life)
-        named = (life.started_at, life.seen.product_name)
-        names[life.seen.product_id] = max(names.get(life.seen.product_id, named), named)
-    for (product, month), plans in sorted(groups.items()):
-        tally: dict[str, int] = defaultdict(int)
-        for life in plans:
-            _plan(tally, life)
-        yield {
-            "account": account,
-            "currency": plans[0].seen.currency,
-            "product_id": product,
-            "product_name": names[product][1],
-            "start_month": month.isoformat(),
-            "plans": len(plans),
-            "completed": tally["completed"],
-            "cancelled": tally["cancelled"],
-            "active": tally["active"],
-            "completion_rate": _rate(tally["completed"], tally["completed"] + tally["cancelled"]),
-            "instalments_collected": tally["collected"],
-            "instalments_outstanding": tally["outstanding"],
-            "outstanding_amount": major(tally["outstanding_cents"]),
-            "plans_with_unknown_schedule": tally["unknown"],
-        }
-
-
-def _plan(tally: dict[str, int], life: Lifecycle) -> None:
-    seen = life.seen
-    collected, planned = len(seen.payments), seen.planned
-    tally["collected"] += collected
-    if seen.exported_completed or (planned is not None and collected >= planned):
-        tally["completed"] += 1
-    elif life.ended_at is not None:
-        tally["cancelled"] += 1
-    else:
-        tally["active"] += 1
-        if planned is None:
-            tally["unknown"] += 1
-        else:
-            instalment = [cents for _, _, cents in seen.payments if cents > 0][-1]
-            tally["outstanding"] += planned - collected
-            tally["outstanding_cents"] += (planned - collected) * instalment

@@ -6,11 +6,16 @@ cancellation (a delivered webhook or the latest export's cancel row), its kind a
 (the Subscriptions export, or a delivered rebill), and its number of instalments (a delivered
 rebill's `remaining_rebills`, or the scheduled payments of a delivered order). The rules that
 turn this into lifecycles and marts are in `pipeline.demo.subscription_marts`.
+
+A subscription's end depends on `as_of`, known only once every customer is simulated, so each
+customer's subscriptions are written to a work file (`subscriptions_line`) and read back one
+customer at a time (`read_subscriptions_line`) when truth.json is written: memory stays flat.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 
 from pipeline.demo.events import Cancel, Checkout, Event, Rebill, RebillFailed, Subscription
 from pipeline.demo.timeline import SUBSCRIPTION_EXPORT_DELAYS, Timeline
@@ -31,6 +36,27 @@ class SeenSubscription:
     cancelled_at: int | None = None
     planned: int | None = None  # instalments of a split-pay plan, when a webhook said
     exported_completed: bool = False  # the Subscriptions export says completed
+
+
+_FIELDS = tuple(f.name for f in fields(SeenSubscription))
+_LINE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def subscriptions_line(subscriptions: list[SeenSubscription]) -> str:
+    """One customer's subscriptions as a JSON line, each its fields in declaration order."""
+    rows = [[getattr(sub, name) for name in _FIELDS] for sub in subscriptions]
+    return _LINE_JSON.encode(rows) + "\n"
+
+
+def read_subscriptions_line(line: str) -> list[SeenSubscription]:
+    """The subscriptions `subscriptions_line` wrote (JSON turned the failures' keys to text)."""
+    subscriptions = []
+    for values in json.loads(line):
+        sub = SeenSubscription(*values)
+        sub.payments = [(at, kind, cents) for at, kind, cents in sub.payments]
+        sub.failures = {int(index): at for index, at in sub.failures.items()}
+        subscriptions.append(sub)
+    return subscriptions
 
 
 def observe_subscriptions(events: list[Event], timeline: Timeline) -> list[SeenSubscription]:

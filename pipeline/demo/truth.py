@@ -24,7 +24,11 @@ from pipeline.demo.events import Cancel, Checkout, Event, Order, Rebill, RebillF
 from pipeline.demo.money import major
 from pipeline.demo.repeat_truth import RepeatPurchases, purchases
 from pipeline.demo.subscription_marts import sections as subscription_sections
-from pipeline.demo.subscription_truth import SeenSubscription, observe_subscriptions
+from pipeline.demo.subscription_truth import (
+    SeenSubscription,
+    observe_subscriptions,
+    read_subscriptions_line,
+)
 from pipeline.demo.timeline import Timeline, iso_z, utc_date, utc_day
 from pipeline.demo.traffic import passthrough_for
 from pipeline.demo.world import World
@@ -152,8 +156,8 @@ class TruthTotals:
     # net within each day N on the cash clock, then on the charge clock
     day_n: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
     repeat: RepeatPurchases = field(default_factory=RepeatPurchases)
-    # Kept whole: a lifecycle's end depends on as_of, known only once every chunk is in.
-    subscriptions: list[SeenSubscription] = field(default_factory=list)
+    # The subscriptions are not here: a lifecycle's end depends on as_of, known only once every
+    # chunk is in, so they go to a work file that write_truth reads back (subscription_truth).
     as_of: int = 0
 
     def add_payments(
@@ -204,7 +208,6 @@ class TruthTotals:
                 for slot, value in enumerate(values):
                     row[slot] += value
         self.repeat.merge(other.repeat)
-        self.subscriptions += other.subscriptions
         self.as_of = max(self.as_of, other.as_of)
 
 
@@ -259,7 +262,6 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
             }
             | {f"acquisition_{name}": value for name, value in utm.items()}
         )
-    totals.subscriptions += seen.subscriptions
     totals.as_of = max(totals.as_of, seen.as_of)
     return entries
 
@@ -314,7 +316,7 @@ def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
 
 
 def _aggregates(
-    totals: TruthTotals, account: str, currencies: list[str]
+    totals: TruthTotals, account: str, currencies: list[str], subscriptions_jsonl: Path
 ) -> dict[str, list[dict[str, Any]]]:
     cohorts = [
         {"currency": c, "cohort_month": month, "customers": v[0], "net": major(v[1])}
@@ -334,10 +336,13 @@ def _aggregates(
         }
         for c, v in ((c, totals.totals[c]) for c in currencies)
     ]
+    with subscriptions_jsonl.open(encoding="utf-8") as lines:
+        customers = map(read_subscriptions_line, lines)
+        subscriptions = subscription_sections(customers, totals.as_of, account, currencies)
     return (
         {"cohorts": cohorts, "day_n": day_n, "totals": sums}
         | totals.repeat.sections(account, currencies)
-        | subscription_sections(totals.subscriptions, totals.as_of, account, currencies)
+        | subscriptions
     )
 
 
@@ -348,8 +353,11 @@ def _write_list(out: TextIO, name: str, lines: Iterator[str], last: bool) -> Non
     out.write("]" + ("}\n" if last else ",\n"))
 
 
-def write_truth(path: Path, world: World, totals: TruthTotals, customers_jsonl: Path) -> None:
-    """Write truth.json, streaming the customer entries from `customers_jsonl` (one per line)."""
+def write_truth(
+    path: Path, world: World, totals: TruthTotals, customers_jsonl: Path, subscriptions_jsonl: Path
+) -> None:
+    """Write truth.json, streaming the customer entries from `customers_jsonl` and each
+    customer's subscriptions from `subscriptions_jsonl` (one per line)."""
     plan = world.plan
     currencies = [c for c in world.catalog.currencies if c in totals.totals]
     header = {
@@ -362,7 +370,7 @@ def write_truth(path: Path, world: World, totals: TruthTotals, customers_jsonl: 
         "csv_timezone": plan.csv_timezone,
         "currencies": currencies,
     }
-    aggregates = _aggregates(totals, plan.account, currencies)
+    aggregates = _aggregates(totals, plan.account, currencies, subscriptions_jsonl)
     with path.open("w", encoding="utf-8", newline="") as out, customers_jsonl.open() as source:
         out.write("{" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in header.items()))
         out.write(",\n")
