@@ -30,7 +30,7 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from test_report_fixture import build_fixture_marts
+from test_report_fixture import EUR_SEGMENTS_AT_DAY_30, build_fixture_marts
 
 from pipeline.dbt_docs import default_docs_path
 from pipeline.demo import generate_seller, load_truth
@@ -216,31 +216,49 @@ def _visible_traces(driver: WebDriver, div_id: str) -> list[dict[str, str]]:
     )
 
 
-def test_report_controls_switch_currency_account_day_and_clock(
-    tmp_path: Path, browser: WebDriver
-) -> None:
-    """The hand-made marts' report from disk, carol's recovered rebill in a second account
-    (outlet): each control shows and hides what it says, with the fixture's numbers."""
+def _day_block(driver: WebDriver, currency: str, day: str) -> tuple[bool, str]:
+    """Whether a currency's "LTV by first product" block of one day N shows, and its first
+    line."""
+    block = driver.find_element(
+        By.XPATH,
+        f"//section[@id='{currency}']//h3[.='LTV by first product']"
+        f"/following-sibling::div[@data-day-n='{day}'][1]",
+    )
+    return block.is_displayed(), block.find_element(By.TAG_NAME, "p").get_attribute("textContent")
+
+
+def _open_fixture_report(driver: WebDriver, tmp_path: Path, change: str) -> None:
+    """The hand-made marts' report, after the SQL `change`, opened from disk with every chart
+    drawn and the control bar revealed by its script."""
     snapshot = build_fixture_marts(tmp_path / "warehouse" / "marts.duckdb", "main")
     with duckdb.connect(str(snapshot)) as con:
-        con.execute(
-            "UPDATE failed_payment_recovery SET account = 'outlet' "
-            "WHERE failure_month = '2025-06-01'"
-        )
+        con.execute(change)
     settings = Settings(
         landing_dir=tmp_path / "landing",
         warehouse=tmp_path / "ltv.duckdb",
         marts_snapshot=snapshot,
         dagster_home=tmp_path / "dagster",
     )
-    browser.get(write_report(settings).path.as_uri())
-    charts = browser.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div")
+    driver.get(write_report(settings).path.as_uri())
+    charts = driver.find_elements(By.CSS_SELECTOR, "div.plotly-graph-div")
     _wait(
-        browser,
+        driver,
         "every chart drawn",
         lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")) == len(charts),
     )
-    assert _shown(browser, "controls")  # the script revealed the bar
+    assert _shown(driver, "controls")
+
+
+def test_report_controls_switch_currency_account_day_and_clock(
+    tmp_path: Path, browser: WebDriver
+) -> None:
+    """The hand-made marts' report from disk, carol's recovered rebill in a second account
+    (outlet): each control shows and hides what it says, with the fixture's numbers."""
+    _open_fixture_report(
+        browser,
+        tmp_path,
+        "UPDATE failed_payment_recovery SET account = 'outlet' WHERE failure_month = '2025-06-01'",
+    )
 
     # Refund clock: cash by default, the charge clock's numbers and traces on demand.
     assert _cells(browser, "usd-day-n", 2) == ["30", "3", "2", "300.00", "150.00"]
@@ -264,13 +282,44 @@ def test_report_controls_switch_currency_account_day_and_clock(
     assert not _shown(browser, "eur-ltv-by-first-product-day-90-table")
     _choose(browser, "clock", "cash")
     assert _cells(browser, day_30, 1) == ["Course (P1)", "2", "1", "100.00", "100.00"]
+    # A day EUR's marts lack says so; USD has it, with nobody old enough in a group.
+    _choose(browser, "day-n", "7")
+    eur_7 = (True, "Day 7 is not computed for EUR (see LTV_DAY_N).")
+    assert _day_block(browser, "eur", "7") == eur_7
+    assert _day_block(browser, "eur", "90")[0] is False
+    assert _day_block(browser, "usd", "7") == (
+        True,
+        "No group has a customer acquired at least 7 days ago yet.",
+    )
+    assert not _shown(browser, day_30)
+    _choose(browser, "day-n", "90")
 
-    # Account: one account's blocks, rows and traces.
+    # Account: one account's blocks, rows and traces; a section with nothing of the account
+    # says so.
     outlet = "usd-outlet-failed-payments"
+    notes = {
+        "usd-mrr-movements-account-none": "recurring subscriptions in USD.",
+        "usd-subscription-retention-account-none": "the last 12 months in USD.",
+        "usd-failed-payments-and-split-pay-account-none": "split-pay plans in USD.",
+        "eur-failed-payments-and-split-pay-account-none": "split-pay plans in EUR.",
+    }
     assert _shown(browser, outlet) and _shown(browser, "usd-shop-mrr")
+    assert not any(_shown(browser, note) for note in notes)
     _choose(browser, "account", "outlet")
     assert _shown(browser, outlet)
     assert not _shown(browser, "usd-shop-mrr") and not _shown(browser, "usd-shop-failed-payments")
+    assert {note: _shown(browser, note) for note in notes} == {
+        "usd-mrr-movements-account-none": True,
+        "usd-subscription-retention-account-none": True,
+        "usd-failed-payments-and-split-pay-account-none": False,  # outlet's failed rebill
+        "eur-failed-payments-and-split-pay-account-none": True,
+    }
+    for note in (
+        "usd-mrr-movements-account-none",
+        "eur-failed-payments-and-split-pay-account-none",
+    ):
+        text = browser.find_element(By.ID, note).text
+        assert text.startswith("The chosen account has no ") and text.endswith(notes[note])
     assert _cells(browser, outlet, 0) == [
         "2025-06",
         "recurring",
@@ -287,6 +336,7 @@ def test_report_controls_switch_currency_account_day_and_clock(
     )
     _choose(browser, "account", "shop")
     assert not _shown(browser, outlet) and _shown(browser, "usd-shop-mrr")
+    assert not any(_shown(browser, note) for note in notes)
     assert _cells(browser, "usd-shop-mrr", 1)[:3] == ["2025-02", "233.33", "0.00"]
     assert _visible_traces(browser, "usd-repeat-purchases") == [{"account": "shop"}]
     _choose(browser, "account", "all")
@@ -301,3 +351,37 @@ def test_report_controls_switch_currency_account_day_and_clock(
     severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not severe, f"the report logged errors in the browser console: {severe}"
     browser.save_screenshot(str(tmp_path / "ltv-report-controls.png"))
+
+
+def test_report_day_n_control_starts_at_each_currencys_own_day(
+    tmp_path: Path, browser: WebDriver
+) -> None:
+    """EUR's segments at day 30, USD's at 90: the bar starts at each currency's default, one
+    day shows both currencies' tables at that day (or says the day is not computed), and
+    "each currency's default" brings back the start."""
+    _open_fixture_report(browser, tmp_path, EUR_SEGMENTS_AT_DAY_30)
+    eur_30, usd_30, usd_90 = (
+        f"{cur}-ltv-by-first-product-day-{day}-table"
+        for cur, day in (("eur", 30), ("usd", 30), ("usd", 90))
+    )
+    control = Select(browser.find_element(By.ID, "control-day-n"))
+    assert control.first_selected_option.text == "Each currency's default"
+    assert _shown(browser, eur_30) and _shown(browser, usd_90) and not _shown(browser, usd_30)
+    assert _cells(browser, eur_30, 0) == ["Buch (P3)", "1", "1", "300.00", "300.00"]
+
+    _choose(browser, "day-n", "30")
+    assert _shown(browser, eur_30) and _shown(browser, usd_30) and not _shown(browser, usd_90)
+    assert _cells(browser, usd_30, 1) == ["Course (P1)", "2", "1", "100.00", "100.00"]
+
+    _choose(browser, "day-n", "90")
+    assert not _shown(browser, eur_30) and _shown(browser, usd_90)
+    assert _day_block(browser, "eur", "90") == (
+        True,
+        "Day 90 is not computed for EUR (see LTV_DAY_N).",
+    )
+
+    _choose(browser, "day-n", "default")
+    assert _shown(browser, eur_30) and _shown(browser, usd_90) and not _shown(browser, usd_30)
+    assert _day_block(browser, "eur", "90")[0] is False
+    severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not severe, f"the report logged errors in the browser console: {severe}"

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from plotly.offline import get_plotlyjs
-from test_report_fixture import build_fixture_marts
+from test_report_fixture import EUR_SEGMENTS_AT_DAY_30, build_fixture_marts
 
 from pipeline.cli import main
 from pipeline.report import charts, queries, subscription_charts
@@ -150,9 +150,9 @@ def test_report_is_one_offline_file_with_every_section(html: str) -> None:
     eur = [s.format(grain="week") for s in SECTIONS]
     usd = [s.format(grain="month") for s in SECTIONS]
     assert h3 == eur + usd
-    # One line per section, but one per day N for the 4 segment sections (EUR has 4 days N,
-    # USD 7), and one for LTV.
-    assert html.count('class="explain"') == len(h3) - 2 * 4 + 4 * 4 + 4 * 7 + 1
+    # One line per section, but one per day N of the control bar (7, EUR's marts have 4 of
+    # them) for the 4 segment sections of both currencies, and one for LTV.
+    assert html.count('class="explain"') == len(h3) - 2 * 4 + 2 * 4 * 7 + 1
     # Segment charts only at days N with groups (EUR: 90; USD: first product at 30 and 90,
     # the rest at 90); no MRR, retention or failed-payment chart for EUR (no subscriptions).
     assert html.count("Plotly.newPlot(") == (len(h3) - 8) + 4 + 5 - 3
@@ -281,6 +281,98 @@ def test_segment_tables_exist_for_every_day_n_the_default_day_shown(html: str) -
         assert f'data-day-n="{day}" hidden>' in html
     assert html.count("data-default-day>") == 2 * 4  # day 90 of 4 segment types, 2 currencies
     assert "No group has a customer acquired at least 365 days ago yet." in html
+    # Days the bar offers that EUR's marts lack say so (4 segment sections each), hidden.
+    assert _day_blocks(html, "eur") == [
+        ("0", False, "No group has a customer acquired at least 0 days ago yet."),
+        ("7", False, "Day 7 is not computed for EUR (see LTV_DAY_N)."),
+        ("30", False, "No group has a customer acquired at least 30 days ago yet."),
+        ("60", False, "Day 60 is not computed for EUR (see LTV_DAY_N)."),
+        ("90", True, _grouped_by_first_product(90)),
+        ("180", False, "Day 180 is not computed for EUR (see LTV_DAY_N)."),
+        ("365", False, "No group has a customer acquired at least 365 days ago yet."),
+    ]
+    for day in (7, 60, 180):
+        assert html.count(f"Day {day} is not computed for EUR (see LTV_DAY_N).") == 4
+    assert "is not computed for USD" not in html
+
+
+def _grouped_by_first_product(day: int) -> str:
+    return (
+        f"LTV at day {day} of customers grouped by the product they first bought; n counts the "
+        f"customers acquired at least {day} days ago (at most the 25 largest groups)."
+    )
+
+
+def _day_blocks(html: str, currency: str) -> list[tuple[str, bool, str]]:
+    """The day-N blocks of a currency's "LTV by first product": (day, shown, first line)."""
+    section = html.split(f'<section class="currency" id="{currency}"')[1].split("</section>")[0]
+    part = section.split("<h3>LTV by first product</h3>")[1].split("<h3>")[0]
+    found = re.findall(
+        r'<div class="day-n" data-day-n="([^"]+)"( data-default-day| hidden)>\n'
+        r'<p class="explain">([^<]*)</p>',
+        part,
+    )
+    return [(day, attribute == " data-default-day", text) for day, attribute, text in found]
+
+
+def test_currencies_with_different_default_days_start_the_bar_at_each_ones_own(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """EUR compares its segments at day 30, USD at 90: the bar starts at "each currency's
+    default" and each section shows its own day; EUR lacks day 90 and says so there."""
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute(EUR_SEGMENTS_AT_DAY_30)
+    html = write_report(replace(settings, marts_snapshot=snapshot)).path.read_text()
+    days = ["0", "7", "30", "60", "90", "180", "365"]
+    assert _options(html, "day-n") == [("default", True), *((d, False) for d in days)]
+    shown = {(day, text) for day, visible, text in _day_blocks(html, "eur") if visible}
+    assert shown == {("30", _grouped_by_first_product(30))}
+    assert ("90", False, "Day 90 is not computed for EUR (see LTV_DAY_N).") in _day_blocks(
+        html, "eur"
+    )
+    assert [day for day, visible, _ in _day_blocks(html, "usd") if visible] == ["90"]
+    page = Page(html)
+    assert page.tables["eur-ltv-by-first-product-day-30-table"] == [
+        ["Buch (P3)", "1", "1", "300.00", "300.00"]
+    ]
+    assert "eur-ltv-by-first-product-day-30-table" not in page.hidden
+    assert "usd-ltv-by-first-product-day-30-table" in page.hidden
+
+
+@pytest.mark.parametrize(
+    ("currencies", "bar_starts_at", "eur_shows"),
+    [
+        # USD still compares at day 90: the bar starts there and EUR shows its empty day 90.
+        (["EUR"], "90", ("90", "No group has a customer acquired at least 90 days ago yet.")),
+        # Nobody anywhere: each currency's default, one sentence for the section.
+        (
+            ["EUR", "USD"],
+            "default",
+            ("none", "No customer was acquired long enough ago to compare groups at a day N yet."),
+        ),
+    ],
+)
+def test_a_currency_nobody_is_eligible_in_yet_shows_the_bars_starting_day(
+    tmp_path: Path,
+    settings: Settings,
+    currencies: list[str],
+    bar_starts_at: str,
+    eur_shows: tuple[str, str],
+) -> None:
+    """Without a default day of its own a currency shows what the bar starts at, so the page
+    reads the same before any change and without JavaScript."""
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    with duckdb.connect(str(snapshot)) as con:
+        con.execute(
+            """UPDATE ltv_day_n SET eligible_customers = 0, net_revenue = 0, ltv = NULL,
+                   net_revenue_charge_clock = 0, ltv_charge_clock = NULL
+               WHERE list_contains(?, currency)""",
+            [currencies],
+        )
+    html = write_report(replace(settings, marts_snapshot=snapshot)).path.read_text()
+    assert [value for value, selected in _options(html, "day-n") if selected] == [bar_starts_at]
+    assert [(day, text) for day, shown, text in _day_blocks(html, "eur") if shown] == [eur_shows]
 
 
 def _options(html: str, control: str) -> list[tuple[str, bool]]:
@@ -349,12 +441,13 @@ def test_subscription_retention_and_payment_health(html: str, usd: CurrencyConte
         ["2025-04", "recurring", "1", "0", "1", "0", "0.0%", "0.00"],
         ["2025-06", "recurring", "1", "1", "0", "0", "100.0%", "40.00"],
     ]
-    bars = subscription_charts.recovery_bars(usd.subscriptions.failed).data
-    assert {t.name: list(t.y) for t in bars} == {
+    recovery = subscription_charts.recovery_bars(usd.subscriptions.failed)
+    assert {t.name: list(t.y) for t in recovery.data} == {
         "Recovered": [0, 0, 1],
         "Not recovered": [1, 1, 0],
         "Pending": [0, 0, 0],
     }
+    assert recovery.layout.yaxis.dtick == 1  # whole rebills, not 0.2 steps
     # Dave's split pay is EUR's only subscription: no MRR, no retention, no failed rebill.
     assert page.tables["eur-shop-split-pay"] == [
         ["Buch (P3)", "2025-02", "1", "0", "0", "1", "n/a", "1", "2", "600.00", "0"]
@@ -408,6 +501,7 @@ def test_a_seller_without_subscriptions_gets_one_sentence_per_section(
             f"No failed rebills in the last 12 months and no split-pay plans in {currency}." in html
         )
     assert html.count('class="empty"') == 6
+    assert 'class="account-none"' not in html  # no account note in a section without rows
     assert '-mrr-waterfall"' not in html and 'data-account="shop"><h4>' not in html
 
 
@@ -432,6 +526,27 @@ def test_subscription_sections_name_the_account_when_a_currency_has_several(
     assert '<div class="account" data-account="shop">\n<h4>shop</h4>' in html
     assert _options(html, "account") == [("all", True), ("outlet", False), ("shop", False)]
     assert page.row_accounts["usd-order-counts"] == ["shop", "shop"]
+    # Each section with accounts has a note for an account it has nothing of, hidden until
+    # the account control hides all its blocks.
+    notes = re.findall(r'<p class="account-none" id="([^"]+)" hidden>([^<]*)</p>', html)
+    assert notes == [
+        ("eur-failed-payments-and-split-pay-account-none", _none("failed rebills", "EUR")),
+        ("usd-mrr-movements-account-none", _none("recurring subscriptions", "USD")),
+        ("usd-subscription-retention-account-none", _none("subscriber who", "USD")),
+        ("usd-failed-payments-and-split-pay-account-none", _none("failed rebills", "USD")),
+    ]
+
+
+def _none(lacking: str, currency: str) -> str:
+    """The account note's sentence, by its first words after "has no"."""
+    return {
+        "failed rebills": "The chosen account has no failed rebills in the last 12 months and "
+        f"no split-pay plans in {currency}.",
+        "recurring subscriptions": "The chosen account has no recurring subscriptions in "
+        f"{currency}.",
+        "subscriber who": "The chosen account has no subscriber who started a recurring plan "
+        f"in the last 12 months in {currency}.",
+    }[lacking]
 
 
 def test_repeat_purchases_show_the_cohorts_order_counts_and_paths(

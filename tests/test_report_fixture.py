@@ -284,6 +284,13 @@ INSERT INTO split_pay_plans VALUES
   ('shop', 'EUR', 'P3', 'Buch', '2025-02-01', 1, 0, 0, 1, NULL, 1, 2, 600.00, 0);
 """
 
+# A variant whose currencies start the day-N control at different days: EUR's marts computed
+# at days 0, 30 and 365 only, dave's segments at day 30 (so EUR compares at 30, USD at 90).
+EUR_SEGMENTS_AT_DAY_30 = """
+DELETE FROM ltv_day_n WHERE currency = 'EUR' AND segment_type = 'all' AND day_n = 90;
+UPDATE ltv_day_n SET day_n = 30 WHERE currency = 'EUR' AND day_n = 90;
+"""
+
 MART_NAMES = (
     "customers_by_order_count",
     "dim_customers",

@@ -4,9 +4,10 @@ Plain `<select>`s and a few lines of inlined JavaScript, so the one offline file
 without a network. The page renders every choice up front and the script only shows and hides:
 - currency: the sections whose `data-currency` is the choice (all of them for `all`);
 - account: rows and blocks whose `data-account` is the choice, and chart traces whose
-  `meta.account` is;
+  `meta.account` is; a section whose account blocks are all hidden shows its `.account-none`
+  note instead;
 - day N: the segment blocks whose `data-day-n` is the choice (`default`: each currency's own
-  default day, marked `data-default-day`);
+  default day, marked `data-default-day`; every currency has a block for every day offered);
 - refund clock: `data-clock` on `<body>`, which the stylesheet turns into showing `.clock-cash`
   or `.clock-charge` numbers, and chart traces whose `meta.clock` is the choice.
 Without JavaScript the bar stays hidden and the page shows the default: everything, each
@@ -26,6 +27,7 @@ STYLE = """
 #controls { position: sticky; top: 0; z-index: 10; background: #fff; padding: 0.5rem 0;
             border-bottom: 1px solid #dde3e6; display: flex; flex-wrap: wrap; gap: 1rem; }
 #controls[hidden] { display: none; }
+section.currency, h3 { scroll-margin-top: 3.5rem; }
 .clock-charge { display: none; }
 body[data-clock="charge"] .clock-charge { display: inline; }
 body[data-clock="charge"] .clock-cash { display: none; }
@@ -47,6 +49,11 @@ SCRIPT = """
     });
     each("[data-account]", function (el) {
       return account === "all" || el.dataset.account === account;
+    });
+    each(".account-none", function (note) {
+      return !Array.prototype.some.call(note.parentNode.children, function (el) {
+        return el.hasAttribute("data-account") && !el.hidden;
+      });
     });
     each("[data-day-n]", function (el) {
       return day === "default" ? el.hasAttribute("data-default-day") : el.dataset.dayN === day;

@@ -13,6 +13,8 @@ from html import escape
 from plotly.graph_objects import Figure
 
 from pipeline.report import charts
+from pipeline.report.formatting import money
+from pipeline.report.queries import Row
 
 
 def chart_block(title: str, explanation: str, figure: Figure | None, div_id: str) -> str:
@@ -51,6 +53,12 @@ def clock_cell(cash: str, charge: str) -> str:
     stylesheet until the clock control picks it (so the page reads on the cash clock without
     JavaScript)."""
     return f'<span class="clock-cash">{cash}</span><span class="clock-charge">{charge}</span>'
+
+
+def clocks(row: Row, column: str) -> str:
+    """An amount of `row` on both refund clocks (the charge clock's column ends in
+    `_charge_clock`)."""
+    return clock_cell(money(row[column]), money(row[f"{column}_charge_clock"]))
 
 
 def slug(text: str) -> str:

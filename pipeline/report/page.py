@@ -13,14 +13,13 @@ from html import escape
 from pipeline.report import charts, controls
 from pipeline.report.contents import CurrencyContents, ReportContents
 from pipeline.report.formatting import count, days, money, percent, when
-from pipeline.report.html import chart_block, clock_cell, slug, table
+from pipeline.report.html import chart_block, clocks, slug, table
 from pipeline.report.queries import (
     HEADLINE_DAYS,
     PATH_LIMIT,
-    SEGMENT_LIMIT,
     Headline,
-    Row,
 )
+from pipeline.report.segment_sections import common_default_day, segment_sections
 from pipeline.report.subscription_sections import subscription_sections
 
 TITLE = "Customer lifetime value"
@@ -54,8 +53,9 @@ def render_page(contents: ReportContents) -> str:
     nav = " · ".join(
         f'<a href="#{slug(c.currency)}">{escape(c.currency)}</a>' for c in contents.currencies
     )
+    days, page_day = _days(contents), common_default_day(contents.currencies)
     body = (
-        "".join(_currency_section(c) for c in contents.currencies)
+        "".join(_currency_section(c, days, page_day) for c in contents.currencies)
         or "<p>The marts hold no payments yet.</p>"
     )
     return f"""<!DOCTYPE html>
@@ -72,7 +72,7 @@ def render_page(contents: ReportContents) -> str:
 <p class="meta">{contents.as_of.describe()}.
 Snapshot published {when(contents.published_at)}; report generated {when(datetime.now(UTC))}.</p>
 <noscript><p>The charts need JavaScript; the tables work without it.</p></noscript>
-{_control_bar(contents)}<h2>Headline numbers</h2>
+{_control_bar(contents, days, page_day)}<h2>Headline numbers</h2>
 {_headline_table([c.headline for c in contents.currencies])}
 <p class="explain">{LTV_NOTE}</p>
 <p>Currencies: {nav}</p>
@@ -83,15 +83,18 @@ Snapshot published {when(contents.published_at)}; report generated {when(datetim
 """
 
 
-def _control_bar(contents: ReportContents) -> str:
-    """The bar with every currency, account and day N of the report; the day shown first is
-    the currencies' common default day, else each currency's own."""
+def _days(contents: ReportContents) -> list[int]:
+    """Every day N of any currency: the day-N control offers each one."""
+    return sorted({n for c in contents.currencies for n in c.headline.day_n})
+
+
+def _control_bar(contents: ReportContents, days: list[int], page_day: int | None) -> str:
+    """The bar with every currency, account and day N of the report, starting at the
+    currencies' common default day, else at each currency's own."""
     currencies = contents.currencies
     accounts = sorted({a for c in currencies for a in c.accounts()})
-    day_ns = sorted({n for c in currencies for n in c.headline.day_n})
-    defaults = {c.segment_day for c in currencies if c.segment_day is not None}
-    default = str(next(iter(defaults))) if len(defaults) == 1 else "default"
-    return controls.control_bar([c.currency for c in currencies], accounts, day_ns, default)
+    default = "default" if page_day is None else str(page_day)
+    return controls.control_bar([c.currency for c in currencies], accounts, days, default)
 
 
 def _headline_table(headlines: list[Headline]) -> str:
@@ -119,35 +122,17 @@ def _ltv_cell(headline: Headline, day: int) -> str:
     if point["ltv"] is None:
         return f'<span title="no customer was acquired {day} days before the data ends">n/a</span>'
     eligible = count(point["eligible_customers"])
-    return f'<span title="{eligible} customers eligible">{_clocks(point, "ltv")}</span>'
+    return f'<span title="{eligible} customers eligible">{clocks(point, "ltv")}</span>'
 
 
-def _clocks(row: Row, column: str) -> str:
-    """An amount of `row` on both refund clocks (the charge clock's column ends in
-    `_charge_clock`)."""
-    return clock_cell(money(row[column]), money(row[f"{column}_charge_clock"]))
-
-
-def _currency_section(c: CurrencyContents) -> str:
+def _currency_section(c: CurrencyContents, days: list[int], page_day: int | None) -> str:
+    """One currency's sections; `days` and `page_day` are the day-N control's choices and
+    starting day, which the segment sections follow."""
     cur, section_id = c.currency, slug(c.currency)
     parts = [
         _cohorts(c),
         _day_n(c),
-        _segments(c, "first_product", "LTV by first product", "the product they first bought"),
-        _segments(c, "campaign", "LTV by campaign", "the campaign that acquired them"),
-        _segments(
-            c,
-            "utm_source",
-            "LTV by traffic source",
-            "the utm_source of the order that acquired them ('(not tracked)': acquired before "
-            "UTM tracking, see docs/utm-tracking.md; '(none)': tracked, no UTM)",
-        ),
-        _segments(
-            c,
-            "utm_campaign",
-            "LTV by UTM campaign",
-            "the utm_campaign of the order that acquired them",
-        ),
+        segment_sections(c, days, page_day),
         _repeat_purchases(c),
         subscription_sections(cur, c.subscriptions),
         chart_block(
@@ -184,8 +169,8 @@ def _day_n(c: CurrencyContents) -> str:
                 str(p["day_n"]),
                 count(p["customers"]),
                 count(p["eligible_customers"]),
-                _clocks(p, "net_revenue"),
-                _clocks(p, "ltv"),
+                clocks(p, "net_revenue"),
+                clocks(p, "ltv"),
             ]
             for p in overall
         ],
@@ -200,49 +185,6 @@ def _day_n(c: CurrencyContents) -> str:
         figure,
         f"{slug(c.currency)}-curves",
     ) + (day_n_table if overall else "")
-
-
-def _segments(c: CurrencyContents, segment_type: str, title: str, grouping: str) -> str:
-    """One block per day N (chart and table), the default day's shown: the day-N control
-    switches between them."""
-    head = f"<h3>{escape(title)}</h3>\n"
-    by_day = c.segments_by_day[segment_type]
-    if not by_day:
-        return head + "<p>No data yet.</p>\n"
-    return head + "".join(
-        _segments_at(c, segments, day, title, grouping) for day, segments in by_day.items()
-    )
-
-
-def _segments_at(
-    c: CurrencyContents, segments: list[Row], day: int, title: str, grouping: str
-) -> str:
-    block_id = f"{slug(c.currency)}-{slug(title)}-day-{day}"
-    if segments:
-        explanation = (
-            f"LTV at day {day} of customers grouped by {grouping}; n counts the customers "
-            f"acquired at least {day} days ago (at most the {SEGMENT_LIMIT} largest groups)."
-        )
-        body = charts.figure_html(charts.segment_bars(segments, c.currency), block_id) + table(
-            ["Group", "Customers", "Eligible customers", "Net revenue", "LTV"],
-            [
-                [
-                    escape(str(s["label"])),
-                    count(s["customers"]),
-                    count(s["eligible_customers"]),
-                    _clocks(s, "net_revenue"),
-                    _clocks(s, "ltv"),
-                ]
-                for s in segments
-            ],
-            f"{block_id}-table",
-        )
-    else:
-        explanation = f"No group has a customer acquired at least {day} days ago yet."
-        body = ""
-    shown = day == c.segment_day
-    attributes = f' data-day-n="{day}"' + (" data-default-day" if shown else " hidden")
-    return f'<div class="day-n"{attributes}>\n<p class="explain">{explanation}</p>\n{body}</div>\n'
 
 
 def _repeat_purchases(c: CurrencyContents) -> str:

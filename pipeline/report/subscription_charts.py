@@ -3,6 +3,7 @@ account of one currency at a time (MRR of different accounts is never stacked in
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import plotly.graph_objects as go
@@ -20,6 +21,8 @@ MRR_MOVEMENTS = (
     ("churned_mrr_voluntary", "Churned (voluntary)"),
     ("churned_mrr_delinquent", "Churned (delinquent)"),
 )
+# Up to this many failed rebills in a month the count axis ticks at every whole number.
+COUNT_TICKS = 10
 RECOVERY = (
     ("recovered", "Recovered", "#2a9d8f"),
     ("not_recovered", "Not recovered", "#e76f51"),
@@ -104,12 +107,19 @@ def recovery_bars(failed: list[Row]) -> go.Figure:
         fig.add_trace(
             go.Bar(
                 x=[f"{m:%Y-%m}" for m in months],
-                y=[sum(r[column] for r in failed if r["failure_month"] == m) for m in months],
+                y=_per_month(failed, months, column),
                 name=name,
                 marker_color=colour,
             )
         )
     fig.update_layout(**LAYOUT, barmode="stack", hovermode="x unified")
     fig.update_xaxes(title_text="Month of the first failure", type="category")
-    fig.update_yaxes(title_text="Failed rebills")
+    tallest = max(_per_month(failed, months, "failed_rebills"))
+    # Counts: a one-step axis while plotly's own ticks would fall between whole rebills.
+    fig.update_yaxes(title_text="Failed rebills", dtick=1 if tallest <= COUNT_TICKS else None)
     return fig
+
+
+def _per_month(failed: list[Row], months: list[date], column: str) -> list[int]:
+    """`column` summed over the kinds of plan, per month of the first failure."""
+    return [sum(r[column] for r in failed if r["failure_month"] == m) for m in months]

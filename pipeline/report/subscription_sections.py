@@ -11,12 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 from itertools import groupby
+from typing import NamedTuple
 
 from pipeline.report import charts, subscription_charts
 from pipeline.report.formatting import count, money, percent
 from pipeline.report.html import account_block, slug, table
 from pipeline.report.queries import Row
 from pipeline.report.subscriptions import REPORT_MONTHS, SubscriptionContents
+
+
+class SectionText(NamedTuple):
+    """What a section says: its title, what it shows, the sentence that stands in for it when
+    the currency has no rows, and what the chosen account lacks ("The chosen account has no
+    {none} in {currency}.")."""
+
+    title: str
+    intro: str
+    empty: str
+    none: str
+
 
 MRR_HEADERS = [
     "Month",
@@ -83,7 +96,8 @@ def _mrr_section(currency: str, months: list[Row], several: bool) -> str:
             MRR_HEADERS, [_mrr_cells(r) for r in rows], div_id
         )
 
-    return _section("MRR movements", intro, empty, months, several, block)
+    texts = SectionText("MRR movements", intro, empty, "recurring subscriptions")
+    return _section(currency, texts, months, several, block)
 
 
 def _mrr_cells(r: Row) -> list[str]:
@@ -117,7 +131,13 @@ def _retention_section(currency: str, cells: list[Row], several: bool) -> str:
         figure = subscription_charts.retention_heatmap(rows)
         return charts.figure_html(figure, f"{div_id}-heatmap") + _retention_table(rows, div_id)
 
-    return _section("Subscription retention", intro, empty, cells, several, block)
+    texts = SectionText(
+        "Subscription retention",
+        intro,
+        empty,
+        f"subscriber who started a recurring plan in the last {REPORT_MONTHS} months",
+    )
+    return _section(currency, texts, cells, several, block)
 
 
 def _retention_table(cells: list[Row], table_id: str) -> str:
@@ -164,7 +184,13 @@ def _payments_section(currency: str, failed: list[Row], plans: list[Row], severa
         split = [r for r in plans if r["account"] == account]
         return _failed_block(currency, account, mine) + _split_pay_block(currency, account, split)
 
-    return _section("Failed payments and split pay", intro, empty, rows, several, block)
+    texts = SectionText(
+        "Failed payments and split pay",
+        intro,
+        empty,
+        f"failed rebills in the last {REPORT_MONTHS} months and no split-pay plans",
+    )
+    return _section(currency, texts, rows, several, block)
 
 
 def _failed_block(currency: str, account: str, failed: list[Row]) -> str:
@@ -216,18 +242,27 @@ def _split_pay_block(currency: str, account: str, plans: list[Row]) -> str:
 
 
 def _section(
-    title: str,
-    intro: str,
-    empty: str,
+    currency: str,
+    texts: SectionText,
     rows: list[Row],
     several: bool,
     block: Callable[[str, list[Row]], str],
 ) -> str:
-    """A titled section: one block per account of `rows` (sorted by account), or `empty`."""
-    head = f'<h3>{escape(title)}</h3>\n<p class="explain">{intro}</p>\n'
+    """A titled section: one block per account of `rows` (sorted by account), or one sentence.
+
+    The blocks share a `by-account` box with a note the account control shows when it hides
+    every block (an account with nothing in this section), so the section never reads blank.
+    """
+    head = f'<h3>{escape(texts.title)}</h3>\n<p class="explain">{texts.intro}</p>\n'
     if not rows:
-        return head + f'<p class="empty">{empty}</p>\n'
-    return head + "".join(
+        return head + f'<p class="empty">{texts.empty}</p>\n'
+    blocks = "".join(
         account_block(account, several, block(account, list(group)))
         for account, group in groupby(rows, key=lambda r: r["account"])
     )
+    note_id = f"{slug(currency)}-{slug(texts.title)}-account-none"
+    note = (
+        f'<p class="account-none" id="{note_id}" hidden>The chosen account has no '
+        f"{texts.none} in {escape(currency)}.</p>\n"
+    )
+    return head + f'<div class="by-account">\n{blocks}{note}</div>\n'
