@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 DEFAULT_DAY_N = (0, 7, 30, 60, 90, 180, 365)
+DEFAULT_DELINQUENCY_DAYS = 14
 # DuckDB takes up to 80% of RAM by default, and keeps what it reads and writes in its buffer
 # pool up to that limit. With a limit it spills to disk instead (bench/README.md, "Memory").
 DEFAULT_MEMORY_LIMIT = "3GB"
@@ -45,7 +46,7 @@ class Settings:
     day_n: tuple[int, ...] = DEFAULT_DAY_N
     # Days a failed rebill has to be collected before the subscription counts as lost to
     # failed payment (delinquent churn) and the failure as not recovered.
-    delinquency_days: int = 14
+    delinquency_days: int = DEFAULT_DELINQUENCY_DAYS
     archive_dir: Path | None = None
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     # How an export's ambiguous dates (no day above 12) are read: "MDY" or "DMY".
@@ -167,7 +168,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "LTV_MATCH_TOLERANCE_MINUTES", get("LTV_MATCH_TOLERANCE_MINUTES", "1440")
         ),
         day_n=day_n or DEFAULT_DAY_N,
-        delinquency_days=_parse_int("LTV_DELINQUENCY_DAYS", get("LTV_DELINQUENCY_DAYS", "14")),
+        delinquency_days=_parse_int(
+            "LTV_DELINQUENCY_DAYS", get("LTV_DELINQUENCY_DAYS", str(DEFAULT_DELINQUENCY_DAYS))
+        ),
         archive_dir=_path(archive) if archive else None,
         memory_limit=_check_memory_limit(get("LTV_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)),
         csv_date_order=_check_date_order(get("LTV_CSV_DATE_ORDER", "MDY")),

@@ -398,6 +398,43 @@ def test_subscription_sections_add_up(seller: Seller) -> None:
         assert row["plans"] == row["completed"] + row["cancelled"] + row["active"]
 
 
+def _months_after(month: str, months: int) -> str:
+    """The first day of the month `months` after `month` (`YYYY-MM-01`)."""
+    start = date.fromisoformat(month)
+    years, index = divmod(start.month - 1 + months, 12)
+    return date(start.year + years, index + 1, 1).isoformat()
+
+
+def test_retention_cohorts_add_up_to_each_months_closing_mrr(seller: Seller) -> None:
+    """Every subscriber is in exactly one start month's cohort, so at each month end the
+    cohorts' retained subscribers and MRR add up to mrr_monthly's closing ones: the two
+    sections are tallied apart and must agree. Both run month by month, none skipped, to
+    as_of's month, the only one not complete."""
+    truth = seller.truth
+    retained: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [Decimal(0), 0])
+    for row in truth["subscription_retention_cohorts"]:
+        month = _months_after(row["start_month"], row["months_since_start"])
+        cell = retained[(row["account"], row["currency"], month)]
+        cell[0] += row["retained_mrr"]
+        cell[1] += row["retained_subscribers"]
+    closing = {
+        (row["account"], row["currency"], row["month"]): [
+            row["closing_mrr"],
+            row["closing_subscribers"],
+        ]
+        for row in truth["mrr_monthly"]
+    }
+    assert closing and dict(retained) == closing
+    months: dict[tuple[str, str], list[tuple[str, bool]]] = defaultdict(list)
+    for row in truth["mrr_monthly"]:
+        months[(row["account"], row["currency"])].append((row["month"], row["is_month_complete"]))
+    as_of_month = truth["as_of"][:8] + "01"
+    for rows in months.values():
+        first = rows[0][0]
+        assert rows[-1] == (as_of_month, False)
+        assert rows == [(_months_after(first, k), k < len(rows) - 1) for k in range(len(rows))]
+
+
 def test_repeat_purchase_sections_count_every_acquired_customer_once(seller: Seller) -> None:
     """The three repeat-purchase sections split the cohorts' customers and orders alike, and
     each first product's paths add up to its buyers."""

@@ -15,8 +15,9 @@ from datetime import date, timedelta
 
 from pipeline.demo.subscription_truth import SeenSubscription
 from pipeline.demo.timeline import utc_day
+from pipeline.settings import DEFAULT_DELINQUENCY_DAYS
 
-DELINQUENCY_DAYS = 14  # LTV_DELINQUENCY_DAYS of the truth
+DELINQUENCY_DAYS = DEFAULT_DELINQUENCY_DAYS  # LTV_DELINQUENCY_DAYS of the truth
 DAY = 86400
 _EPOCH = date(1970, 1, 1)
 
