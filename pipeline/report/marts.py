@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.report.subscriptions import MRR_AMOUNTS
+
 SNAPSHOT_SCHEMA = "main"
 
 # What the report and the summary read, by mart (see the marts contract, marts.md).
@@ -81,14 +83,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "account",
         "currency",
         "month",
-        "opening_mrr",
-        "new_mrr",
-        "expansion_mrr",
-        "reactivation_mrr",
-        "contraction_mrr",
-        "churned_mrr_voluntary",
-        "churned_mrr_delinquent",
-        "closing_mrr",
+        *MRR_AMOUNTS,
         "closing_subscribers",
         "is_month_complete",
     ),

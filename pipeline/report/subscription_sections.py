@@ -17,7 +17,7 @@ from pipeline.report import charts, subscription_charts
 from pipeline.report.formatting import count, money, percent
 from pipeline.report.html import account_block, slug, table
 from pipeline.report.queries import Row
-from pipeline.report.subscriptions import REPORT_MONTHS, SubscriptionContents
+from pipeline.report.subscriptions import MRR_AMOUNTS, REPORT_MONTHS, SubscriptionContents
 
 
 class SectionText(NamedTuple):
@@ -102,17 +102,7 @@ def _mrr_section(currency: str, months: list[Row], several: bool) -> str:
 
 def _mrr_cells(r: Row) -> list[str]:
     month = f"{r['month']:%Y-%m}" + ("" if r["is_month_complete"] else " (incomplete)")
-    amounts = [
-        "opening_mrr",
-        "new_mrr",
-        "expansion_mrr",
-        "reactivation_mrr",
-        "contraction_mrr",
-        "churned_mrr_voluntary",
-        "churned_mrr_delinquent",
-        "closing_mrr",
-    ]
-    return [month, *(money(r[c]) for c in amounts), count(r["closing_subscribers"])]
+    return [month, *(money(r[c]) for c in MRR_AMOUNTS), count(r["closing_subscribers"])]
 
 
 def _retention_section(currency: str, cells: list[Row], several: bool) -> str:

@@ -16,6 +16,17 @@ import duckdb
 from pipeline.report.queries import Row, rows
 
 REPORT_MONTHS = 12
+# The money columns of mrr_monthly the MRR table shows, in its order.
+MRR_AMOUNTS = (
+    "opening_mrr",
+    "new_mrr",
+    "expansion_mrr",
+    "reactivation_mrr",
+    "contraction_mrr",
+    "churned_mrr_voluntary",
+    "churned_mrr_delinquent",
+    "closing_mrr",
+)
 
 
 @dataclass(frozen=True)

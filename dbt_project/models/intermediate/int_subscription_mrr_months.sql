@@ -52,25 +52,19 @@ periods as (
 
 month_ends as (
 
-    select months.month
+    -- A month ends on its last day; as_of's month at as_of's date.
+    select
+        months.month,
+        case
+            when {{ dbt.last_day('months.month', 'month') }} < as_of.as_of_date
+                then cast({{ dbt.last_day('months.month', 'month') }} as date)
+            else as_of.as_of_date
+        end as month_end
     from {{ month_spine(
         "(select cast(" ~ dbt.date_trunc('month', 'min(valid_from)') ~ " as date) from periods)",
         "(select cast(" ~ dbt.date_trunc('month', 'as_of_date') ~ " as date) from "
             ~ ref('int_as_of_computed') ~ ")"
     ) }} as months
-
-),
-
-dated_month_ends as (
-
-    select
-        cast(month_ends.month as date) as month,
-        case
-            when {{ dbt.last_day('month_ends.month', 'month') }} < as_of.as_of_date
-                then cast({{ dbt.last_day('month_ends.month', 'month') }} as date)
-            else as_of.as_of_date
-        end as month_end
-    from month_ends
     cross join {{ ref('int_as_of_computed') }} as as_of
 
 )
@@ -80,12 +74,12 @@ select
     periods.account,
     periods.currency,
     periods.customer_id,
-    dated_month_ends.month,
-    dated_month_ends.month_end,
+    month_ends.month,
+    month_ends.month_end,
     periods.mrr,
     periods.end_reason,
     periods.ended_at
 from periods
-inner join dated_month_ends
-    on periods.valid_from <= dated_month_ends.month_end
-    and (periods.valid_to is null or periods.valid_to > dated_month_ends.month_end)
+inner join month_ends
+    on periods.valid_from <= month_ends.month_end
+    and (periods.valid_to is null or periods.valid_to > month_ends.month_end)

@@ -116,24 +116,25 @@ movements as (
 
 ),
 
+starts as (
+
+    select
+        account,
+        currency,
+        cast({{ dbt.date_trunc('month', 'min(start_date)') }} as date) as first_month
+    from {{ ref('int_subscription_lifecycles') }}
+    where has_mrr
+    group by account, currency
+
+),
+
 months as (
 
     -- Every month from the (account, currency)'s first started subscription to as_of's.
     select starts.account, starts.currency, spine.month
-    from (
-        select
-            account,
-            currency,
-            cast({{ dbt.date_trunc('month', 'min(start_date)') }} as date) as first_month
-        from {{ ref('int_subscription_lifecycles') }}
-        where has_mrr
-        group by account, currency
-    ) as starts
+    from starts
     inner join {{ month_spine(
-        "(select min(first_month) from (select cast(" ~ dbt.date_trunc('month', 'start_date')
-            ~ " as date) as first_month from " ~ ref('int_subscription_lifecycles')
-            ~ " where has_mrr) as started)",
-        "(select as_of_month from as_of)"
+        "(select min(first_month) from starts)", "(select as_of_month from as_of)"
     ) }} as spine
         on spine.month >= starts.first_month
 
