@@ -30,6 +30,11 @@ WEBHOOK_EVENTS_TABLE = "raw.thrivecart_webhook_events"
 REJECTED_ROWS_TABLE = "raw.rejected_rows"
 LANDING_FILES_TABLE = "raw.landing_files"
 WEBHOOK_SEGMENTS_TABLE = "raw.webhook_segments"
+# Cost, ad spend and exchange-rate inputs (docs/costs.md): typed at load, they are small.
+PROCESSOR_FEES_TABLE = "raw.processor_fees"
+PRODUCT_COSTS_TABLE = "raw.product_costs"
+AD_SPEND_TABLE = "raw.ad_spend"
+FX_RATES_TABLE = "raw.fx_rates"
 
 
 class WarehouseBusy(RuntimeError):
@@ -122,6 +127,24 @@ RAW_DDL = (
         encoding VARCHAR, delimiter VARCHAR, rows BIGINT, rejected BIGINT,
         missing_columns VARCHAR[], extra_columns VARCHAR[], loaded_at TIMESTAMP,
         archived_to VARCHAR)""",
+    # Inputs of docs/costs.md. `account`, `processor` and `channel` are lower case, `currency`
+    # and `base` ISO 4217 upper case; '*' is "every" where docs/costs.md allows it.
+    f"""CREATE TABLE IF NOT EXISTS {PROCESSOR_FEES_TABLE} (
+        account VARCHAR NOT NULL, processor VARCHAR NOT NULL, currency VARCHAR NOT NULL,
+        fee_percent DECIMAL(9, 4) NOT NULL, fee_fixed DECIMAL(18, 2) NOT NULL,
+        valid_from DATE NOT NULL, {_lineage()})""",
+    f"""CREATE TABLE IF NOT EXISTS {PRODUCT_COSTS_TABLE} (
+        account VARCHAR NOT NULL, item_type VARCHAR NOT NULL, product_id VARCHAR NOT NULL,
+        currency VARCHAR NOT NULL, cost_per_sale DECIMAL(18, 2) NOT NULL,
+        valid_from DATE NOT NULL, {_lineage()})""",
+    # `account` '' = the seller's only account; `campaign` '' = the channel as a whole.
+    f"""CREATE TABLE IF NOT EXISTS {AD_SPEND_TABLE} (
+        account VARCHAR NOT NULL, spend_date DATE NOT NULL, channel VARCHAR NOT NULL,
+        campaign VARCHAR NOT NULL, currency VARCHAR NOT NULL, spend DECIMAL(18, 2) NOT NULL,
+        format VARCHAR NOT NULL, {_lineage()})""",
+    f"""CREATE TABLE IF NOT EXISTS {FX_RATES_TABLE} (
+        rate_date DATE NOT NULL, base VARCHAR NOT NULL, currency VARCHAR NOT NULL,
+        rate DECIMAL(18, 8) NOT NULL, format VARCHAR NOT NULL, {_lineage()})""",
     # What the load noticed (date order, decimal comma, skipped rows); added after the table.
     f"ALTER TABLE {LANDING_FILES_TABLE} ADD COLUMN IF NOT EXISTS notes VARCHAR[]",
     # ... and one row per loaded webhook log segment: how far it was read.
