@@ -25,9 +25,14 @@
 
 with current_units as (
 
+    -- Cost and exchange-rate files are rules, not rows of orders: one that is new or loaded
+    -- again can change the margin or conversion of any payment (docs/costs.md).
     select
         'csv:' || sha256 as unit,
-        'csv' as kind,
+        case
+            when max(export) in ('processor_fees', 'product_costs', 'fx_rates') then 'rules'
+            else 'csv'
+        end as kind,
         sha256 as unit_key,
         max(loaded_at) as loaded_at
     from {{ target.database }}.raw.landing_files
@@ -94,7 +99,8 @@ verdict as (
             where {{ dbt.split_part('remembered.unit', "':'", 1) }}
                 in ('csv', 'webhook', 'settings', 'project')
                 and remembered.unit not in (select unit from current_units)
-        ) as rebuild_all
+        )
+        or exists (select 1 from compared where kind = 'rules' and is_changed) as rebuild_all
 
 )
 

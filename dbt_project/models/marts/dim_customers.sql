@@ -59,6 +59,7 @@ revenue as (
             as gross_revenue,
         -sum(case when payment_type = 'refund' then amount else 0 end) as refunded_amount,
         sum(amount) as net_revenue,
+        sum(margin) as net_margin,
         max(case when payment_type in ('charge', 'rebill') and amount > 0 then paid_at end)
             as last_paid_at
     from payments
@@ -144,7 +145,8 @@ select
     cast(revenue.net_revenue as decimal(18, 2)) as net_revenue,
     revenue.last_paid_at,
     cast(coalesce(active_subscriptions.active_subscriptions, 0) as integer)
-        as active_subscriptions
+        as active_subscriptions,
+    cast(revenue.net_margin as decimal(18, 2)) as net_margin
 
 from revenue
 inner join {{ ref('int_customers_identified') }} as customers

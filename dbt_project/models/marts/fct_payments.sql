@@ -32,6 +32,55 @@ refunded_charges as (
     where refunds.payment_type = 'refund'
     group by refunds.payment_id
 
+),
+
+fees as (
+
+    -- docs/costs.md: the fee rule in force on the payment's day for its account, processor and
+    -- currency, an exact account or processor before '*'. Charges and rebills above zero only:
+    -- a refund returns no fee.
+    select
+        payments.payment_id,
+        cast(round(
+            payments.amount * rules.fee_percent * 0.01 + rules.fee_fixed, 2
+        ) as decimal(18, 2)) as processor_fee,
+        row_number() over (
+            partition by payments.payment_id
+            order by
+                case when rules.account = '*' then 1 else 0 end,
+                case when rules.processor = '*' then 1 else 0 end
+        ) as precedence
+    from payments
+    inner join {{ ref('stg_inputs__processor_fees') }} as rules
+        on rules.account in (lower(payments.account), '*')
+        and rules.processor in (lower(payments.processor), '*')
+        and rules.currency = payments.currency
+        and payments.paid_date >= rules.valid_from
+        and (rules.valid_until is null or payments.paid_date < rules.valid_until)
+    where payments.payment_type in ('charge', 'rebill') and payments.amount > 0
+
+),
+
+product_costs as (
+
+    -- The cost per sale in force on the payment's day for its item; an exact account first.
+    select
+        payments.payment_id,
+        rules.cost_per_sale as product_cost,
+        row_number() over (
+            partition by payments.payment_id
+            order by case when rules.account = '*' then 1 else 0 end
+        ) as precedence
+    from payments
+    inner join {{ ref('stg_inputs__product_costs') }} as rules
+        on rules.account in (lower(payments.account), '*')
+        and rules.item_type = payments.item_type
+        and rules.product_id = payments.item_id
+        and rules.currency = payments.currency
+        and payments.paid_date >= rules.valid_from
+        and (rules.valid_until is null or payments.paid_date < rules.valid_until)
+    where payments.payment_type in ('charge', 'rebill') and payments.amount > 0
+
 )
 
 select
@@ -59,8 +108,22 @@ select
     payments.processor_charge_id,
     payments.invoice_id,
     payments.coupon,
-    payments.processor
+    payments.processor,
+    fees.processor_fee,
+    product_costs.product_cost,
+    cast(
+        payments.amount
+        - coalesce(fees.processor_fee, 0)
+        - coalesce(product_costs.product_cost, 0)
+        as decimal(18, 2)
+    ) as margin
 
 from payments
 left join refunded_charges
     on payments.payment_id = refunded_charges.payment_id
+left join fees
+    on payments.payment_id = fees.payment_id
+    and fees.precedence = 1
+left join product_costs
+    on payments.payment_id = product_costs.payment_id
+    and product_costs.precedence = 1

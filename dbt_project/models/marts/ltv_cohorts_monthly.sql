@@ -60,6 +60,7 @@ cohort_payments as (
         customers.cohort_month,
         customers.customer_id,
         payments.amount,
+        payments.margin,
         payments.payment_type,
         greatest(
             {{ dbt.datediff('customers.cohort_month', 'payments.paid_date', 'month') }}, 0
@@ -84,7 +85,8 @@ monthly as (
         count(distinct case
             when payment_type in ('charge', 'rebill') and amount > 0 then customer_id
         end) as paying_customers,
-        sum(amount) as net_revenue
+        sum(amount) as net_revenue,
+        sum(margin) as net_margin
     from cohort_payments
     group by currency, cohort_month, months_since_acquisition
 
@@ -112,6 +114,7 @@ filled as (
         cohort_months.cohort_customers,
         coalesce(monthly.paying_customers, 0) as paying_customers,
         coalesce(monthly.net_revenue, 0) as net_revenue,
+        coalesce(monthly.net_margin, 0) as net_margin,
         coalesce(monthly_charge_clock.net_revenue_charge_clock, 0) as net_revenue_charge_clock,
         -- The month has fully elapsed once as_of reaches the first day of the next one.
         cohort_months.as_of_date
@@ -143,7 +146,12 @@ cumulative as (
             partition by currency, cohort_month
             order by months_since_acquisition
             rows between unbounded preceding and current row
-        ) as cumulative_net_revenue_charge_clock
+        ) as cumulative_net_revenue_charge_clock,
+        sum(net_margin) over (
+            partition by currency, cohort_month
+            order by months_since_acquisition
+            rows between unbounded preceding and current row
+        ) as cumulative_margin
     from filled
 
 )
@@ -163,6 +171,9 @@ select
     cast(cumulative_net_revenue_charge_clock as decimal(18, 2))
         as cumulative_net_revenue_charge_clock,
     {{ money_per('cumulative_net_revenue_charge_clock', 'cohort_customers') }}
-        as ltv_per_customer_charge_clock
+        as ltv_per_customer_charge_clock,
+    cast(net_margin as decimal(18, 2)) as net_margin,
+    cast(cumulative_margin as decimal(18, 2)) as cumulative_margin,
+    {{ money_per('cumulative_margin', 'cohort_customers') }} as margin_ltv_per_customer
 
 from cumulative

@@ -2,8 +2,14 @@
 -- once acquired at least N days before as_of (eligible); their revenue counts for payments
 -- dated at most N local days after the first payment's local date (day 0 is that day), on
 -- either clock: refunds on the day they happened (cash) or on their charge's day (charge).
+-- Margin (revenue less processor fees and product costs) counts on the cash clock.
 {%- set day_ns = var('day_n') %}
-{%- set clocks = {'': 'paid_date', '_charge_clock': 'charge_clock_date'} %}
+{#- measure -> (the payment's value, the date that places it in a window) -#}
+{%- set measures = {
+    'net_revenue': ('amount', 'paid_date'),
+    'net_revenue_charge_clock': ('amount', 'charge_clock_date'),
+    'net_margin': ('margin', 'paid_date'),
+} %}
 with customers as (
 
     select *
@@ -25,13 +31,13 @@ customer_windows as (
         customers.customer_id,
         customers.currency
         {% for n in day_ns -%}
-        {% for suffix, date_column in clocks.items() -%}
+        {% for measure, (value, date_column) in measures.items() -%}
         , sum(case
             when payments.{{ date_column }}
                 <= cast({{ dbt.dateadd('day', n, 'customers.first_paid_date') }} as date)
-                then payments.amount
+                then payments.{{ value }}
             else 0
-        end) as net_revenue{{ suffix }}_{{ n }}
+        end) as {{ measure }}_{{ n }}
         {% endfor -%}
         {% endfor %}
     from customers
@@ -51,8 +57,9 @@ customer_day_n as (
         {{ n }} as day_n,
         cast({{ dbt.dateadd('day', n, 'customers.first_paid_date') }} as date)
         <= as_of.as_of_date as is_eligible,
-        customer_windows.net_revenue_{{ n }} as net_revenue,
-        customer_windows.net_revenue_charge_clock_{{ n }} as net_revenue_charge_clock
+        {% for measure in measures -%}
+        customer_windows.{{ measure }}_{{ n }} as {{ measure }}{{ ',' if not loop.last }}
+        {% endfor -%}
     from customers
     cross join as_of
     inner join customer_windows
@@ -99,10 +106,10 @@ aggregated as (
         customer_day_n.day_n,
         count(*) as customers,
         sum(case when customer_day_n.is_eligible then 1 else 0 end) as eligible_customers,
-        {% for suffix in clocks -%}
+        {% for measure in measures -%}
         sum(case
-            when customer_day_n.is_eligible then customer_day_n.net_revenue{{ suffix }} else 0
-        end) as net_revenue{{ suffix }}{{ ',' if not loop.last }}
+            when customer_day_n.is_eligible then customer_day_n.{{ measure }} else 0
+        end) as {{ measure }}{{ ',' if not loop.last }}
         {% endfor %}    from segments
     inner join customer_day_n
         on segments.customer_id = customer_day_n.customer_id
@@ -121,6 +128,8 @@ select
     cast(net_revenue as decimal(18, 2)) as net_revenue,
     {{ money_per('net_revenue', 'eligible_customers') }} as ltv,
     cast(net_revenue_charge_clock as decimal(18, 2)) as net_revenue_charge_clock,
-    {{ money_per('net_revenue_charge_clock', 'eligible_customers') }} as ltv_charge_clock
+    {{ money_per('net_revenue_charge_clock', 'eligible_customers') }} as ltv_charge_clock,
+    cast(net_margin as decimal(18, 2)) as net_margin,
+    {{ money_per('net_margin', 'eligible_customers') }} as margin_ltv
 
 from aggregated

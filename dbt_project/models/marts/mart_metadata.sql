@@ -45,8 +45,25 @@ payments as (
 
     select
         cast(count(*) as integer) as payments,
-        cast(count(distinct customer_id) as integer) as customers
+        cast(count(distinct customer_id) as integer) as customers,
+        -- Charges and rebills above zero that no fee or cost rule covers (docs/costs.md).
+        cast(coalesce(sum(case
+            when payment_type in ('charge', 'rebill') and amount > 0 and processor_fee is null
+                then 1 else 0
+        end), 0) as integer) as payments_without_fee_rule,
+        cast(coalesce(sum(case
+            when payment_type in ('charge', 'rebill') and amount > 0 and product_cost is null
+                then 1 else 0
+        end), 0) as integer) as payments_without_cost_rule
     from {{ ref('fct_payments') }}
+
+),
+
+cost_rules as (
+
+    select
+        (select count(*) from {{ ref('stg_inputs__processor_fees') }}) as processor_fee_rules,
+        (select count(*) from {{ ref('stg_inputs__product_costs') }}) as product_cost_rules
 
 )
 
@@ -68,10 +85,22 @@ select
     scope.build_id,
     scope.rebuild_all as rebuilt_all,
     cast(scope.recomputed_orders as integer) as recomputed_orders,
-    cast(scope.recomputed_customers as integer) as recomputed_customers
+    cast(scope.recomputed_customers as integer) as recomputed_customers,
+    case
+        when cost_rules.processor_fee_rules > 0 and cost_rules.product_cost_rules > 0
+            then 'revenue less processor fees and product costs'
+        when cost_rules.processor_fee_rules > 0 then 'revenue less processor fees'
+        when cost_rules.product_cost_rules > 0 then 'revenue less product costs'
+        else 'revenue only: no cost files in landing/costs/'
+    end as margin_basis,
+    cast(cost_rules.processor_fee_rules as integer) as processor_fee_rules,
+    cast(cost_rules.product_cost_rules as integer) as product_cost_rules,
+    payments.payments_without_fee_rule,
+    payments.payments_without_cost_rule
 
 from as_of
 cross join export_rows
 cross join deliveries
 cross join payments
 cross join scope
+cross join cost_rules
