@@ -262,7 +262,8 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
         """select email, currency, gross_revenue, refunded_amount, net_revenue, first_paid_at,
                   cast(cohort_month as varchar), first_order_id, first_product_id,
                   orders_count, rebills_count, thrivecart_customer_ids,
-                  acquisition_utm_source, acquisition_utm_medium, acquisition_utm_campaign
+                  acquisition_utm_source, acquisition_utm_medium, acquisition_utm_campaign,
+                  net_margin
            from marts.dim_customers"""
     ).fetchall()
     mine = {(row[0], row[1]): row[2:] for row in rows}
@@ -274,7 +275,7 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
             problems.append(f"{key}: missing")
             continue
         gross, refunds, net, first_paid_at, cohort, order, product, orders, rebills, ids = got[:10]
-        source, medium, campaign = got[10:]
+        source, medium, campaign, margin = got[10:]
         actual = {
             "gross": gross,
             "refunds": refunds,
@@ -289,6 +290,7 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
             "acquisition_utm_source": source,
             "acquisition_utm_medium": medium,
             "acquisition_utm_campaign": campaign,
+            "net_margin": margin,
         }
         wrong = {f: (expected[f], v) for f, v in actual.items() if expected[f] != v}
         if wrong:
@@ -311,6 +313,7 @@ TRUTH_SECTION_MARTS = {
     "subscription_retention_cohorts": ("account", "currency", "start_month", "months_since_start"),
     "failed_payment_recovery": ("account", "currency", "kind", "failure_month"),
     "split_pay_plans": ("account", "currency", "product_id", "start_month"),
+    "cac_cohorts": ("account", "currency", "cohort_month", "channel", "campaign"),
 }
 
 
@@ -361,7 +364,8 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
         (row[0], row[1]): tuple(row[2:])
         for row in con.execute(
             """select currency, cast(cohort_month as varchar), cohort_customers,
-                      cumulative_net_revenue, cumulative_net_revenue_charge_clock
+                      cumulative_net_revenue, cumulative_net_revenue_charge_clock,
+                      cumulative_margin
                from marts.ltv_cohorts_monthly
                qualify months_since_acquisition = max(months_since_acquisition)
                    over (partition by currency, cohort_month)"""
@@ -371,8 +375,9 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
         key = (expected["currency"], expected["cohort_month"])
         got = cohorts.pop(key, None)
         # Summed over every month, the two refund clocks agree.
-        if got != (expected["customers"], expected["net"], expected["net"]):
-            problems.append(f"cohort {key}: want {expected['customers']}, {expected['net']}")
+        want = (expected["customers"], expected["net"], expected["net"], expected["margin"])
+        if got != want:
+            problems.append(f"cohort {key}: got {got}, want {want}")
     problems += [f"cohort {key}: not in truth" for key in cohorts]
 
     # truth.json has the segments `all` and the traffic sources (utm_*), every value of them.
@@ -381,7 +386,7 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
         for row in con.execute(
             """select currency, segment_type, segment_value, day_n, customers,
                       eligible_customers, net_revenue, ltv, net_revenue_charge_clock,
-                      ltv_charge_clock
+                      ltv_charge_clock, net_margin, margin_ltv
                from marts.ltv_day_n
                where segment_type in ('all', 'utm_source', 'utm_medium', 'utm_campaign')"""
         ).fetchall()
@@ -389,7 +394,7 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
     for expected in truth["day_n"]:
         key = tuple(expected[f] for f in ("currency", "segment_type", "segment_value", "day_n"))
         eligible, net = expected["eligible_customers"], expected["net_revenue"]
-        net_charge_clock = expected["net_revenue_charge_clock"]
+        net_charge_clock, margin = expected["net_revenue_charge_clock"], expected["net_margin"]
         want = (
             expected["customers"],
             eligible,
@@ -397,6 +402,8 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
             _per_customer(net, eligible),
             net_charge_clock,
             _per_customer(net_charge_clock, eligible),
+            margin,
+            _per_customer(margin, eligible),
         )
         got = day_n.pop(key, None)
         if got != want:

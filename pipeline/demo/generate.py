@@ -25,6 +25,8 @@ from pipeline.demo.chunk import (
     ChunkResult,
     run_chunk,
 )
+from pipeline.demo.cost_files import write_cost_files
+from pipeline.demo.cost_inputs import cost_inputs
 from pipeline.demo.csv_export import SUBSCRIPTIONS_HEADER, TRANSACTIONS_HEADER
 from pipeline.demo.deliveries import merge_runs
 from pipeline.demo.timeline import DEFAULT_END, SUBSCRIPTION_EXPORT_DELAYS
@@ -34,7 +36,9 @@ from pipeline.settings import _check_timezone
 
 CHUNK_CUSTOMERS = 1000
 PROGRESS_EVERY_SECONDS = 2.0
-OUTPUT_DIRS = ("orders", "subscriptions/recurring", "subscriptions/limited", "_demo")
+OUTPUT_DIRS = (
+    "orders", "subscriptions/recurring", "subscriptions/limited", "costs", "ad_spend", "_demo"
+)  # fmt: skip
 
 
 class DemoOutputError(ValueError):
@@ -192,6 +196,7 @@ def generate_seller(
         merge_runs(runs, _partial(files["deliveries"]))
         jsonl = (workdir / "customers.jsonl", workdir / "subscriptions.jsonl")
         write_truth(_partial(files["truth"]), world, totals, *jsonl)
+        write_cost_files(cost_inputs(world), out)
         for path in files.values():
             _partial(path).replace(path)
     finally:

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline.demo.catalog import Offer
+from pipeline.demo.cost_inputs import cost_inputs
 from pipeline.demo.events import Cancel, Checkout, Event, Order, Rebill, RebillFailed, Refund
+from pipeline.demo.margin_truth import CAC_DAYS, CacTallies, CostRules
 from pipeline.demo.money import major
 from pipeline.demo.repeat_truth import RepeatPurchases, purchases
 from pipeline.demo.subscription_marts import sections as subscription_sections
@@ -50,6 +52,8 @@ class Payment:
     product_id: str
     recurring: bool  # belongs to a subscription or split pay
     offer: Offer  # the item sold, for its name at the time
+    processor: str
+    margin: int = 0  # amount less processor fee and product cost, set by customer_entries
 
 
 def _order_of(event: Event) -> Order:
@@ -85,14 +89,19 @@ def _payments(event: Event, in_csv: bool) -> list[Payment]:
                 item.offer.id_text,
                 item.subscription is not None,
                 item.offer,
+                order.processor,
             )
             for item in order.items
         ]
     if isinstance(event, Rebill):
         sub, offer = event.sub, event.sub.item.offer
+        order = sub.order
         return [
-            Payment("rebill", sub.gross, event.at, sub.order.order_id, offer.id_text, True, offer)
-        ]
+            Payment(
+                "rebill", sub.gross, event.at, order.order_id, offer.id_text, True, offer,
+                order.processor,
+            )
+        ]  # fmt: skip
     if isinstance(event, Refund):
         paid_at = event.at if delivered else event.order.at
         item = event.item
@@ -106,6 +115,7 @@ def _payments(event: Event, in_csv: bool) -> list[Payment]:
                 item.offer.id_text,
                 recurring,
                 item.offer,
+                event.order.processor,
             )
         ]
     return []
@@ -151,11 +161,13 @@ class TruthTotals:
     """Aggregates over customers; small, mergeable across chunks."""
 
     totals: dict[str, list[int]] = field(default_factory=dict)  # charges, rebills, refunds, n
-    cohorts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # customers, net
+    # (currency, cohort month) -> customers, net, margin
+    cohorts: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # (currency, segment type, segment value, first paid UTC day number) -> customers, then
-    # net within each day N on the cash clock, then on the charge clock
+    # net within each day N on the cash clock, then on the charge clock, then margin (cash)
     day_n: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
     repeat: RepeatPurchases = field(default_factory=RepeatPurchases)
+    cac: CacTallies = field(default_factory=CacTallies)
     # The subscriptions are not here: a lifecycle's end depends on as_of, known only once every
     # chunk is in, so they go to a work file that write_truth reads back (subscription_truth).
     as_of: int = 0
@@ -176,17 +188,23 @@ class TruthTotals:
         segments: list[tuple[str, str]],
     ) -> None:
         """One acquired customer, in the day-N rows of each of their (type, value) segments."""
-        cohort = self.cohorts.setdefault((currency, utc_date(first_paid_at)[:8] + "01"), [0, 0])
+        cohort = self.cohorts.setdefault((currency, utc_date(first_paid_at)[:8] + "01"), [0, 0, 0])
         cohort[0] += 1
         cohort[1] += sum(p.amount for p in payments)
+        cohort[2] += sum(p.margin for p in payments)
         first_day = utc_day(first_paid_at)
         # A payment counts in the narrowest window it falls in and in every wider one: sum the
         # payments by narrowest window, then add running sums, not each payment to each window.
         windows = [1]
-        for times in ([p.paid_at for p in payments], _charge_clock_times(payments)):
+        cash_times = [p.paid_at for p in payments]
+        for times, value in (
+            (cash_times, _amount),
+            (_charge_clock_times(payments), _amount),
+            (cash_times, _margin),
+        ):
             narrowest = [0] * (len(DEFAULT_DAY_N) + 1)  # the last: beyond every window
             for payment, at in zip(payments, times, strict=True):
-                narrowest[bisect_left(DEFAULT_DAY_N, utc_day(at) - first_day)] += payment.amount
+                narrowest[bisect_left(DEFAULT_DAY_N, utc_day(at) - first_day)] += value(payment)
             running = 0
             for amount in narrowest[:-1]:
                 running += amount
@@ -208,16 +226,40 @@ class TruthTotals:
                 for slot, value in enumerate(values):
                     row[slot] += value
         self.repeat.merge(other.repeat)
+        self.cac.merge(other.cac)
         self.as_of = max(self.as_of, other.as_of)
 
 
-def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]]:
+def _amount(payment: Payment) -> int:
+    return payment.amount
+
+
+def _margin(payment: Payment) -> int:
+    return payment.margin
+
+
+def set_margins(payments: list[Payment], currency: str, account: str, rules: CostRules) -> None:
+    """Each payment's margin: charges and rebills above zero less their fee and cost."""
+    for payment in payments:
+        payment.margin = payment.amount
+        if payment.kind != "refund" and payment.amount > 0:
+            day, offer = utc_date(payment.paid_at), payment.offer
+            payment.margin -= rules.fee(account, payment.processor, currency, payment.amount, day)
+            payment.margin -= rules.cost(
+                account, (offer.item_type, str(offer.item_id)), currency, day
+            )
+
+
+def customer_entries(
+    seen: Observed, totals: TruthTotals, account: str, rules: CostRules
+) -> list[dict[str, Any]]:
     """truth.json `customers` entries of one simulated person; adds them to `totals`.
 
     One pass over each customer's payments gathers every figure: this runs for every customer
     of the seller, so each extra pass shows."""
     entries = []
     for (email, currency), payments in seen.payments.items():
+        set_margins(payments, currency, account, rules)
         charges = rebills = refunds = rebill_count = 0
         orders: set[str] = set()
         recurring, first = False, None
@@ -240,6 +282,10 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
         if first is not None:
             segments = [("all", "all")] + [(name, utm[name]) for name in UTM_SEGMENTS]
             totals.add_acquired(currency, first.paid_at, payments, segments)
+            group = (currency, utc_date(first.paid_at)[:8] + "01")
+            group += (utm["utm_source"].lower(), utm["utm_campaign"].lower())
+            margins = [(p.paid_at, p.amount, p.margin) for p in payments]
+            totals.cac.add(group, first.paid_at, margins)
             bought = purchases(payments)
             assert bought[0] is first, "the acquiring payment opens the first purchase"
             totals.repeat.add(currency, bought)
@@ -259,6 +305,7 @@ def customer_entries(seen: Observed, totals: TruthTotals) -> list[dict[str, Any]
                 "rebills_count": rebill_count,
                 "one_time_only": not recurring,
                 "thrivecart_customer_ids": sorted(seen.customer_ids.get((email, currency), ())),
+                "net_margin": major(sum(p.margin for p in payments)),
             }
             | {f"acquisition_{name}": value for name, value in utm.items()}
         )
@@ -312,14 +359,22 @@ def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
                 "eligible_customers": sum(v[0] for v in eligible),
                 "net_revenue": major(sum(v[slot] for v in eligible)),
                 "net_revenue_charge_clock": major(sum(v[slot + charge_clock] for v in eligible)),
+                "net_margin": major(sum(v[slot + 2 * charge_clock] for v in eligible)),
             }
 
 
 def _aggregates(
-    totals: TruthTotals, account: str, currencies: list[str], subscriptions_jsonl: Path
+    totals: TruthTotals, world: World, currencies: list[str], subscriptions_jsonl: Path
 ) -> dict[str, list[dict[str, Any]]]:
+    account = world.plan.account
     cohorts = [
-        {"currency": c, "cohort_month": month, "customers": v[0], "net": major(v[1])}
+        {
+            "currency": c,
+            "cohort_month": month,
+            "customers": v[0],
+            "net": major(v[1]),
+            "margin": major(v[2]),
+        }
         for c in currencies
         for (cur, month), v in sorted(totals.cohorts.items())
         if cur == c
@@ -343,6 +398,7 @@ def _aggregates(
         {"cohorts": cohorts, "day_n": day_n, "totals": sums}
         | totals.repeat.sections(account, currencies)
         | subscriptions
+        | {"cac_cohorts": list(totals.cac.rows(account, cost_inputs(world), totals.as_of))}
     )
 
 
@@ -370,7 +426,7 @@ def write_truth(
         "csv_timezone": plan.csv_timezone,
         "currencies": currencies,
     }
-    aggregates = _aggregates(totals, plan.account, currencies, subscriptions_jsonl)
+    aggregates = _aggregates(totals, world, currencies, subscriptions_jsonl)
     with path.open("w", encoding="utf-8", newline="") as out, customers_jsonl.open() as source:
         out.write("{" + ",\n".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in header.items()))
         out.write(",\n")
@@ -386,9 +442,9 @@ class TruthError(ValueError):
 
 # The fields written as decimal strings (money, rates, medians), per section; null stays None.
 _DECIMALS = {
-    "customers": ("gross", "refunds", "net"),
-    "cohorts": ("net",),
-    "day_n": ("net_revenue", "net_revenue_charge_clock"),
+    "customers": ("gross", "refunds", "net", "net_margin"),
+    "cohorts": ("net", "margin"),
+    "day_n": ("net_revenue", "net_revenue_charge_clock", "net_margin"),
     "totals": ("charges", "rebills", "refunds", "net"),
     "repeat_purchase_cohorts": (
         "repeat_rate",
@@ -416,6 +472,16 @@ _DECIMALS = {
     ),
     "failed_payment_recovery": ("recovery_rate", "recovered_amount"),
     "split_pay_plans": ("completion_rate", "outstanding_amount"),
+    "cac_cohorts": (
+        "spend",
+        "cac",
+        "net_revenue",
+        "net_margin",
+        "ltv_to_date",
+        "margin_ltv_to_date",
+        *(f"{name}_{n}" for n in CAC_DAYS for name in ("ltv", "margin_ltv")),
+        "margin_ltv_to_cac",
+    ),
 }
 
 
