@@ -51,6 +51,8 @@ class Settings:
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     # How an export's ambiguous dates (no day above 12) are read: "MDY" or "DMY".
     csv_date_order: str = "MDY"
+    # ISO 4217 code the marts' *_reporting columns convert to ("" = no conversion).
+    reporting_currency: str = ""
 
     @property
     def webhooks_dir(self) -> Path:
@@ -71,6 +73,7 @@ class Settings:
             "match_tolerance_minutes": self.match_tolerance_minutes,
             "day_n": list(self.day_n),
             "delinquency_days": self.delinquency_days,
+            "reporting_currency": self.reporting_currency,
             "ltv_warehouse": str(self.warehouse),
             "ltv_memory_limit": self.memory_limit,
         }
@@ -136,6 +139,16 @@ def _check_date_order(value: str) -> str:
     return order
 
 
+def _check_currency(value: str) -> str:
+    code = value.strip().upper()
+    if code and not re.fullmatch("[A-Z]{3}", code):
+        raise SettingsError(
+            f"LTV_REPORTING_CURRENCY={value!r} is not a currency code; use an ISO 4217 code "
+            "such as 'USD' or 'EUR', or leave it empty to convert nothing."
+        )
+    return code
+
+
 def _path(value: str) -> Path:
     path = Path(value).expanduser()
     return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
@@ -174,4 +187,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         archive_dir=_path(archive) if archive else None,
         memory_limit=_check_memory_limit(get("LTV_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)),
         csv_date_order=_check_date_order(get("LTV_CSV_DATE_ORDER", "MDY")),
+        reporting_currency=_check_currency(get("LTV_REPORTING_CURRENCY", "")),
     )

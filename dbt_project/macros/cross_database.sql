@@ -104,6 +104,31 @@
     )
 {%- endmacro %}
 
+{#-
+    Money converted at a cross rate: `amount` × `rate_to` / `rate_from` (both rates against one
+    base), rounded half away from zero to the cent. DuckDB divides decimals as doubles, so its
+    version works in whole cents and rates scaled to integers, as rounded_quotient does.
+-#}
+{% macro convert_money(amount, rate_to, rate_from) -%}
+    {{ return(adapter.dispatch('convert_money')(amount, rate_to, rate_from)) }}
+{%- endmacro %}
+
+{% macro default__convert_money(amount, rate_to, rate_from) -%}
+    cast(round(({{ amount }}) * ({{ rate_to }}) / ({{ rate_from }}), 2) as decimal(18, 2))
+{%- endmacro %}
+
+{% macro duckdb__convert_money(amount, rate_to, rate_from) -%}
+    {%- set scaled_from = 'cast((' ~ rate_from ~ ') * 100000000 as hugeint)' -%}
+    cast(
+        (case when ({{ amount }}) < 0 then -1 else 1 end)
+        * ((abs(cast(({{ amount }}) * 100 as hugeint))
+            * cast(({{ rate_to }}) * 100000000 as hugeint) * 2 + {{ scaled_from }})
+            // (2 * {{ scaled_from }}))
+        * 0.01
+        as decimal(18, 2)
+    )
+{%- endmacro %}
+
 {#- Money divided by a count (LTV per customer): rounded_quotient to the cent. -#}
 {% macro money_per(amount, count) -%}
     {{ rounded_quotient(amount, count, 2) }}

@@ -11,6 +11,7 @@
 {%- set settings = {
     'ltv_timezone': var('ltv_timezone'), 'csv_timezone': var('csv_timezone'),
     'match_tolerance_minutes': var('match_tolerance_minutes'), 'day_n': var('day_n'),
+    'reporting_currency': var('reporting_currency'),
 } %}
 {#- An incremental model without its table (new, or dropped by hand) cannot be patched. -#}
 {%- set missing_tables = [] %}

@@ -60,6 +60,8 @@ revenue as (
         -sum(case when payment_type = 'refund' then amount else 0 end) as refunded_amount,
         sum(amount) as net_revenue,
         sum(margin) as net_margin,
+        sum(amount_reporting) as net_revenue_reporting,
+        sum(margin_reporting) as net_margin_reporting,
         max(case when payment_type in ('charge', 'rebill') and amount > 0 then paid_at end)
             as last_paid_at
     from payments
@@ -146,7 +148,9 @@ select
     revenue.last_paid_at,
     cast(coalesce(active_subscriptions.active_subscriptions, 0) as integer)
         as active_subscriptions,
-    cast(revenue.net_margin as decimal(18, 2)) as net_margin
+    cast(revenue.net_margin as decimal(18, 2)) as net_margin,
+    cast(revenue.net_revenue_reporting as decimal(18, 2)) as net_revenue_reporting,
+    cast(revenue.net_margin_reporting as decimal(18, 2)) as net_margin_reporting
 
 from revenue
 inner join {{ ref('int_customers_identified') }} as customers

@@ -82,48 +82,107 @@ product_costs as (
     where payments.payment_type in ('charge', 'rebill') and payments.amount > 0
 
 )
+{%- set reporting = var('reporting_currency') %}
+, conversions as (
+
+    -- LTV_REPORTING_CURRENCY (docs/costs.md): the rates in force on the payment's day, of its
+    -- currency and of the reporting currency against one base (the euro first, then by name).
+    select
+        payments.payment_id,
+        to_rates.rate as rate_to,
+        from_rates.rate as rate_from,
+        case
+            when to_rates.rate_date < from_rates.rate_date then to_rates.rate_date
+            else from_rates.rate_date
+        end as fx_rate_date,
+        row_number() over (
+            partition by payments.payment_id
+            order by case when from_rates.base = 'EUR' then 0 else 1 end, from_rates.base
+        ) as preference
+    from payments
+    inner join {{ ref('int_fx_rate_periods') }} as from_rates
+        on from_rates.currency = payments.currency
+        and payments.paid_date >= from_rates.rate_date
+        and (from_rates.next_rate_date is null or payments.paid_date < from_rates.next_rate_date)
+    inner join {{ ref('int_fx_rate_periods') }} as to_rates
+        on to_rates.base = from_rates.base
+        and to_rates.currency = '{{ reporting }}'
+        and payments.paid_date >= to_rates.rate_date
+        and (to_rates.next_rate_date is null or payments.paid_date < to_rates.next_rate_date)
+    where payments.currency <> '{{ reporting }}'
+
+),
+
+costed as (
+
+    select
+        payments.*,
+        coalesce(refunded_charges.charged_date, payments.paid_date) as charge_clock_date,
+        fees.processor_fee,
+        product_costs.product_cost,
+        cast(
+            payments.amount
+            - coalesce(fees.processor_fee, 0)
+            - coalesce(product_costs.product_cost, 0)
+            as decimal(18, 2)
+        ) as margin,
+        conversions.rate_to,
+        conversions.rate_from,
+        conversions.fx_rate_date
+    from payments
+    left join refunded_charges
+        on payments.payment_id = refunded_charges.payment_id
+    left join fees
+        on payments.payment_id = fees.payment_id
+        and fees.precedence = 1
+    left join product_costs
+        on payments.payment_id = product_costs.payment_id
+        and product_costs.precedence = 1
+    left join conversions
+        on payments.payment_id = conversions.payment_id
+        and conversions.preference = 1
+
+)
 
 select
-    payments.payment_id,
-    payments.account,
-    payments.customer_id,
-    payments.email,
-    payments.order_id,
-    payments.item_type,
-    payments.item_id as product_id,
-    payments.item_name as product_name,
-    payments.subscription_id,
-    payments.payment_type,
-    payments.paid_at,
-    payments.paid_date,
-    coalesce(refunded_charges.charged_date, payments.paid_date) as charge_clock_date,
-    payments.amount,
-    payments.tax_amount,
-    payments.currency,
-    payments.campaign_id,
-    payments.affiliate_id,
-    payments.source,
-    payments.matched_by,
-    payments.is_dated_by_order,
-    payments.processor_charge_id,
-    payments.invoice_id,
-    payments.coupon,
-    payments.processor,
-    fees.processor_fee,
-    product_costs.product_cost,
-    cast(
-        payments.amount
-        - coalesce(fees.processor_fee, 0)
-        - coalesce(product_costs.product_cost, 0)
-        as decimal(18, 2)
-    ) as margin
-
-from payments
-left join refunded_charges
-    on payments.payment_id = refunded_charges.payment_id
-left join fees
-    on payments.payment_id = fees.payment_id
-    and fees.precedence = 1
-left join product_costs
-    on payments.payment_id = product_costs.payment_id
-    and product_costs.precedence = 1
+    payment_id,
+    account,
+    customer_id,
+    email,
+    order_id,
+    item_type,
+    item_id as product_id,
+    item_name as product_name,
+    subscription_id,
+    payment_type,
+    paid_at,
+    paid_date,
+    charge_clock_date,
+    amount,
+    tax_amount,
+    currency,
+    campaign_id,
+    affiliate_id,
+    source,
+    matched_by,
+    is_dated_by_order,
+    processor_charge_id,
+    invoice_id,
+    coupon,
+    processor,
+    processor_fee,
+    product_cost,
+    margin,
+    {% for measure in ['amount', 'margin'] -%}
+    {% if reporting -%}
+    case
+        when currency = '{{ reporting }}' then {{ measure }}
+        when rate_from is not null
+            then {{ convert_money(measure, 'rate_to', 'rate_from') }}
+    end
+    {%- else -%}
+    cast(null as decimal(18, 2))
+    {%- endif %} as {{ measure }}_reporting,
+    {% endfor -%}
+    fx_rate_date
+from costed

@@ -61,6 +61,8 @@ cohort_payments as (
         customers.customer_id,
         payments.amount,
         payments.margin,
+        payments.amount_reporting,
+        payments.margin_reporting,
         payments.payment_type,
         greatest(
             {{ dbt.datediff('customers.cohort_month', 'payments.paid_date', 'month') }}, 0
@@ -86,7 +88,9 @@ monthly as (
             when payment_type in ('charge', 'rebill') and amount > 0 then customer_id
         end) as paying_customers,
         sum(amount) as net_revenue,
-        sum(margin) as net_margin
+        sum(margin) as net_margin,
+        sum(amount_reporting) as net_revenue_reporting,
+        sum(margin_reporting) as net_margin_reporting
     from cohort_payments
     group by currency, cohort_month, months_since_acquisition
 
@@ -115,6 +119,13 @@ filled as (
         coalesce(monthly.paying_customers, 0) as paying_customers,
         coalesce(monthly.net_revenue, 0) as net_revenue,
         coalesce(monthly.net_margin, 0) as net_margin,
+        {%- if var('reporting_currency') %}
+        coalesce(monthly.net_revenue_reporting, 0) as net_revenue_reporting,
+        coalesce(monthly.net_margin_reporting, 0) as net_margin_reporting,
+        {%- else %}
+        cast(null as decimal(18, 2)) as net_revenue_reporting,
+        cast(null as decimal(18, 2)) as net_margin_reporting,
+        {%- endif %}
         coalesce(monthly_charge_clock.net_revenue_charge_clock, 0) as net_revenue_charge_clock,
         -- The month has fully elapsed once as_of reaches the first day of the next one.
         cohort_months.as_of_date
@@ -151,7 +162,14 @@ cumulative as (
             partition by currency, cohort_month
             order by months_since_acquisition
             rows between unbounded preceding and current row
-        ) as cumulative_margin
+        ) as cumulative_margin,
+        {% for measure in ['net_revenue_reporting', 'net_margin_reporting'] -%}
+        sum({{ measure }}) over (
+            partition by currency, cohort_month
+            order by months_since_acquisition
+            rows between unbounded preceding and current row
+        ) as cumulative_{{ measure }}{{ ',' if not loop.last }}
+        {% endfor %}
     from filled
 
 )
@@ -174,6 +192,10 @@ select
         as ltv_per_customer_charge_clock,
     cast(net_margin as decimal(18, 2)) as net_margin,
     cast(cumulative_margin as decimal(18, 2)) as cumulative_margin,
-    {{ money_per('cumulative_margin', 'cohort_customers') }} as margin_ltv_per_customer
+    {{ money_per('cumulative_margin', 'cohort_customers') }} as margin_ltv_per_customer,
+    cast(net_revenue_reporting as decimal(18, 2)) as net_revenue_reporting,
+    cast(cumulative_net_revenue_reporting as decimal(18, 2)) as cumulative_net_revenue_reporting,
+    cast(net_margin_reporting as decimal(18, 2)) as net_margin_reporting,
+    cast(cumulative_net_margin_reporting as decimal(18, 2)) as cumulative_margin_reporting
 
 from cumulative

@@ -9,6 +9,8 @@
     'net_revenue': ('amount', 'paid_date'),
     'net_revenue_charge_clock': ('amount', 'charge_clock_date'),
     'net_margin': ('margin', 'paid_date'),
+    'net_revenue_reporting': ('amount_reporting', 'paid_date'),
+    'net_margin_reporting': ('margin_reporting', 'paid_date'),
 } %}
 with customers as (
 
@@ -130,6 +132,13 @@ select
     cast(net_revenue_charge_clock as decimal(18, 2)) as net_revenue_charge_clock,
     {{ money_per('net_revenue_charge_clock', 'eligible_customers') }} as ltv_charge_clock,
     cast(net_margin as decimal(18, 2)) as net_margin,
-    {{ money_per('net_margin', 'eligible_customers') }} as margin_ltv
+    {{ money_per('net_margin', 'eligible_customers') }} as margin_ltv,
+    {% for measure in ['net_revenue_reporting', 'net_margin_reporting'] -%}
+    {% if var('reporting_currency') -%}
+    cast({{ measure }} as decimal(18, 2))
+    {%- else -%}
+    cast(null as decimal(18, 2))
+    {%- endif %} as {{ measure }}{{ ',' if not loop.last }}
+    {% endfor %}
 
 from aggregated

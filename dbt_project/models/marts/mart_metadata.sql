@@ -54,7 +54,16 @@ payments as (
         cast(coalesce(sum(case
             when payment_type in ('charge', 'rebill') and amount > 0 and product_cost is null
                 then 1 else 0
-        end), 0) as integer) as payments_without_cost_rule
+        end), 0) as integer) as payments_without_cost_rule,
+        cast(coalesce(sum(case
+            when fx_rate_date < paid_date then 1 else 0
+        end), 0) as integer) as payments_converted_at_earlier_rate,
+        cast(coalesce(sum(case
+            when '{{ var("reporting_currency") }}' <> ''
+                and currency <> '{{ var("reporting_currency") }}'
+                and amount_reporting is null
+                then 1 else 0
+        end), 0) as integer) as payments_not_converted
     from {{ ref('fct_payments') }}
 
 ),
@@ -96,7 +105,12 @@ select
     cast(cost_rules.processor_fee_rules as integer) as processor_fee_rules,
     cast(cost_rules.product_cost_rules as integer) as product_cost_rules,
     payments.payments_without_fee_rule,
-    payments.payments_without_cost_rule
+    payments.payments_without_cost_rule,
+    cast(nullif('{{ var("reporting_currency") }}', '') as {{ dbt.type_string() }})
+        as reporting_currency,
+    cast((select count(*) from {{ ref('stg_inputs__fx_rates') }}) as integer) as fx_rates,
+    payments.payments_converted_at_earlier_rate,
+    payments.payments_not_converted
 
 from as_of
 cross join export_rows
