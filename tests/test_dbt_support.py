@@ -36,6 +36,7 @@ from filelock import FileLock
 
 from pipeline.dbt_command import vars_args
 from pipeline.demo import generate_seller, load_truth
+from pipeline.demo.cost_inputs import DEMO_REPORTING_CURRENCY
 from pipeline.ingest.csv_load import ExportFile, load_export, loaded_hashes
 from pipeline.ingest.landing import PendingFile, pending_files
 from pipeline.ingest.webhook_load import load_webhook_days, loaded_segment_sizes
@@ -68,6 +69,7 @@ def settings_for(root: Path, **env: str) -> Settings:
             "LTV_MATCH_TOLERANCE_MINUTES": "1440",
             "LTV_DAY_N": "0,7,30,60,90,180,365",
             "LTV_DELINQUENCY_DAYS": "14",
+            "LTV_REPORTING_CURRENCY": DEMO_REPORTING_CURRENCY,
             **env,
         }
     )
@@ -263,7 +265,7 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
                   cast(cohort_month as varchar), first_order_id, first_product_id,
                   orders_count, rebills_count, thrivecart_customer_ids,
                   acquisition_utm_source, acquisition_utm_medium, acquisition_utm_campaign,
-                  net_margin
+                  net_margin, net_revenue_reporting, net_margin_reporting
            from marts.dim_customers"""
     ).fetchall()
     mine = {(row[0], row[1]): row[2:] for row in rows}
@@ -275,7 +277,7 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
             problems.append(f"{key}: missing")
             continue
         gross, refunds, net, first_paid_at, cohort, order, product, orders, rebills, ids = got[:10]
-        source, medium, campaign, margin = got[10:]
+        source, medium, campaign, margin, net_reporting, margin_reporting = got[10:]
         actual = {
             "gross": gross,
             "refunds": refunds,
@@ -291,6 +293,8 @@ def customer_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -
             "acquisition_utm_medium": medium,
             "acquisition_utm_campaign": campaign,
             "net_margin": margin,
+            "net_revenue_reporting": net_reporting,
+            "net_margin_reporting": margin_reporting,
         }
         wrong = {f: (expected[f], v) for f, v in actual.items() if expected[f] != v}
         if wrong:
@@ -339,6 +343,32 @@ def truth_section_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, An
     return problems
 
 
+def _all_currency_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
+    """ltv_cohorts_all_currencies' latest month per cohort: the currencies' cohorts added up."""
+    want: dict[str, list[Any]] = {}
+    for cohort in truth["cohorts"]:
+        row = want.setdefault(cohort["cohort_month"], [0, Decimal(0), Decimal(0)])
+        row[0] += cohort["customers"]
+        row[1] += cohort["net_reporting"]
+        row[2] += cohort["margin_reporting"]
+    got = {
+        row[0]: list(row[1:])
+        for row in con.execute(
+            """select cast(cohort_month as varchar), cohort_customers, cumulative_net_revenue,
+                      cumulative_margin
+               from marts.ltv_cohorts_all_currencies
+               qualify months_since_acquisition = max(months_since_acquisition)
+                   over (partition by cohort_month)"""
+        ).fetchall()
+    }
+    problems = []
+    for month, row in want.items():
+        mine = got.pop(month, None)
+        if mine != row:
+            problems.append(f"all currencies {month}: got {mine}, want {row}")
+    return problems + [f"all currencies {month}: not in truth" for month in got]
+
+
 def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
     """Totals, cohorts and day-N of the marts against truth.json."""
     problems = []
@@ -365,7 +395,8 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
         for row in con.execute(
             """select currency, cast(cohort_month as varchar), cohort_customers,
                       cumulative_net_revenue, cumulative_net_revenue_charge_clock,
-                      cumulative_margin
+                      cumulative_margin, cumulative_net_revenue_reporting,
+                      cumulative_margin_reporting
                from marts.ltv_cohorts_monthly
                qualify months_since_acquisition = max(months_since_acquisition)
                    over (partition by currency, cohort_month)"""
@@ -376,9 +407,11 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
         got = cohorts.pop(key, None)
         # Summed over every month, the two refund clocks agree.
         want = (expected["customers"], expected["net"], expected["net"], expected["margin"])
+        want += (expected["net_reporting"], expected["margin_reporting"])
         if got != want:
             problems.append(f"cohort {key}: got {got}, want {want}")
     problems += [f"cohort {key}: not in truth" for key in cohorts]
+    problems += _all_currency_mismatches(con, truth)
 
     # truth.json has the segments `all` and the traffic sources (utm_*), every value of them.
     day_n = {
@@ -386,7 +419,8 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
         for row in con.execute(
             """select currency, segment_type, segment_value, day_n, customers,
                       eligible_customers, net_revenue, ltv, net_revenue_charge_clock,
-                      ltv_charge_clock, net_margin, margin_ltv
+                      ltv_charge_clock, net_margin, margin_ltv, net_revenue_reporting,
+                      net_margin_reporting
                from marts.ltv_day_n
                where segment_type in ('all', 'utm_source', 'utm_medium', 'utm_campaign')"""
         ).fetchall()
@@ -404,13 +438,26 @@ def aggregate_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) 
             _per_customer(net_charge_clock, eligible),
             margin,
             _per_customer(margin, eligible),
+            expected["net_revenue_reporting"],
+            expected["net_margin_reporting"],
         )
         got = day_n.pop(key, None)
         if got != want:
             problems.append(f"day_n {key}: got {got}, want {expected}")
     problems += [f"day_n {key}: not in truth" for key in day_n]
 
-    as_of = _iso(con.execute("select as_of from marts.mart_metadata").fetchone()[0])
-    if as_of != truth["as_of"]:
-        problems.append(f"as_of: got {as_of}, want {truth['as_of']}")
+    as_of, *fx = con.execute(
+        """select as_of, reporting_currency, payments_converted_at_earlier_rate,
+                  payments_not_converted
+           from marts.mart_metadata"""
+    ).fetchone()
+    if _iso(as_of) != truth["as_of"]:
+        problems.append(f"as_of: got {_iso(as_of)}, want {truth['as_of']}")
+    fx_fields = (
+        "reporting_currency",
+        "payments_converted_at_earlier_rate",
+        "payments_not_converted",
+    )
+    if tuple(fx) != tuple(truth[f] for f in fx_fields):
+        problems.append(f"conversion counts: got {fx}, want {[truth[f] for f in fx_fields]}")
     return problems

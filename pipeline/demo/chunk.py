@@ -11,11 +11,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.demo.cost_inputs import cost_inputs
+from pipeline.demo.cost_inputs import DEMO_REPORTING_CURRENCY, cost_inputs
 from pipeline.demo.csv_export import ExportRows
 from pipeline.demo.deliveries import delivery_lines, plan_deliveries
 from pipeline.demo.events import Checkout, History, Refund
-from pipeline.demo.margin_truth import CostRules
+from pipeline.demo.margin_truth import MoneyRules
 from pipeline.demo.simulate import TEST_ORDER_EVERY, simulate_customer, simulate_test_order
 from pipeline.demo.subscription_truth import subscriptions_line
 from pipeline.demo.timeline import SUBSCRIPTION_EXPORT_DELAYS
@@ -91,7 +91,8 @@ def run_chunk(plan: SellerPlan, number: int, first: int, stop: int, workdir: Pat
     out: dict[str, list[str]] = {name: [] for name in (*TEXT_PARTS, "deliveries")}
     deliveries = out["deliveries"]
     rows, bodies = ExportRows(world), WebhookBodies(world)
-    account, rules = plan.account.lower(), CostRules.of(cost_inputs(world))
+    account = plan.account.lower()
+    money = MoneyRules.of(cost_inputs(world), DEMO_REPORTING_CURRENCY)
     for index in range(first, stop):
         history = simulate_customer(world, index)
         plan_deliveries(world, history)
@@ -99,7 +100,7 @@ def run_chunk(plan: SellerPlan, number: int, first: int, stop: int, workdir: Pat
         _subscription_rows(world, history, rows, out)
         deliveries += delivery_lines(bodies, index, history.events)
         seen = observe(history.events, world.timeline)
-        for entry in customer_entries(seen, result.totals, account, rules):
+        for entry in customer_entries(seen, result.totals, account, money):
             out["customers"].append(_CUSTOMER_JSON.encode(entry) + "\n")
         if seen.subscriptions:
             out["subscriptions"].append(subscriptions_line(seen.subscriptions))

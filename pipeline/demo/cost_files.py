@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
 
-from pipeline.demo.cost_inputs import CostInputs, SpendDay
+from pipeline.demo.cost_inputs import ECB_CURRENCIES, CostInputs, FxRate, SpendDay
 from pipeline.demo.money import major
 
 META_NAME = "Meta-Ads-Campaigns-by-day.csv"
@@ -74,6 +74,24 @@ def _plain_spend(days: list[SpendDay]) -> str:
     return _csv_text([header, *rows])
 
 
+def _ecb(rates: list[FxRate]) -> str:
+    """As the ECB publishes eurofxref-hist.csv: newest day first, a column per currency,
+    N/A where a currency has no rate, and a trailing comma on every line."""
+    by_day: dict[str, dict[str, str]] = {}
+    for rate in rates:
+        by_day.setdefault(rate.day, {})[rate.currency] = str(rate.rate)
+    lines = ["Date," + ",".join(ECB_CURRENCIES) + ","]
+    for day in sorted(by_day, reverse=True):
+        values = [by_day[day].get(currency, "N/A") for currency in ECB_CURRENCIES]
+        lines.append(f"{day},{','.join(values)},")
+    return "\n".join(lines) + "\n"
+
+
+def _plain_rates(rates: list[FxRate]) -> str:
+    header = ("date", "currency", "rate", "base")
+    return _csv_text([header, *((r.day, r.currency, r.rate, r.base) for r in rates)])
+
+
 def write_cost_files(inputs: CostInputs, out: Path) -> dict[str, Path]:
     """Write the files into the landing-shaped folder `out`; returns them by name."""
     fees = [("processor", "fee_percent", "fee_fixed", "currency", "valid_from", "account")]
@@ -89,6 +107,8 @@ def write_cost_files(inputs: CostInputs, out: Path) -> dict[str, Path]:
     by_format: dict[str, list[SpendDay]] = {}
     for day in inputs.spend:
         by_format.setdefault(day.file_format, []).append(day)
+    ecb = [rate for rate in inputs.rates if rate.file_format == "ecb"]
+    plain_rates = [rate for rate in inputs.rates if rate.file_format == "plain"]
     return {
         "fees": _write(out / "costs" / "processor-fees.csv", _csv_text(fees)),
         "product_costs": _write(out / "costs" / "product-costs.csv", _csv_text(costs)),
@@ -97,4 +117,6 @@ def write_cost_files(inputs: CostInputs, out: Path) -> dict[str, Path]:
         "plain_spend": _write(
             out / "ad_spend" / "other-spend.csv", _plain_spend(by_format["plain"])
         ),
+        "ecb": _write(out / "fx_rates" / "eurofxref-hist.csv", _ecb(ecb)),
+        "plain_rates": _write(out / "fx_rates" / "usd-rates.csv", _plain_rates(plain_rates)),
     }

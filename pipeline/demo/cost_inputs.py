@@ -31,6 +31,14 @@ SPEND_CHANNELS = (
 )
 # Spend runs on about this share of days, per campaign.
 ACTIVE_DAY_SHARE = 0.8
+# The demo's exchange rates: the ECB's file (rates per euro on working days) starts this long
+# after the history, a plain file covers USD on every day of the two weeks before it, and the
+# first days have no rate at all. Set LTV_REPORTING_CURRENCY to this to see every rule at work.
+DEMO_REPORTING_CURRENCY = "GBP"
+ECB_START_AFTER = 30  # days
+PLAIN_RATE_DAYS = 14
+# currency -> (first rate, decimals) of the ECB file's columns; CYP has no rates (N/A)
+ECB_CURRENCIES = {"USD": ("1.0800", 4), "JPY": ("160.00", 2), "CYP": ("", 4), "GBP": ("0.8500", 4)}
 
 
 @dataclass(frozen=True)
@@ -63,10 +71,20 @@ class SpendDay:
 
 
 @dataclass(frozen=True)
+class FxRate:
+    day: str
+    base: str
+    currency: str
+    rate: Decimal  # units of `currency` per one `base`
+    file_format: str  # ecb | plain
+
+
+@dataclass(frozen=True)
 class CostInputs:
     fees: tuple[FeeRule, ...]
     costs: tuple[CostRule, ...]
     spend: tuple[SpendDay, ...]
+    rates: tuple[FxRate, ...]
 
 
 def _month_start(t: int) -> str:
@@ -139,6 +157,36 @@ def _spend(world: World) -> tuple[SpendDay, ...]:
     return tuple(days)
 
 
+def _walk(rng: Random, first: str, decimals: int, days: list[int]) -> list[Decimal]:
+    """A rate drifting by up to 0.3% a day."""
+    unit, rate, rates = Decimal(1).scaleb(-decimals), Decimal(first), []
+    for _ in days:
+        rate = (rate * (1 + Decimal(rng.randint(-30, 30)) / 10_000)).quantize(unit)
+        rates.append(rate)
+    return rates
+
+
+def _rates(world: World) -> tuple[FxRate, ...]:
+    rng = Random(f"fx-rates-{world.plan.seed}")
+    ecb_first = utc_day(world.timeline.start) + ECB_START_AFTER
+    working = [d for d in range(ecb_first, utc_day(world.timeline.end)) if (d + 3) % 7 < 5]
+    rates = []
+    for currency, (first, decimals) in ECB_CURRENCIES.items():
+        if first:
+            walk = _walk(rng, first, decimals, working)
+            rates += [
+                FxRate(utc_date(day * 86_400), "EUR", currency, rate, "ecb")
+                for day, rate in zip(working, walk, strict=True)
+            ]
+    plain_days = list(range(ecb_first - PLAIN_RATE_DAYS, ecb_first))
+    walk = _walk(rng, ECB_CURRENCIES["USD"][0], 4, plain_days)
+    rates += [
+        FxRate(utc_date(day * 86_400), "EUR", "USD", rate, "plain")
+        for day, rate in zip(plain_days, walk, strict=True)
+    ]
+    return tuple(rates)
+
+
 def cost_inputs(world: World) -> CostInputs:
     """The demo seller's cost rules and ad spend."""
     return _inputs_for(world.plan)
@@ -148,4 +196,4 @@ def cost_inputs(world: World) -> CostInputs:
 def _inputs_for(plan: SellerPlan) -> CostInputs:
     """Built once per plan and process: every chunk asks again."""
     world = world_for(plan)
-    return CostInputs(_fee_rules(world), _cost_rules(world), _spend(world))
+    return CostInputs(_fee_rules(world), _cost_rules(world), _spend(world), _rates(world))

@@ -37,7 +37,8 @@ from pipeline.settings import _check_timezone
 CHUNK_CUSTOMERS = 1000
 PROGRESS_EVERY_SECONDS = 2.0
 OUTPUT_DIRS = (
-    "orders", "subscriptions/recurring", "subscriptions/limited", "costs", "ad_spend", "_demo"
+    "orders", "subscriptions/recurring", "subscriptions/limited",
+    "costs", "ad_spend", "fx_rates", "_demo",
 )  # fmt: skip
 
 

@@ -5,7 +5,10 @@ its UTC day for its account, processor and currency (an exact account first, the
 processor), `amount × percent / 100` rounded half up to the cent plus the fixed part, and the
 cost per sale of its item's rule; a refund returns neither. `cac_cohorts` groups acquired
 customers by currency, acquisition month, utm_source and utm_campaign, with '*' totals, and
-meets them with the spend of the same month and currency. Arithmetic is in integer cents.
+meets them with the spend of the same month and currency. A conversion to the reporting
+currency takes, of the bases quoting both currencies (the euro first), each currency's latest
+rate on or before the payment's day and rounds half up to the cent. Arithmetic is in integer
+cents.
 """
 
 from __future__ import annotations
@@ -44,6 +47,35 @@ class _Timelines:
         return rules[index - 1][1] if index else None
 
 
+class FxRates:
+    """The demo's exchange rates by base and currency, a base quoting itself at 1 on every
+    day it quotes anything."""
+
+    def __init__(self, inputs: CostInputs) -> None:
+        rates: dict[tuple[str, str], dict[str, Decimal]] = {}
+        for rate in inputs.rates:
+            rates.setdefault((rate.base, rate.currency), {})[rate.day] = rate.rate
+            rates.setdefault((rate.base, rate.base), {})[rate.day] = Decimal(1)
+        self._days = {key: sorted(days) for key, days in rates.items()}
+        self._rates = rates
+        self._bases = sorted({base for base, _ in rates}, key=lambda b: (b != "EUR", b))
+
+    def _latest(self, key: tuple[str, str], day: str) -> tuple[str, Decimal] | None:
+        days = self._days.get(key, [])
+        index = bisect_right(days, day)
+        return (days[index - 1], self._rates[key][days[index - 1]]) if index else None
+
+    def convert(self, cents: int, currency: str, to: str, day: str) -> tuple[int, str] | None:
+        """`cents` of `currency` in `to` on `day`, and the date of the older rate used; None
+        without rates."""
+        for base in self._bases:
+            source, target = self._latest((base, currency), day), self._latest((base, to), day)
+            if source and target:
+                value = (Decimal(cents) * target[1] / source[1]).quantize(Decimal(1), ROUND_HALF_UP)
+                return int(value), min(source[0], target[0])
+        return None
+
+
 @dataclass
 class CostRules:
     """The demo's fee and cost rules, indexed for one lookup per payment."""
@@ -79,6 +111,19 @@ class CostRules:
             if cost is not None:
                 return cost
         return 0
+
+
+@dataclass
+class MoneyRules:
+    """Everything that turns a payment's amount into its margin and converted amounts."""
+
+    costs: CostRules
+    rates: FxRates
+    reporting: str  # the currency *_reporting amounts are in
+
+    @classmethod
+    def of(cls, inputs: CostInputs, reporting: str) -> MoneyRules:
+        return cls(CostRules.of(inputs), FxRates(inputs), reporting)
 
 
 def _months_between(first_month: str, day: str) -> int:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from pipeline.demo.catalog import Offer
-from pipeline.demo.cost_inputs import cost_inputs
+from pipeline.demo.cost_inputs import DEMO_REPORTING_CURRENCY, cost_inputs
 from pipeline.demo.events import Cancel, Checkout, Event, Order, Rebill, RebillFailed, Refund
-from pipeline.demo.margin_truth import CAC_DAYS, CacTallies, CostRules
+from pipeline.demo.margin_truth import CAC_DAYS, CacTallies, MoneyRules
 from pipeline.demo.money import major
 from pipeline.demo.repeat_truth import RepeatPurchases, purchases
 from pipeline.demo.subscription_marts import sections as subscription_sections
@@ -53,7 +53,11 @@ class Payment:
     recurring: bool  # belongs to a subscription or split pay
     offer: Offer  # the item sold, for its name at the time
     processor: str
-    margin: int = 0  # amount less processor fee and product cost, set by customer_entries
+    # Set by customer_entries: amount less processor fee and product cost, and both in the
+    # reporting currency (None without a rate)
+    margin: int = 0
+    amount_reporting: int | None = None
+    margin_reporting: int | None = None
 
 
 def _order_of(event: Event) -> Order:
@@ -168,6 +172,8 @@ class TruthTotals:
     day_n: dict[tuple[str, str, str, int], list[int]] = field(default_factory=dict)
     repeat: RepeatPurchases = field(default_factory=RepeatPurchases)
     cac: CacTallies = field(default_factory=CacTallies)
+    # payments converted at a rate of an earlier day, and payments with no rate
+    fx_counts: list[int] = field(default_factory=lambda: [0, 0])
     # The subscriptions are not here: a lifecycle's end depends on as_of, known only once every
     # chunk is in, so they go to a work file that write_truth reads back (subscription_truth).
     as_of: int = 0
@@ -188,10 +194,12 @@ class TruthTotals:
         segments: list[tuple[str, str]],
     ) -> None:
         """One acquired customer, in the day-N rows of each of their (type, value) segments."""
-        cohort = self.cohorts.setdefault((currency, utc_date(first_paid_at)[:8] + "01"), [0, 0, 0])
+        cohort = self.cohorts.setdefault((currency, utc_date(first_paid_at)[:8] + "01"), [0] * 5)
         cohort[0] += 1
-        cohort[1] += sum(p.amount for p in payments)
-        cohort[2] += sum(p.margin for p in payments)
+        for slot, value in enumerate(
+            (_amount, _margin, _amount_reporting, _margin_reporting), start=1
+        ):
+            cohort[slot] += sum(value(p) for p in payments)
         first_day = utc_day(first_paid_at)
         # A payment counts in the narrowest window it falls in and in every wider one: sum the
         # payments by narrowest window, then add running sums, not each payment to each window.
@@ -201,6 +209,8 @@ class TruthTotals:
             (cash_times, _amount),
             (_charge_clock_times(payments), _amount),
             (cash_times, _margin),
+            (cash_times, _amount_reporting),
+            (cash_times, _margin_reporting),
         ):
             narrowest = [0] * (len(DEFAULT_DAY_N) + 1)  # the last: beyond every window
             for payment, at in zip(payments, times, strict=True):
@@ -227,6 +237,9 @@ class TruthTotals:
                     row[slot] += value
         self.repeat.merge(other.repeat)
         self.cac.merge(other.cac)
+        self.fx_counts = [
+            mine + theirs for mine, theirs in zip(self.fx_counts, other.fx_counts, strict=True)
+        ]
         self.as_of = max(self.as_of, other.as_of)
 
 
@@ -238,20 +251,50 @@ def _margin(payment: Payment) -> int:
     return payment.margin
 
 
-def set_margins(payments: list[Payment], currency: str, account: str, rules: CostRules) -> None:
-    """Each payment's margin: charges and rebills above zero less their fee and cost."""
+def _amount_reporting(payment: Payment) -> int:
+    return payment.amount_reporting or 0
+
+
+def _margin_reporting(payment: Payment) -> int:
+    return payment.margin_reporting or 0
+
+
+def set_money(
+    payments: list[Payment], currency: str, account: str, money: MoneyRules, totals: TruthTotals
+) -> None:
+    """Each payment's margin (charges and rebills above zero less their fee and cost) and
+    both amounts in the reporting currency; counts conversions at an earlier rate and none."""
+    rules = money.costs
     for payment in payments:
+        day, offer = utc_date(payment.paid_at), payment.offer
         payment.margin = payment.amount
         if payment.kind != "refund" and payment.amount > 0:
-            day, offer = utc_date(payment.paid_at), payment.offer
             payment.margin -= rules.fee(account, payment.processor, currency, payment.amount, day)
             payment.margin -= rules.cost(
                 account, (offer.item_type, str(offer.item_id)), currency, day
             )
+        if currency == money.reporting:
+            payment.amount_reporting, payment.margin_reporting = payment.amount, payment.margin
+            continue
+        converted = money.rates.convert(payment.amount, currency, money.reporting, day)
+        if converted is None:
+            totals.fx_counts[1] += 1
+            continue
+        payment.amount_reporting, rate_day = converted
+        margin = money.rates.convert(payment.margin, currency, money.reporting, day)
+        payment.margin_reporting = margin[0] if margin else None
+        totals.fx_counts[0] += rate_day < day
+
+
+def _converted_sum(payments: list[Payment], value: Callable[[Payment], int]) -> str | None:
+    """A converted sum as SQL adds it up: None when no payment had a rate."""
+    if all(p.amount_reporting is None for p in payments):
+        return None
+    return major(sum(value(p) for p in payments))
 
 
 def customer_entries(
-    seen: Observed, totals: TruthTotals, account: str, rules: CostRules
+    seen: Observed, totals: TruthTotals, account: str, money: MoneyRules
 ) -> list[dict[str, Any]]:
     """truth.json `customers` entries of one simulated person; adds them to `totals`.
 
@@ -259,7 +302,7 @@ def customer_entries(
     of the seller, so each extra pass shows."""
     entries = []
     for (email, currency), payments in seen.payments.items():
-        set_margins(payments, currency, account, rules)
+        set_money(payments, currency, account, money, totals)
         charges = rebills = refunds = rebill_count = 0
         orders: set[str] = set()
         recurring, first = False, None
@@ -306,6 +349,8 @@ def customer_entries(
                 "one_time_only": not recurring,
                 "thrivecart_customer_ids": sorted(seen.customer_ids.get((email, currency), ())),
                 "net_margin": major(sum(p.margin for p in payments)),
+                "net_revenue_reporting": _converted_sum(payments, _amount_reporting),
+                "net_margin_reporting": _converted_sum(payments, _margin_reporting),
             }
             | {f"acquisition_{name}": value for name, value in utm.items()}
         )
@@ -360,6 +405,8 @@ def _day_n_rows(totals: TruthTotals, currency: str) -> Iterator[dict[str, Any]]:
                 "net_revenue": major(sum(v[slot] for v in eligible)),
                 "net_revenue_charge_clock": major(sum(v[slot + charge_clock] for v in eligible)),
                 "net_margin": major(sum(v[slot + 2 * charge_clock] for v in eligible)),
+                "net_revenue_reporting": major(sum(v[slot + 3 * charge_clock] for v in eligible)),
+                "net_margin_reporting": major(sum(v[slot + 4 * charge_clock] for v in eligible)),
             }
 
 
@@ -374,6 +421,8 @@ def _aggregates(
             "customers": v[0],
             "net": major(v[1]),
             "margin": major(v[2]),
+            "net_reporting": major(v[3]),
+            "margin_reporting": major(v[4]),
         }
         for c in currencies
         for (cur, month), v in sorted(totals.cohorts.items())
@@ -425,6 +474,9 @@ def write_truth(
         "secret": plan.secret,
         "csv_timezone": plan.csv_timezone,
         "currencies": currencies,
+        "reporting_currency": DEMO_REPORTING_CURRENCY,
+        "payments_converted_at_earlier_rate": totals.fx_counts[0],
+        "payments_not_converted": totals.fx_counts[1],
     }
     aggregates = _aggregates(totals, world, currencies, subscriptions_jsonl)
     with path.open("w", encoding="utf-8", newline="") as out, customers_jsonl.open() as source:
@@ -442,9 +494,22 @@ class TruthError(ValueError):
 
 # The fields written as decimal strings (money, rates, medians), per section; null stays None.
 _DECIMALS = {
-    "customers": ("gross", "refunds", "net", "net_margin"),
-    "cohorts": ("net", "margin"),
-    "day_n": ("net_revenue", "net_revenue_charge_clock", "net_margin"),
+    "customers": (
+        "gross",
+        "refunds",
+        "net",
+        "net_margin",
+        "net_revenue_reporting",
+        "net_margin_reporting",
+    ),
+    "cohorts": ("net", "margin", "net_reporting", "margin_reporting"),
+    "day_n": (
+        "net_revenue",
+        "net_revenue_charge_clock",
+        "net_margin",
+        "net_revenue_reporting",
+        "net_margin_reporting",
+    ),
     "totals": ("charges", "rebills", "refunds", "net"),
     "repeat_purchase_cohorts": (
         "repeat_rate",
