@@ -49,6 +49,8 @@ CONTRACT_MARTS = (
     "subscription_retention_cohorts",
     "failed_payment_recovery",
     "split_pay_plans",
+    "cac_cohorts",
+    "ltv_cohorts_all_currencies",
 )
 # The snapshot and its Parquet files are replaced, never edited: mode r--r--r-- says so, and
 # keeps a read-write session from leaving a WAL file that would not match the next snapshot.
