@@ -1,4 +1,4 @@
-"""The memory limit: one setting bounds DuckDB in the loaders and in dbt."""
+"""Settings that reach DuckDB and dbt: the memory limit and the reporting currency."""
 
 from __future__ import annotations
 
@@ -29,3 +29,12 @@ def test_warehouse_connection_applies_the_limit(tmp_path: Path) -> None:
         limit = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     # DuckDB reports the limit in binary units, rounded.
     assert limit == "488.2 MiB"
+
+
+def test_reporting_currency_is_an_iso_code_or_nothing() -> None:
+    assert load_settings({"LTV_REPORTING_CURRENCY": ""}).reporting_currency == ""
+    settings = load_settings({"LTV_REPORTING_CURRENCY": " eur "})
+    assert settings.reporting_currency == "EUR"
+    assert settings.dbt_vars()["reporting_currency"] == "EUR"
+    with pytest.raises(SettingsError, match=r"LTV_REPORTING_CURRENCY='euro'.*ISO 4217"):
+        load_settings({"LTV_REPORTING_CURRENCY": "euro"})
