@@ -58,7 +58,9 @@ class SellerSummary:
     deliveries: int  # lines of deliveries.jsonl, duplicates included
     as_of: datetime
     webhook_setup_at: datetime
-    files: dict[str, Path]  # latest, older, recurring, limited, deliveries, truth
+    # latest, older, recurring, limited, deliveries, truth, and the cost, ad spend and rate
+    # files (pipeline.demo.cost_files)
+    files: dict[str, Path]
     seconds: float
 
     def line(self) -> str:
@@ -197,7 +199,7 @@ def generate_seller(
         merge_runs(runs, _partial(files["deliveries"]))
         jsonl = (workdir / "customers.jsonl", workdir / "subscriptions.jsonl")
         write_truth(_partial(files["truth"]), world, totals, *jsonl)
-        write_cost_files(cost_inputs(world), out)
+        inputs_written = write_cost_files(cost_inputs(world), out)
         for path in files.values():
             _partial(path).replace(path)
     finally:
@@ -213,6 +215,6 @@ def generate_seller(
         deliveries=rows["deliveries"],
         as_of=datetime.fromtimestamp(totals.as_of, UTC),
         webhook_setup_at=datetime.fromtimestamp(world.timeline.webhook_setup_at, UTC),
-        files=files,
+        files=files | inputs_written,
         seconds=time.monotonic() - started,
     )
