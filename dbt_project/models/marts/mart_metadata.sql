@@ -72,7 +72,18 @@ cost_rules as (
 
     select
         (select count(*) from {{ ref('stg_inputs__processor_fees') }}) as processor_fee_rules,
-        (select count(*) from {{ ref('stg_inputs__product_costs') }}) as product_cost_rules
+        (select count(*) from {{ ref('stg_inputs__product_costs') }}) as product_cost_rules,
+        -- Spend without an account cannot be placed once customers are in several accounts
+        -- (cac_cohorts).
+        (
+            select count(*)
+            from {{ ref('stg_inputs__ad_spend') }}
+            where account = ''
+                and (
+                    select count(distinct account)
+                    from {{ ref('int_customer_orders_ranked') }}
+                ) > 1
+        ) as ad_spend_rows_unassigned
 
 )
 
@@ -110,7 +121,8 @@ select
         as reporting_currency,
     cast((select count(*) from {{ ref('stg_inputs__fx_rates') }}) as integer) as fx_rates,
     payments.payments_converted_at_earlier_rate,
-    payments.payments_not_converted
+    payments.payments_not_converted,
+    cast(cost_rules.ad_spend_rows_unassigned as integer) as ad_spend_rows_unassigned
 
 from as_of
 cross join export_rows
