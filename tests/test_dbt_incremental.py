@@ -31,8 +31,9 @@ from test_dbt_support import (
     settings_for,
 )
 
-from pipeline.ingest.csv_load import ExportFile, load_export
+from pipeline.ingest.csv_load import ExportFile
 from pipeline.ingest.forget import forget
+from pipeline.ingest.input_load import load_landing_file
 from pipeline.ingest.landing import pending_files
 from pipeline.publish import publish_snapshot
 from pipeline.settings import Settings
@@ -97,7 +98,7 @@ def reload_one_file(settings: Settings, rng: random.Random) -> None:
     con = connect(settings.warehouse)
     try:
         file = ExportFile(pending.file.path, pending.file.rel_path, pending.sha256)
-        load_export(con, file, pending.export, datetime.now(UTC).replace(tzinfo=None))
+        load_landing_file(con, file, pending.export, datetime.now(UTC).replace(tzinfo=None))
     finally:
         con.close()
 

@@ -37,7 +37,8 @@ from filelock import FileLock
 from pipeline.dbt_command import vars_args
 from pipeline.demo import generate_seller, load_truth
 from pipeline.demo.cost_inputs import DEMO_REPORTING_CURRENCY
-from pipeline.ingest.csv_load import ExportFile, load_export, loaded_hashes
+from pipeline.ingest.csv_load import ExportFile, loaded_hashes
+from pipeline.ingest.input_load import load_landing_file
 from pipeline.ingest.landing import PendingFile, pending_files
 from pipeline.ingest.webhook_load import load_webhook_days, loaded_segment_sizes
 from pipeline.ingest.webhook_scan import pending_webhook_days
@@ -92,7 +93,7 @@ def load_landing(
             pending_files(settings.landing_dir, loaded_hashes(con), EVERYTHING_SETTLED_NS)
         ):
             file = ExportFile(pending.file.path, pending.file.rel_path, pending.sha256)
-            load_export(con, file, pending.export, now)
+            load_landing_file(con, file, pending.export, now)
         days = pending_webhook_days(settings.webhooks_dir, loaded_segment_sizes(con))
         for group in webhook_days(days):
             load_webhook_days(con, settings.landing_dir, settings.webhooks_dir, group, now)
@@ -107,7 +108,7 @@ def reload_everything(settings: Settings) -> None:
     try:
         for pending in pending_files(settings.landing_dir, set(), EVERYTHING_SETTLED_NS):
             file = ExportFile(pending.file.path, pending.file.rel_path, pending.sha256)
-            load_export(con, file, pending.export, now)
+            load_landing_file(con, file, pending.export, now)
         days = pending_webhook_days(settings.webhooks_dir, {})
         load_webhook_days(con, settings.landing_dir, settings.webhooks_dir, days, now)
     finally:

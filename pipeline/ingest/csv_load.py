@@ -189,7 +189,7 @@ def _record_rejects(
     return rejected
 
 
-def _delete_file(con: duckdb.DuckDBPyConnection, table: str, sha256: str) -> None:
+def delete_file(con: duckdb.DuckDBPyConnection, table: str, sha256: str) -> None:
     con.execute(f"DELETE FROM {table} WHERE _file_sha256 = ?", [sha256])
     con.execute(f"DELETE FROM {REJECTED_ROWS_TABLE} WHERE file_sha256 = ?", [sha256])
     con.execute(f"DELETE FROM {LANDING_FILES_TABLE} WHERE sha256 = ?", [sha256])
@@ -235,7 +235,7 @@ def load_export(
         digest = pool.submit(file_sha256, file.path)
         con.execute("BEGIN TRANSACTION")
         try:
-            _delete_file(con, table, file.sha256)
+            delete_file(con, table, file.sha256)
             rows, encoding = _load_rows(con, head, file, loaded_at)
             rejected = _record_rejects(con, table, file, loaded_at)
             values = normalise_values(
@@ -251,7 +251,7 @@ def load_export(
             if rows == 0 and rejected:
                 raise _unreadable(con, file.sha256)
             loaded = _summary(con, head, file, rows, rejected, encoding, values.notes)
-            _write_ledger(con, file, loaded, loaded_at)
+            write_ledger(con, file, loaded, loaded_at)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -313,7 +313,7 @@ def _summary(
     )
 
 
-def _write_ledger(
+def write_ledger(
     con: duckdb.DuckDBPyConnection, file: ExportFile, loaded: LoadedExport, loaded_at: datetime
 ) -> None:
     con.execute(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.ingest.input_formats import INPUT_TABLES
 from pipeline.ingest.landing import file_sha256, scan_landing
 from pipeline.ingest.rejection import FileRejected, move_to_rejected
 from pipeline.warehouse import (
@@ -78,7 +79,7 @@ def find_moved(
 def forget(con: duckdb.DuckDBPyConnection, sha256: str) -> int:
     """Delete one content's raw rows, rejected rows and ledger entry; the raw rows deleted."""
     removed = 0
-    for table in (TRANSACTIONS_TABLE, SUBSCRIPTIONS_TABLE):
+    for table in (TRANSACTIONS_TABLE, SUBSCRIPTIONS_TABLE, *INPUT_TABLES.values()):
         removed += con.execute(f"DELETE FROM {table} WHERE _file_sha256 = ?", [sha256]).fetchone()[
             0
         ]

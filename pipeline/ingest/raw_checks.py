@@ -8,6 +8,7 @@ from __future__ import annotations
 import duckdb
 
 from pipeline.ingest.csv_load import TABLES
+from pipeline.ingest.input_formats import INPUT_TABLES
 from pipeline.warehouse import LANDING_FILES_TABLE, WEBHOOK_EVENTS_TABLE
 
 _SHOWN = 10
@@ -18,7 +19,7 @@ def duplicate_file_loads(con: duckdb.DuckDBPyConnection, export: str) -> list[st
 
     Each file content must be in the ledger once, with exactly as many rows as the table holds.
     """
-    table = TABLES[export]
+    table = {**TABLES, **INPUT_TABLES}[export]
     repeated = con.execute(
         f"""SELECT _file_sha256, _row_number, count(*) FROM {table}
         GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL LIMIT {_SHOWN}"""

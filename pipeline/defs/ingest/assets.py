@@ -17,6 +17,7 @@ import duckdb
 from pipeline import markdown
 from pipeline.defs import WAREHOUSE_POOL
 from pipeline.defs.ingest.partitions import (
+    INPUT_FILES,
     LANDING_PATH_TAG,
     SUBSCRIPTIONS_FILES,
     TRANSACTIONS_FILES,
@@ -30,9 +31,9 @@ from pipeline.ingest.csv_load import (
     WrongExport,
     archive,
     ledger_entry,
-    load_export,
 )
 from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
+from pipeline.ingest.input_load import load_landing_file
 from pipeline.ingest.landing import find_content
 from pipeline.ingest.rejection import FileRejected, move_to_rejected
 from pipeline.ingest.webhook_load import SegmentLoad, load_webhook_days
@@ -116,7 +117,7 @@ def _load_landing_file(
         ensure_raw_schema(con)
         file = _locate(context, con, settings, context.partition_key)
         try:
-            loaded = load_export(con, file, export, utc_now(), settings.csv_date_order)
+            loaded = load_landing_file(con, file, export, utc_now(), settings.csv_date_order)
         except FileRejected as exc:
             moved = move_to_rejected(
                 file.path, file.rel_path, settings.rejected_dir, exc, file.sha256
@@ -171,9 +172,35 @@ def raw_thrivecart_subscriptions(
     return _load_landing_file(context, warehouse, settings, SUBSCRIPTIONS)
 
 
+def _input_asset(export: str) -> dg.AssetsDefinition:
+    """The raw asset of one kind of input file (docs/costs.md), one partition per content."""
+
+    @dg.asset(
+        name=export,
+        key_prefix="raw",
+        partitions_def=INPUT_FILES[export],
+        pool=WAREHOUSE_POOL,
+        group_name="raw",
+        kinds={"duckdb", "csv"},
+        description=(
+            f"Every {export.replace('_', ' ')} file dropped in the landing folder (docs/costs.md), "
+            "typed and validated, one partition per file content."
+        ),
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        settings: dg.ResourceParam[Settings],
+    ) -> dg.MaterializeResult:
+        return _load_landing_file(context, warehouse, settings, export)
+
+    return _asset
+
+
 LANDING_ASSETS = {
     TRANSACTIONS: raw_thrivecart_transactions,
     SUBSCRIPTIONS: raw_thrivecart_subscriptions,
+    **{export: _input_asset(export) for export in INPUT_FILES},
 }
 # One process per run: every step needs the single warehouse slot anyway, so step subprocesses
 # would only add start-up time.

@@ -2,6 +2,8 @@
 
 - `raw/thrivecart_transactions`, `raw/thrivecart_subscriptions`: one dynamic partition per
   landing file content (its SHA-256), so the same export under two names loads once.
+- `raw/processor_fees`, `raw/product_costs`, `raw/ad_spend`, `raw/fx_rates`: the same, for
+  the files of docs/costs.md.
 - `raw/thrivecart_webhook_events`: one daily partition per log segment (UTC day).
 """
 
@@ -11,10 +13,19 @@ from datetime import date
 import dagster as dg
 
 from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
+from pipeline.ingest.input_formats import INPUT_TABLES
 
 TRANSACTIONS_FILES = dg.DynamicPartitionsDefinition(name="transactions_files")
 SUBSCRIPTIONS_FILES = dg.DynamicPartitionsDefinition(name="subscriptions_files")
-LANDING_PARTITIONS = {TRANSACTIONS: TRANSACTIONS_FILES, SUBSCRIPTIONS: SUBSCRIPTIONS_FILES}
+# The cost, ad spend and exchange-rate files (docs/costs.md), one partition per content too.
+INPUT_FILES = {
+    export: dg.DynamicPartitionsDefinition(name=f"{export}_files") for export in INPUT_TABLES
+}
+LANDING_PARTITIONS = {
+    TRANSACTIONS: TRANSACTIONS_FILES,
+    SUBSCRIPTIONS: SUBSCRIPTIONS_FILES,
+    **INPUT_FILES,
+}
 # ThriveCart launched in 2016: no webhook can be older. The last partition is today (UTC).
 WEBHOOK_HISTORY_START = date(2016, 1, 1)
 WEBHOOK_DAYS = dg.DailyPartitionsDefinition(
