@@ -85,8 +85,10 @@ def _decode(data: bytes) -> str:
 
 
 def _lines(text: str) -> list[list[str]]:
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = max((",", ";", "\t"), key=first.count) if first else ","
+    """The file's lines split by its delimiter: the one most used in the lines that may hold
+    the header (a report's title line has none)."""
+    head = "\n".join(text.splitlines()[:MAX_PREAMBLE_LINES])
+    delimiter = max((",", ";", "\t"), key=head.count)
     return list(csv.reader(io.StringIO(text), delimiter=delimiter))
 
 
