@@ -59,6 +59,10 @@ LIVE_REBILL = {
     "thrivecart_customer_ids": ["16099259"],
     # Acquired by a rebill of an order whose order.success is not in the log.
     **dict.fromkeys(UTM_FIELDS, "(not tracked)"),
+    # 2020: before every fee, cost and exchange rate of the generated seller
+    "net_margin": Decimal("69.00"),
+    "net_revenue_reporting": None,
+    "net_margin_reporting": None,
 }
 LOST_CHARGE = {
     "email": "lou.lost@example.com",
@@ -74,6 +78,9 @@ LOST_CHARGE = {
     "rebills_count": 0,
     "thrivecart_customer_ids": ["429583657700000001"],
     **dict.fromkeys(UTM_FIELDS, None),
+    "net_margin": Decimal("-49.00"),
+    "net_revenue_reporting": None,
+    "net_margin_reporting": None,
 }
 UNIT_TEST_RESULTS = "unit_test_results.json"
 
@@ -217,6 +224,12 @@ def test_the_live_rebill_is_one_payment(seller: Seller) -> None:
             "invoice_id": "000000141-6",
             "coupon": None,
             "processor": "stripe",
+            "processor_fee": None,
+            "product_cost": None,
+            "margin": Decimal("69.00"),
+            "amount_reporting": None,
+            "margin_reporting": None,
+            "fx_rate_date": None,
         }
     ]
 
@@ -317,6 +330,8 @@ def test_the_generated_seller_still_matches_its_truth(seller: Seller) -> None:
     with_sample = {
         **truth,
         "customers": [*truth["customers"], LIVE_REBILL, LOST_CHARGE],
+        # Both sample payments are from 2020, before the generated seller's first rate.
+        "payments_not_converted": truth["payments_not_converted"] + 2,
         "totals": [
             {
                 **row,
@@ -335,6 +350,9 @@ def test_the_generated_seller_still_matches_its_truth(seller: Seller) -> None:
                 "cohort_month": "2020-07-01",
                 "customers": 1,
                 "net": Decimal("69.00"),
+                "margin": Decimal("69.00"),
+                "net_reporting": Decimal("0.00"),
+                "margin_reporting": Decimal("0.00"),
             },
             *truth["cohorts"],
         ],
@@ -347,6 +365,7 @@ def test_the_generated_seller_still_matches_its_truth(seller: Seller) -> None:
                 "eligible_customers": row["eligible_customers"] + 1,
                 "net_revenue": row["net_revenue"] + Decimal("69.00"),
                 "net_revenue_charge_clock": row["net_revenue_charge_clock"] + Decimal("69.00"),
+                "net_margin": row["net_margin"] + Decimal("69.00"),
             }
             if row["currency"] == "USD" and row["segment_value"] in ("all", "(not tracked)")
             else row

@@ -274,7 +274,8 @@ def test_ingest_pending_loads_everything_once(
     settle(pipeline_settings.landing_dir)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     results = ingest_pending(instance, pipeline_settings, run_config=quiet)
-    assert len(results) == 6 and sum(r.success for r in results) == 5
+    # 4 exports, 7 cost, spend and rate files, the notes and the webhook days
+    assert len(results) == 13 and sum(r.success for r in results) == 12
     (message,) = failure_messages(results)
     assert message.startswith("orders/notes.csv was rejected: unrecognised header")
     counts = query(

@@ -53,6 +53,13 @@ def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
             ("older", "load_transactions_file"),
             ("recurring", "load_subscriptions_file"),
             ("limited", "load_subscriptions_file"),
+            ("fees", "load_processor_fees_file"),
+            ("product_costs", "load_product_costs_file"),
+            ("meta", "load_ad_spend_file"),
+            ("google", "load_ad_spend_file"),
+            ("plain_spend", "load_ad_spend_file"),
+            ("ecb", "load_fx_rates_file"),
+            ("plain_rates", "load_fx_rates_file"),
         ]
     }
     requested = {
@@ -143,9 +150,11 @@ def test_sensors_run_by_default_and_every_writer_is_in_the_pool(
     for sensor in repo.sensor_defs:
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     pools = [a.op.pool for a in repo.assets_defs_by_key.values()]
-    assert pools == [WAREHOUSE_POOL] * 3
+    # two exports, the four inputs of docs/costs.md and the webhook log; two checks each but
+    # the log's one
+    assert pools == [WAREHOUSE_POOL] * 7
     checks = list(repo.asset_checks_defs_by_key.values())
-    assert [c.op.pool for c in checks] == [WAREHOUSE_POOL] * 5
+    assert [c.op.pool for c in checks] == [WAREHOUSE_POOL] * 13
 
 
 def test_the_instance_template_holds_one_warehouse_slot(

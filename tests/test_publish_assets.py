@@ -15,7 +15,7 @@ SNAPSHOT_KEY = dg.AssetKey(["publish", "marts_snapshot"])
 REPORT_KEY = dg.AssetKey(["publish", "ltv_report"])
 
 
-def test_snapshot_follows_the_seven_marts_in_the_warehouse_pool() -> None:
+def test_snapshot_follows_the_contract_marts_in_the_warehouse_pool() -> None:
     with_settings = dg.Definitions(resources={"settings": load_settings({})})
     publish = dg.Definitions.merge(defs, with_settings)
     dg.Definitions.validate_loadable(publish)
