@@ -30,10 +30,12 @@ SUBSCRIPTION_MARTS = (
 SECTIONS = [
     "Cohort LTV heat map",
     "LTV curves by day N",
+    "Margin against revenue",
     "LTV by first product",
     "LTV by campaign",
     "LTV by traffic source",
     "LTV by UTM campaign",
+    "CAC and payback by channel",
     "Repeat purchases and product paths",
     "MRR movements",
     "Subscription retention",
@@ -126,7 +128,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         landing_dir=root / "landing",
         warehouse=root / "ltv.duckdb",
-        marts_snapshot=build_fixture_marts(root / "warehouse" / "marts.duckdb", "main"),
+        marts_snapshot=build_fixture_marts(
+            root / "warehouse" / "marts.duckdb", "main", metadata=True
+        ),
         dagster_home=root / "dagster",
     )
 
@@ -149,13 +153,14 @@ def test_report_is_one_offline_file_with_every_section(html: str) -> None:
     h3 = [text for tag, text in page.headings if tag == "h3"]
     eur = [s.format(grain="week") for s in SECTIONS]
     usd = [s.format(grain="month") for s in SECTIONS]
-    assert h3 == eur + usd
+    assert h3 == ["All currencies in USD", *eur, *usd]
     # One line per section, but one per day N of the control bar (7, EUR's marts have 4 of
     # them) for the 4 segment sections of both currencies, and one for LTV.
     assert html.count('class="explain"') == len(h3) - 2 * 4 + 2 * 4 * 7 + 1
     # Segment charts only at days N with groups (EUR: 90; USD: first product at 30 and 90,
-    # the rest at 90); no MRR, retention or failed-payment chart for EUR (no subscriptions).
-    assert html.count("Plotly.newPlot(") == (len(h3) - 8) + 4 + 5 - 3
+    # the rest at 90); no MRR, retention or failed-payment chart for EUR (no subscriptions);
+    # CAC and all currencies are tables only.
+    assert html.count("Plotly.newPlot(") == (len(h3) - 8) + 4 + 5 - 3 - 2 - 1
 
 
 def test_headline_numbers_are_the_marts_numbers(html: str) -> None:
@@ -164,7 +169,7 @@ def test_headline_numbers_are_the_marts_numbers(html: str) -> None:
         ["EUR", "1", "300.00", "0.00", "300.00", "300.00", "300.00", "n/a"],
         ["USD", "3", "470.00", "20.00", "450.00", "150.00", "165.00", "n/a"],
     ]
-    assert "Data as of 2025-06-30 10:00 UTC (the latest payment)." in html
+    assert "Data as of 2025-06-30 10:00 UTC (the latest event from any source)." in html
     assert page.tables["usd-day-n"] == [
         ["0", "3", "3", "380.00", "126.67"],
         ["7", "3", "3", "380.00", "126.67"],
@@ -501,7 +506,11 @@ def test_a_seller_without_subscriptions_gets_one_sentence_per_section(
             f"No failed rebills in the last 12 months and no split-pay plans in {currency}." in html
         )
     assert html.count('class="empty"') == 6
-    assert 'class="account-none"' not in html  # no account note in a section without rows
+    # No account note in a section without rows: only CAC's, which has rows, has one.
+    assert re.findall(r'class="account-none" id="([^"]+)"', html) == [
+        "eur-cac-and-payback-by-channel-account-none",
+        "usd-cac-and-payback-by-channel-account-none",
+    ]
     assert '-mrr-waterfall"' not in html and 'data-account="shop"><h4>' not in html
 
 
@@ -530,7 +539,9 @@ def test_subscription_sections_name_the_account_when_a_currency_has_several(
     # the account control hides all its blocks.
     notes = re.findall(r'<p class="account-none" id="([^"]+)" hidden>([^<]*)</p>', html)
     assert notes == [
+        ("eur-cac-and-payback-by-channel-account-none", _none("acquired customers", "EUR")),
         ("eur-failed-payments-and-split-pay-account-none", _none("failed rebills", "EUR")),
+        ("usd-cac-and-payback-by-channel-account-none", _none("acquired customers", "USD")),
         ("usd-mrr-movements-account-none", _none("recurring subscriptions", "USD")),
         ("usd-subscription-retention-account-none", _none("subscriber who", "USD")),
         ("usd-failed-payments-and-split-pay-account-none", _none("failed rebills", "USD")),
@@ -546,6 +557,8 @@ def _none(lacking: str, currency: str) -> str:
         f"{currency}.",
         "subscriber who": "The chosen account has no subscriber who started a recurring plan "
         f"in the last 12 months in {currency}.",
+        "acquired customers": "The chosen account has no acquired customers or ad spend in "
+        f"{currency}.",
     }[lacking]
 
 
