@@ -385,3 +385,53 @@ def test_report_day_n_control_starts_at_each_currencys_own_day(
     assert _day_block(browser, "eur", "90")[0] is False
     severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not severe, f"the report logged errors in the browser console: {severe}"
+
+
+def test_report_cac_and_margin_follow_the_currency_and_clock_controls(
+    tmp_path: Path, browser: WebDriver
+) -> None:
+    """CAC and payback show per currency and switch with the currency control; margin against
+    revenue keeps its margin on the charge clock, where a note says so."""
+    _open_fixture_report(browser, tmp_path, "SELECT 1")
+    usd, eur = "usd-shop-cac-channels", "eur-shop-cac-channels"
+    assert _shown(browser, usd) and _shown(browser, eur)
+    assert _cells(browser, usd, 0) == [
+        "facebook",
+        "330.00",
+        "1",
+        "330.00",
+        "75.80",
+        "0.23×",
+        "1 of 2",
+        "0",
+    ]
+    _choose(browser, "currency", "EUR")
+    assert _shown(browser, eur) and not _shown(browser, usd)
+    _choose(browser, "currency", "USD")
+    assert _shown(browser, "usd-shop-cac-months") and not _shown(browser, "eur-shop-cac-months")
+
+    note = browser.find_element(
+        By.XPATH, "//section[@id='usd']//span[@class='clock-charge'][contains(., 'Margin stays')]"
+    )
+    assert _cells(browser, "usd-margin-day-n", 2) == [
+        "30",
+        "2",
+        "300.00",
+        "270.40",
+        "150.00",
+        "135.20",
+    ]
+    assert not note.is_displayed()
+    _choose(browser, "clock", "charge")
+    assert _cells(browser, "usd-margin-day-n", 2) == [
+        "30",
+        "2",
+        "280.00",
+        "270.40",
+        "140.00",
+        "135.20",
+    ]
+    assert note.is_displayed()
+    assert _visible_traces(browser, "usd-margin") == [{"clock": "charge"}, {}]
+    severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not severe, f"the report logged errors in the browser console: {severe}"

@@ -30,10 +30,12 @@ SUBSCRIPTION_MARTS = (
 SECTIONS = [
     "Cohort LTV heat map",
     "LTV curves by day N",
+    "Margin against revenue",
     "LTV by first product",
     "LTV by campaign",
     "LTV by traffic source",
     "LTV by UTM campaign",
+    "CAC and payback by channel",
     "Repeat purchases and product paths",
     "MRR movements",
     "Subscription retention",
@@ -126,7 +128,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         landing_dir=root / "landing",
         warehouse=root / "ltv.duckdb",
-        marts_snapshot=build_fixture_marts(root / "warehouse" / "marts.duckdb", "main"),
+        marts_snapshot=build_fixture_marts(
+            root / "warehouse" / "marts.duckdb", "main", metadata=True
+        ),
         dagster_home=root / "dagster",
     )
 
@@ -149,13 +153,14 @@ def test_report_is_one_offline_file_with_every_section(html: str) -> None:
     h3 = [text for tag, text in page.headings if tag == "h3"]
     eur = [s.format(grain="week") for s in SECTIONS]
     usd = [s.format(grain="month") for s in SECTIONS]
-    assert h3 == eur + usd
+    assert h3 == ["All currencies in USD", *eur, *usd]
     # One line per section, but one per day N of the control bar (7, EUR's marts have 4 of
     # them) for the 4 segment sections of both currencies, and one for LTV.
     assert html.count('class="explain"') == len(h3) - 2 * 4 + 2 * 4 * 7 + 1
     # Segment charts only at days N with groups (EUR: 90; USD: first product at 30 and 90,
-    # the rest at 90); no MRR, retention or failed-payment chart for EUR (no subscriptions).
-    assert html.count("Plotly.newPlot(") == (len(h3) - 8) + 4 + 5 - 3
+    # the rest at 90); no MRR, retention or failed-payment chart for EUR (no subscriptions);
+    # CAC and all currencies are tables only.
+    assert html.count("Plotly.newPlot(") == (len(h3) - 8) + 4 + 5 - 3 - 2 - 1
 
 
 def test_headline_numbers_are_the_marts_numbers(html: str) -> None:
@@ -164,7 +169,7 @@ def test_headline_numbers_are_the_marts_numbers(html: str) -> None:
         ["EUR", "1", "300.00", "0.00", "300.00", "300.00", "300.00", "n/a"],
         ["USD", "3", "470.00", "20.00", "450.00", "150.00", "165.00", "n/a"],
     ]
-    assert "Data as of 2025-06-30 10:00 UTC (the latest payment)." in html
+    assert "Data as of 2025-06-30 10:00 UTC (the latest event from any source)." in html
     assert page.tables["usd-day-n"] == [
         ["0", "3", "3", "380.00", "126.67"],
         ["7", "3", "3", "380.00", "126.67"],
@@ -501,7 +506,11 @@ def test_a_seller_without_subscriptions_gets_one_sentence_per_section(
             f"No failed rebills in the last 12 months and no split-pay plans in {currency}." in html
         )
     assert html.count('class="empty"') == 6
-    assert 'class="account-none"' not in html  # no account note in a section without rows
+    # No account note in a section without rows: only CAC's, which has rows, has one.
+    assert re.findall(r'class="account-none" id="([^"]+)"', html) == [
+        "eur-cac-and-payback-by-channel-account-none",
+        "usd-cac-and-payback-by-channel-account-none",
+    ]
     assert '-mrr-waterfall"' not in html and 'data-account="shop"><h4>' not in html
 
 
@@ -530,7 +539,9 @@ def test_subscription_sections_name_the_account_when_a_currency_has_several(
     # the account control hides all its blocks.
     notes = re.findall(r'<p class="account-none" id="([^"]+)" hidden>([^<]*)</p>', html)
     assert notes == [
+        ("eur-cac-and-payback-by-channel-account-none", _none("acquired customers", "EUR")),
         ("eur-failed-payments-and-split-pay-account-none", _none("failed rebills", "EUR")),
+        ("usd-cac-and-payback-by-channel-account-none", _none("acquired customers", "USD")),
         ("usd-mrr-movements-account-none", _none("recurring subscriptions", "USD")),
         ("usd-subscription-retention-account-none", _none("subscriber who", "USD")),
         ("usd-failed-payments-and-split-pay-account-none", _none("failed rebills", "USD")),
@@ -546,6 +557,8 @@ def _none(lacking: str, currency: str) -> str:
         f"{currency}.",
         "subscriber who": "The chosen account has no subscriber who started a recurring plan "
         f"in the last 12 months in {currency}.",
+        "acquired customers": "The chosen account has no acquired customers or ad spend in "
+        f"{currency}.",
     }[lacking]
 
 
@@ -653,9 +666,15 @@ def test_segments_compare_at_day_90_else_the_latest_day_with_customers(
 
 
 def test_data_from_the_marts_is_escaped(tmp_path: Path, settings: Settings) -> None:
-    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main", metadata=True)
     evil = "<img src=x onerror=alert(1)>"
     with duckdb.connect(str(snapshot)) as con:
+        con.execute(
+            "UPDATE cac_cohorts SET account = $1, channel = $1 || channel WHERE channel <> '*'",
+            [evil],
+        )
+        con.execute("UPDATE mart_metadata SET margin_basis = ?", [evil])
+        con.execute("UPDATE ltv_cohorts_all_currencies SET reporting_currency = ?", [evil])
         con.execute("UPDATE ltv_day_n SET segment_value = ? WHERE segment_value = 'spring'", [evil])
         con.execute(
             "UPDATE source_reconciliation SET payment_type = ? WHERE currency = 'EUR'", [evil]
@@ -685,8 +704,12 @@ def test_empty_marts_give_a_page_that_says_so(tmp_path: Path, settings: Settings
 def test_a_snapshot_missing_a_mart_or_column_is_named(tmp_path: Path, settings: Settings) -> None:
     snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main")
     with duckdb.connect(str(snapshot)) as con:
-        con.execute("ALTER TABLE revenue_daily DROP COLUMN refunds; DROP TABLE ltv_day_n")
-    with pytest.raises(ReportError, match=r"lack ltv_day_n, revenue_daily\.refunds\..*ltv run"):
+        con.execute(
+            """ALTER TABLE revenue_daily DROP COLUMN refunds; DROP TABLE ltv_day_n;
+               ALTER TABLE cac_cohorts DROP COLUMN payback_months"""
+        )
+    lacking = r"lack ltv_day_n, revenue_daily\.refunds, cac_cohorts\.payback_months\..*ltv run"
+    with pytest.raises(ReportError, match=lacking):
         write_report(replace(settings, marts_snapshot=snapshot))
 
 
@@ -706,3 +729,211 @@ def test_cli_without_a_snapshot_says_to_run_the_pipeline_first(tmp_path: Path) -
     assert "No marts database at" in result.output
     assert "Run `ltv run` first" in result.output
     assert not (tmp_path / "ltv_report.html").exists()
+
+
+def _report(settings: Settings, tmp_path: Path, change: str = "", metadata: bool = True) -> str:
+    """The report of the fixture marts after the SQL `change`."""
+    snapshot = build_fixture_marts(tmp_path / "marts.duckdb", "main", metadata)
+    if change:
+        with duckdb.connect(str(snapshot)) as con:
+            con.execute(change)
+    return write_report(replace(settings, marts_snapshot=snapshot)).path.read_text()
+
+
+def test_margin_stands_beside_revenue_by_day_n(html: str, usd: CurrencyContents) -> None:
+    """Margin is each payment's amount less the fee and the Course's cost (the fixture's
+    docstring): at day 30 alice's 76.70 and bob's 193.70 over 2 customers, 135.20; at day 60
+    alice's Mentoring (48.20) and refund (−20.00) join, 298.60 / 2 = 149.30."""
+    page = Page(html)
+    assert page.tables["usd-margin-day-n"] == [
+        ["0", "3", "380.00", "327.70", "126.67", "109.23"],
+        ["7", "3", "380.00", "327.70", "126.67", "109.23"],
+        ["30", "2", "300.00", "270.40", "150.00", "135.20"],
+        ["60", "2", "330.00", "298.60", "165.00", "149.30"],
+        ["90", "2", "330.00", "298.60", "165.00", "149.30"],
+        ["180", "0", "0.00", "0.00", "n/a", "n/a"],
+        ["365", "0", "0.00", "0.00", "n/a", "n/a"],
+    ]
+    # The charge clock moves alice's refund to day 0: revenue changes, margin does not.
+    assert page.charge_tables["usd-margin-day-n"][:3] == [
+        ["0", "3", "360.00", "327.70", "120.00", "109.23"],
+        ["7", "3", "360.00", "327.70", "120.00", "109.23"],
+        ["30", "2", "280.00", "270.40", "140.00", "135.20"],
+    ]
+    assert page.tables["eur-margin-day-n"][0] == ["0", "1", "300.00", "295.25", "300.00", "295.25"]
+    basis = "Margin here is revenue less processor fees and product costs (docs/costs.md)."
+    assert html.count(basis) == 3  # each currency's margin, and all currencies in USD
+    assert (
+        html.count(
+            '<span class="clock-charge"> Margin stays on the cash clock: the charge clock '
+            "moves the revenue figures only.</span>"
+        )
+        == 2
+    )
+    curves = charts.margin_curves(list(usd.headline.day_n.values()), "USD").data
+    assert [(t.name, t.meta, t.visible) for t in curves] == [
+        ("Net revenue", {"clock": "cash"}, True),
+        ("Net revenue", {"clock": "charge"}, False),
+        ("Margin (cash clock)", None, True),
+    ]
+    assert list(curves[2].x) == [0, 7, 30, 60, 90]
+    assert list(map(float, curves[2].y)) == [109.23, 109.23, 135.2, 149.3, 149.3]
+
+
+def test_margin_basis_says_when_margin_is_only_revenue(tmp_path: Path, settings: Settings) -> None:
+    revenue_only = _report(
+        settings,
+        tmp_path,
+        "UPDATE mart_metadata SET margin_basis = 'revenue only: no cost files in landing/costs/'",
+    )
+    sentence = "Margin here is revenue only: no cost files in landing/costs/ (docs/costs.md)."
+    assert revenue_only.count(sentence) == 3
+    unknown = _report(settings, tmp_path / "none", metadata=False)
+    # Without mart_metadata the converted cohorts still show, from their own mart.
+    assert unknown.count("These marts do not record which costs the margin subtracts.") == 3
+    assert "<h3>All currencies in USD</h3>" in unknown
+
+
+def test_cac_and_payback_by_channel(html: str) -> None:
+    """facebook: 280.00 in January (nobody acquired) and 50.00 in June (carol, margin 75.80,
+    paid back in month 0): 330.00 for 1 customer, 75.80 / 330.00 = 0.23×, 1 of its 2 months
+    paid back. The untracked customers had no spend. Dave's 295.25 never paid back google's
+    400.00 (0.74×)."""
+    page = Page(html)
+    assert page.tables["usd-shop-cac-channels"] == [
+        ["facebook", "330.00", "1", "330.00", "75.80", "0.23×", "1 of 2", "0"],
+        ["(not tracked)", "0.00", "2", "n/a", "149.30", "n/a", "no spend", "n/a"],
+    ]
+    # Every channel: January's 280.00 over alice and bob is 140.00 each, paid back in month 1
+    # (270.40 by January's end, 298.60 by February's).
+    assert page.tables["usd-shop-cac-months"] == [
+        ["2025-01", "280.00", "2", "140.00", "149.30", "1.07×", "1"],
+        ["2025-06", "50.00", "1", "50.00", "75.80", "1.52×", "0"],
+    ]
+    assert page.tables["eur-shop-cac-channels"] == [
+        ["google", "400.00", "1", "400.00", "295.25", "0.74×", "0 of 1", "not yet"]
+    ]
+    assert page.tables["eur-shop-cac-months"] == [
+        ["2025-02", "400.00", "1", "400.00", "295.25", "0.74×", "not yet"]
+    ]
+    assert "No ad spend in" not in html
+
+
+def test_cac_channels_add_up_every_month_the_month_table_the_last_12(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A year-old facebook month (100.00, 1 customer at 150.00 margin, paid back in month 2)
+    counts in the channel, not in the month table: 430.00 for 2 customers, margin
+    225.80 / 2 = 112.90 each and 225.80 / 430.00 = 0.53×; with months 0 and 2 paid back the
+    median is month 1."""
+    old = """('shop', 'USD', '2024-06-01', {channel}, 100.00, 1, 100.00, 160.00, 150.00,
+              160.00, 150.00, NULL, NULL, NULL, NULL, NULL, NULL, 1.50, 2)"""
+    html = _report(
+        settings,
+        tmp_path,
+        "INSERT INTO cac_cohorts VALUES "
+        + ", ".join(old.format(channel=c) for c in ("'facebook', '*'", "'*', '*'")),
+    )
+    page = Page(html)
+    assert page.tables["usd-shop-cac-channels"][0] == [
+        "facebook",
+        "430.00",
+        "2",
+        "215.00",
+        "112.90",
+        "0.53×",
+        "2 of 3",
+        "1",
+    ]
+    assert [row[0] for row in page.tables["usd-shop-cac-months"]] == ["2025-01", "2025-06"]
+
+
+def test_without_ad_spend_cac_says_where_the_spend_goes(tmp_path: Path, settings: Settings) -> None:
+    html = _report(
+        settings,
+        tmp_path,
+        """UPDATE cac_cohorts SET spend = 0, cac = NULL, margin_ltv_to_cac = NULL,
+               payback_months = NULL""",
+    )
+    for currency in ("EUR", "USD"):
+        assert (
+            f'<p class="empty">No ad spend in {currency} yet, so no CAC or payback. Drop daily '
+            "ad spend (a plain file, or Meta Ads Manager and Google Ads daily campaign reports) "
+            "into landing/ad_spend/ (docs/costs.md).</p>"
+        ) in html
+    page = Page(html)
+    assert not [t for t in page.tables if "-cac-" in t]
+
+
+def test_cac_names_the_account_when_a_currency_has_several(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """Carol's June moved to a second account: each account its own channels and months."""
+    html = _report(
+        settings,
+        tmp_path,
+        "UPDATE cac_cohorts SET account = 'outlet' WHERE cohort_month = '2025-06-01'",
+    )
+    page = Page(html)
+    assert page.tables["usd-outlet-cac-channels"] == [
+        ["facebook", "50.00", "1", "50.00", "75.80", "1.52×", "1 of 1", "0"]
+    ]
+    assert page.tables["usd-shop-cac-channels"][0] == [
+        "facebook",
+        "280.00",
+        "0",
+        "n/a",
+        "n/a",
+        "n/a",
+        "0 of 1",
+        "not yet",
+    ]
+    assert page.tables["usd-outlet-cac-months"] == [
+        ["2025-06", "50.00", "1", "50.00", "75.80", "1.52×", "0"]
+    ]
+    assert '<div class="account" data-account="outlet">\n<h4>outlet</h4>' in html
+    assert _options(html, "account") == [("all", True), ("outlet", False), ("shop", False)]
+
+
+def test_all_currencies_in_the_reporting_currency(html: str) -> None:
+    """Each cohort at its latest month in USD: dave's 300.00 EUR is 330.00 USD at 1.10, his
+    margin 295.25 × 1.10 = 324.78; every cohort's latest month is still running."""
+    assert Page(html).tables["all-currencies"] == [
+        ["2025-01", "2", "5 (to date)", "165.00", "149.30"],
+        ["2025-02", "1", "4 (to date)", "330.00", "324.78"],
+        ["2025-06", "1", "0 (to date)", "120.00", "75.80"],
+    ]
+    assert "Left out of these figures" not in html
+    assert "set LTV_REPORTING_CURRENCY" not in html
+
+
+def test_all_currencies_count_the_payments_without_a_rate(
+    tmp_path: Path, settings: Settings
+) -> None:
+    html = _report(settings, tmp_path, "UPDATE mart_metadata SET payments_not_converted = 2")
+    assert (
+        '<p class="explain">Left out of these figures: 2 payments without an exchange rate on '
+        "or before the day paid (add rates to landing/fx_rates/).</p>"
+    ) in html
+
+
+@pytest.mark.parametrize(("currencies", "hint"), [(("EUR", "USD"), True), (("USD",), False)])
+def test_without_a_reporting_currency_several_currencies_say_how_to_add_them_up(
+    tmp_path: Path, settings: Settings, currencies: tuple[str, ...], hint: bool
+) -> None:
+    """No converted cohorts: a line on how to get them when there are currencies to add up."""
+    only = "', '".join(currencies)
+    html = _report(
+        settings,
+        tmp_path,
+        f"""DELETE FROM ltv_cohorts_all_currencies;
+            UPDATE mart_metadata SET reporting_currency = NULL;
+            DELETE FROM revenue_daily WHERE currency NOT IN ('{only}');
+            DELETE FROM dim_customers WHERE currency NOT IN ('{only}');""",
+    )
+    assert "All currencies in" not in html and "all-currencies" not in Page(html).tables
+    line = (
+        "To see every currency in one, set LTV_REPORTING_CURRENCY (e.g. USD) and drop exchange "
+        "rates into landing/fx_rates/ (docs/costs.md)."
+    )
+    assert (line in html) is hint

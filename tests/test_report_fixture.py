@@ -21,6 +21,21 @@ Their subscriptions (account shop, the subscription marts' rules in docs/marts.m
   2025-06-27 and is collected on 2025-06-30 at 40.00 (recovered; MRR 40.00 at as_of).
 - S5, dave's Buch (EUR), split pay: three yearly instalments of 300.00, the first on
   2025-02-01, two outstanding; EUR has no recurring subscription.
+
+Their costs (docs/costs.md): Stripe keeps 3% + 0.30 of a USD charge and 1.5% + 0.25 of a EUR
+one, rounded to the cent; a Course sold in USD costs 20.00 to deliver; a refund returns
+neither. So the margins are p1 100.00 − 3.30 − 20.00 = 76.70, p2 50.00 − 1.80 = 48.20,
+p3 −20.00, p4 200.00 − 6.30 = 193.70, p5 80.00 − 2.70 − 20.00 = 57.30, p6 40.00 − 1.50 − 20.00
+= 18.50 and p7 300.00 − 4.75 = 295.25 EUR.
+
+Their ad spend: facebook 280.00 USD in January 2025 (campaign 'winter sale', which acquired
+nobody: alice and bob came untracked), facebook 50.00 USD in June ('spring launch', carol) and
+google 400.00 EUR in February ('brand', dave). January's 280.00 over its 2 customers is a CAC
+of 140.00, paid back in month 1 (margin 270.40 in January, 298.60 by February's end); carol
+paid her 50.00 back in month 0 (75.80); dave's 295.25 has not paid back 400.00.
+
+The reporting currency is USD: dave's payment converts at 1.10 USD per EUR, 330.00 with a
+margin of 295.25 × 1.10 = 324.775, 324.78 to the cent.
 """
 
 from __future__ import annotations
@@ -38,29 +53,38 @@ CREATE TABLE fct_payments (
     order_id VARCHAR, item_type VARCHAR, product_id VARCHAR, product_name VARCHAR,
     subscription_id VARCHAR, payment_type VARCHAR, paid_at TIMESTAMP, paid_date DATE,
     amount DECIMAL(18,2), tax_amount DECIMAL(18,2), currency VARCHAR, campaign_id VARCHAR,
-    affiliate_id VARCHAR, source VARCHAR, matched_by VARCHAR, charge_clock_date DATE);
+    affiliate_id VARCHAR, source VARCHAR, matched_by VARCHAR, charge_clock_date DATE,
+    processor_fee DECIMAL(18,2), product_cost DECIMAL(18,2), margin DECIMAL(18,2),
+    amount_reporting DECIMAL(18,2), margin_reporting DECIMAL(18,2));
 INSERT INTO fct_payments VALUES
   ('p1', 'shop', 'c_alice', 'alice@example.com', 'o1', 'product', 'P1', 'Course', 'S1',
    'charge', '2025-01-10 09:00', '2025-01-10', 100.00, 0.00, 'USD', 'spring', NULL,
-   'csv+webhook', 'order_id', '2025-01-10'),
+   'csv+webhook', 'order_id', '2025-01-10',
+   3.30, 20.00, 76.70, 100.00, 76.70),
   ('p2', 'shop', 'c_alice', 'alice@example.com', 'o5', 'product', 'P2', 'Mentoring', 'S3',
    'charge', '2025-02-10 09:00', '2025-02-10', 50.00, 0.00, 'USD', NULL, NULL,
-   'webhook', NULL, '2025-02-10'),
+   'webhook', NULL, '2025-02-10',
+   1.80, NULL, 48.20, 50.00, 48.20),
   ('p3', 'shop', 'c_alice', 'alice@example.com', 'o1', 'product', 'P1', 'Course', 'S1',
    'refund', '2025-02-15 12:00', '2025-02-15', -20.00, 0.00, 'USD', 'spring', NULL,
-   'csv', NULL, '2025-01-10'),
+   'csv', NULL, '2025-01-10',
+   NULL, NULL, -20.00, -20.00, -20.00),
   ('p4', 'shop', 'c_bob', 'bob@example.com', 'o2', 'product', 'P2', 'Mentoring', 'S4',
    'charge', '2025-01-20 15:30', '2025-01-20', 200.00, 0.00, 'USD', NULL, 'aff1',
-   'csv', NULL, '2025-01-20'),
+   'csv', NULL, '2025-01-20',
+   6.30, NULL, 193.70, 200.00, 193.70),
   ('p5', 'shop', 'c_carol', 'carol@example.com', 'o3', 'product', 'P1', 'Course', 'S2',
    'charge', '2025-06-01 08:00', '2025-06-01', 80.00, 0.00, 'USD', 'spring', NULL,
-   'csv+webhook', 'order_id', '2025-06-01'),
+   'csv+webhook', 'order_id', '2025-06-01',
+   2.70, 20.00, 57.30, 80.00, 57.30),
   ('p6', 'shop', 'c_carol', 'carol@example.com', 'o3', 'product', 'P1', 'Course', 'S2',
    'rebill', '2025-06-30 10:00', '2025-06-30', 40.00, 0.00, 'USD', 'spring', NULL,
-   'webhook', NULL, '2025-06-30'),
+   'webhook', NULL, '2025-06-30',
+   1.50, 20.00, 18.50, 40.00, 18.50),
   ('p7', 'shop', 'c_dave', 'dave@example.com', 'o4', 'product', 'P3', 'Buch', 'S5',
    'charge', '2025-02-01 11:00', '2025-02-01', 300.00, 19.00, 'EUR', 'winter', NULL,
-   'csv+webhook', 'order_id', '2025-02-01');
+   'csv+webhook', 'order_id', '2025-02-01',
+   4.75, NULL, 295.25, 330.00, 324.78);
 
 CREATE TABLE dim_customers (
     customer_id VARCHAR, email VARCHAR, currency VARCHAR, first_name VARCHAR,
@@ -133,38 +157,69 @@ INSERT INTO ltv_cohorts_monthly VALUES
 CREATE TABLE ltv_day_n (
     currency VARCHAR, segment_type VARCHAR, segment_value VARCHAR, day_n INTEGER,
     customers INTEGER, eligible_customers INTEGER, net_revenue DECIMAL(18,2),
-    ltv DECIMAL(18,2), net_revenue_charge_clock DECIMAL(18,2), ltv_charge_clock DECIMAL(18,2));
+    ltv DECIMAL(18,2), net_revenue_charge_clock DECIMAL(18,2), ltv_charge_clock DECIMAL(18,2),
+    net_margin DECIMAL(18,2), margin_ltv DECIMAL(18,2));
 INSERT INTO ltv_day_n VALUES
-  ('USD', 'all', 'all', 0, 3, 3, 380.00, 126.67, 360.00, 120.00),
-  ('USD', 'all', 'all', 7, 3, 3, 380.00, 126.67, 360.00, 120.00),
-  ('USD', 'all', 'all', 30, 3, 2, 300.00, 150.00, 280.00, 140.00),
-  ('USD', 'all', 'all', 60, 3, 2, 330.00, 165.00, 330.00, 165.00),
-  ('USD', 'all', 'all', 90, 3, 2, 330.00, 165.00, 330.00, 165.00),
-  ('USD', 'all', 'all', 180, 3, 0, 0.00, NULL, 0.00, NULL),
-  ('USD', 'all', 'all', 365, 3, 0, 0.00, NULL, 0.00, NULL),
-  ('USD', 'cohort_month', '2025-01-01', 0, 2, 2, 300.00, 150.00, 280.00, 140.00),
-  ('USD', 'cohort_month', '2025-01-01', 30, 2, 2, 300.00, 150.00, 280.00, 140.00),
-  ('USD', 'cohort_month', '2025-01-01', 90, 2, 2, 330.00, 165.00, 330.00, 165.00),
-  ('USD', 'cohort_month', '2025-06-01', 0, 1, 1, 80.00, 80.00, 80.00, 80.00),
-  ('USD', 'cohort_month', '2025-06-01', 30, 1, 0, 0.00, NULL, 0.00, NULL),
-  ('USD', 'first_product', 'P1', 30, 2, 1, 100.00, 100.00, 80.00, 80.00),
-  ('USD', 'first_product', 'P2', 30, 1, 1, 200.00, 200.00, 200.00, 200.00),
-  ('USD', 'first_product', 'P1', 90, 2, 1, 130.00, 130.00, 130.00, 130.00),
-  ('USD', 'first_product', 'P2', 90, 1, 1, 200.00, 200.00, 200.00, 200.00),
-  ('USD', 'campaign', 'spring', 90, 2, 1, 130.00, 130.00, 130.00, 130.00),
-  ('USD', 'campaign', NULL, 90, 1, 1, 200.00, 200.00, 200.00, 200.00),
-  ('USD', 'utm_source', 'facebook', 90, 1, 0, 0.00, NULL, 0.00, NULL),
-  ('USD', 'utm_source', '(not tracked)', 90, 2, 2, 330.00, 165.00, 330.00, 165.00),
-  ('USD', 'utm_campaign', 'spring launch', 90, 1, 0, 0.00, NULL, 0.00, NULL),
-  ('USD', 'utm_campaign', '(not tracked)', 90, 2, 2, 330.00, 165.00, 330.00, 165.00),
-  ('EUR', 'all', 'all', 0, 1, 1, 300.00, 300.00, 300.00, 300.00),
-  ('EUR', 'all', 'all', 30, 1, 1, 300.00, 300.00, 300.00, 300.00),
-  ('EUR', 'all', 'all', 90, 1, 1, 300.00, 300.00, 300.00, 300.00),
-  ('EUR', 'all', 'all', 365, 1, 0, 0.00, NULL, 0.00, NULL),
-  ('EUR', 'first_product', 'P3', 90, 1, 1, 300.00, 300.00, 300.00, 300.00),
-  ('EUR', 'campaign', 'winter', 90, 1, 1, 300.00, 300.00, 300.00, 300.00),
-  ('EUR', 'utm_source', 'google', 90, 1, 1, 300.00, 300.00, 300.00, 300.00),
-  ('EUR', 'utm_campaign', 'brand', 90, 1, 1, 300.00, 300.00, 300.00, 300.00);
+  ('USD', 'all', 'all', 0, 3, 3, 380.00, 126.67, 360.00, 120.00,
+   327.70, 109.23),
+  ('USD', 'all', 'all', 7, 3, 3, 380.00, 126.67, 360.00, 120.00,
+   327.70, 109.23),
+  ('USD', 'all', 'all', 30, 3, 2, 300.00, 150.00, 280.00, 140.00,
+   270.40, 135.20),
+  ('USD', 'all', 'all', 60, 3, 2, 330.00, 165.00, 330.00, 165.00,
+   298.60, 149.30),
+  ('USD', 'all', 'all', 90, 3, 2, 330.00, 165.00, 330.00, 165.00,
+   298.60, 149.30),
+  ('USD', 'all', 'all', 180, 3, 0, 0.00, NULL, 0.00, NULL,
+   0.00, NULL),
+  ('USD', 'all', 'all', 365, 3, 0, 0.00, NULL, 0.00, NULL,
+   0.00, NULL),
+  ('USD', 'cohort_month', '2025-01-01', 0, 2, 2, 300.00, 150.00, 280.00, 140.00,
+   270.40, 135.20),
+  ('USD', 'cohort_month', '2025-01-01', 30, 2, 2, 300.00, 150.00, 280.00, 140.00,
+   270.40, 135.20),
+  ('USD', 'cohort_month', '2025-01-01', 90, 2, 2, 330.00, 165.00, 330.00, 165.00,
+   298.60, 149.30),
+  ('USD', 'cohort_month', '2025-06-01', 0, 1, 1, 80.00, 80.00, 80.00, 80.00,
+   57.30, 57.30),
+  ('USD', 'cohort_month', '2025-06-01', 30, 1, 0, 0.00, NULL, 0.00, NULL,
+   0.00, NULL),
+  ('USD', 'first_product', 'P1', 30, 2, 1, 100.00, 100.00, 80.00, 80.00,
+   76.70, 76.70),
+  ('USD', 'first_product', 'P2', 30, 1, 1, 200.00, 200.00, 200.00, 200.00,
+   193.70, 193.70),
+  ('USD', 'first_product', 'P1', 90, 2, 1, 130.00, 130.00, 130.00, 130.00,
+   104.90, 104.90),
+  ('USD', 'first_product', 'P2', 90, 1, 1, 200.00, 200.00, 200.00, 200.00,
+   193.70, 193.70),
+  ('USD', 'campaign', 'spring', 90, 2, 1, 130.00, 130.00, 130.00, 130.00,
+   104.90, 104.90),
+  ('USD', 'campaign', NULL, 90, 1, 1, 200.00, 200.00, 200.00, 200.00,
+   193.70, 193.70),
+  ('USD', 'utm_source', 'facebook', 90, 1, 0, 0.00, NULL, 0.00, NULL,
+   0.00, NULL),
+  ('USD', 'utm_source', '(not tracked)', 90, 2, 2, 330.00, 165.00, 330.00, 165.00,
+   298.60, 149.30),
+  ('USD', 'utm_campaign', 'spring launch', 90, 1, 0, 0.00, NULL, 0.00, NULL,
+   0.00, NULL),
+  ('USD', 'utm_campaign', '(not tracked)', 90, 2, 2, 330.00, 165.00, 330.00, 165.00,
+   298.60, 149.30),
+  ('EUR', 'all', 'all', 0, 1, 1, 300.00, 300.00, 300.00, 300.00,
+   295.25, 295.25),
+  ('EUR', 'all', 'all', 30, 1, 1, 300.00, 300.00, 300.00, 300.00,
+   295.25, 295.25),
+  ('EUR', 'all', 'all', 90, 1, 1, 300.00, 300.00, 300.00, 300.00,
+   295.25, 295.25),
+  ('EUR', 'all', 'all', 365, 1, 0, 0.00, NULL, 0.00, NULL,
+   0.00, NULL),
+  ('EUR', 'first_product', 'P3', 90, 1, 1, 300.00, 300.00, 300.00, 300.00,
+   295.25, 295.25),
+  ('EUR', 'campaign', 'winter', 90, 1, 1, 300.00, 300.00, 300.00, 300.00,
+   295.25, 295.25),
+  ('EUR', 'utm_source', 'google', 90, 1, 1, 300.00, 300.00, 300.00, 300.00,
+   295.25, 295.25),
+  ('EUR', 'utm_campaign', 'brand', 90, 1, 1, 300.00, 300.00, 300.00, 300.00,
+   295.25, 295.25);
 
 CREATE TABLE revenue_daily (
     currency VARCHAR, date DATE, gross_revenue DECIMAL(18,2), refunds DECIMAL(18,2),
@@ -282,6 +337,74 @@ CREATE TABLE split_pay_plans (
     PRIMARY KEY (account, currency, product_id, start_month));
 INSERT INTO split_pay_plans VALUES
   ('shop', 'EUR', 'P3', 'Buch', '2025-02-01', 1, 0, 0, 1, NULL, 1, 2, 600.00, 0);
+
+CREATE TABLE cac_cohorts (
+    account VARCHAR, currency VARCHAR, cohort_month DATE, channel VARCHAR, campaign VARCHAR,
+    spend DECIMAL(18,2), new_customers INTEGER, cac DECIMAL(18,2), net_revenue DECIMAL(18,2),
+    net_margin DECIMAL(18,2), ltv_to_date DECIMAL(18,2), margin_ltv_to_date DECIMAL(18,2),
+    ltv_30 DECIMAL(18,2), margin_ltv_30 DECIMAL(18,2), ltv_90 DECIMAL(18,2),
+    margin_ltv_90 DECIMAL(18,2), ltv_365 DECIMAL(18,2), margin_ltv_365 DECIMAL(18,2),
+    margin_ltv_to_cac DECIMAL(18,2), payback_months INTEGER,
+    PRIMARY KEY (account, currency, cohort_month, channel, campaign));
+INSERT INTO cac_cohorts VALUES
+  ('shop', 'USD', '2025-01-01', '(not tracked)', '(not tracked)', 0.00, 2, NULL, 330.00,
+   298.60, 165.00, 149.30, 150.00, 135.20, 165.00, 149.30, NULL, NULL, NULL, NULL),
+  ('shop', 'USD', '2025-01-01', '(not tracked)', '*', 0.00, 2, NULL, 330.00,
+   298.60, 165.00, 149.30, 150.00, 135.20, 165.00, 149.30, NULL, NULL, NULL, NULL),
+  ('shop', 'USD', '2025-01-01', 'facebook', 'winter sale', 280.00, 0, NULL, 0.00,
+   0.00, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  ('shop', 'USD', '2025-01-01', 'facebook', '*', 280.00, 0, NULL, 0.00,
+   0.00, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  ('shop', 'USD', '2025-01-01', '*', '*', 280.00, 2, 140.00, 330.00,
+   298.60, 165.00, 149.30, 150.00, 135.20, 165.00, 149.30, NULL, NULL, 1.07, 1),
+  ('shop', 'USD', '2025-06-01', 'facebook', 'spring launch', 50.00, 1, 50.00, 120.00,
+   75.80, 120.00, 75.80, NULL, NULL, NULL, NULL, NULL, NULL, 1.52, 0),
+  ('shop', 'USD', '2025-06-01', 'facebook', '*', 50.00, 1, 50.00, 120.00,
+   75.80, 120.00, 75.80, NULL, NULL, NULL, NULL, NULL, NULL, 1.52, 0),
+  ('shop', 'USD', '2025-06-01', '*', '*', 50.00, 1, 50.00, 120.00,
+   75.80, 120.00, 75.80, NULL, NULL, NULL, NULL, NULL, NULL, 1.52, 0),
+  ('shop', 'EUR', '2025-02-01', 'google', 'brand', 400.00, 1, 400.00, 300.00,
+   295.25, 300.00, 295.25, 300.00, 295.25, 300.00, 295.25, NULL, NULL, 0.74, NULL),
+  ('shop', 'EUR', '2025-02-01', 'google', '*', 400.00, 1, 400.00, 300.00,
+   295.25, 300.00, 295.25, 300.00, 295.25, 300.00, 295.25, NULL, NULL, 0.74, NULL),
+  ('shop', 'EUR', '2025-02-01', '*', '*', 400.00, 1, 400.00, 300.00,
+   295.25, 300.00, 295.25, 300.00, 295.25, 300.00, 295.25, NULL, NULL, 0.74, NULL);
+
+CREATE TABLE ltv_cohorts_all_currencies (
+    reporting_currency VARCHAR, cohort_month DATE, months_since_acquisition INTEGER,
+    activity_month DATE, cohort_customers INTEGER, net_revenue DECIMAL(18,2),
+    cumulative_net_revenue DECIMAL(18,2), ltv_per_customer DECIMAL(18,2),
+    net_margin DECIMAL(18,2), cumulative_margin DECIMAL(18,2),
+    margin_ltv_per_customer DECIMAL(18,2), is_complete BOOLEAN,
+    PRIMARY KEY (cohort_month, months_since_acquisition));
+INSERT INTO ltv_cohorts_all_currencies VALUES
+  ('USD', '2025-01-01', 0, '2025-01-01', 2, 300.00, 300.00, 150.00, 270.40, 270.40, 135.20, true),
+  ('USD', '2025-01-01', 1, '2025-02-01', 2, 30.00, 330.00, 165.00, 28.20, 298.60, 149.30, true),
+  ('USD', '2025-01-01', 2, '2025-03-01', 2, 0.00, 330.00, 165.00, 0.00, 298.60, 149.30, true),
+  ('USD', '2025-01-01', 3, '2025-04-01', 2, 0.00, 330.00, 165.00, 0.00, 298.60, 149.30, true),
+  ('USD', '2025-01-01', 4, '2025-05-01', 2, 0.00, 330.00, 165.00, 0.00, 298.60, 149.30, true),
+  ('USD', '2025-01-01', 5, '2025-06-01', 2, 0.00, 330.00, 165.00, 0.00, 298.60, 149.30, false),
+  ('USD', '2025-02-01', 0, '2025-02-01', 1, 330.00, 330.00, 330.00, 324.78, 324.78, 324.78, true),
+  ('USD', '2025-02-01', 1, '2025-03-01', 1, 0.00, 330.00, 330.00, 0.00, 324.78, 324.78, true),
+  ('USD', '2025-02-01', 2, '2025-04-01', 1, 0.00, 330.00, 330.00, 0.00, 324.78, 324.78, true),
+  ('USD', '2025-02-01', 3, '2025-05-01', 1, 0.00, 330.00, 330.00, 0.00, 324.78, 324.78, true),
+  ('USD', '2025-02-01', 4, '2025-06-01', 1, 0.00, 330.00, 330.00, 0.00, 324.78, 324.78, false),
+  ('USD', '2025-06-01', 0, '2025-06-01', 1, 120.00, 120.00, 120.00, 75.80, 75.80, 75.80, false);
+"""
+
+# The build's mart_metadata: as_of is carol's rebill; two fee rules (USD, EUR) and one product
+# cost rule (the Course in USD), so p2, p4 and p7 have no cost rule; USD is the reporting
+# currency and dave's payment converts at 1.10 USD per EUR on its day.
+MART_METADATA_SQL = """
+CREATE TABLE mart_metadata (
+    as_of TIMESTAMP, as_of_date DATE, reporting_timezone VARCHAR, payments INTEGER,
+    customers INTEGER, margin_basis VARCHAR, processor_fee_rules INTEGER,
+    product_cost_rules INTEGER, payments_without_fee_rule INTEGER,
+    payments_without_cost_rule INTEGER, reporting_currency VARCHAR, fx_rates INTEGER,
+    payments_converted_at_earlier_rate INTEGER, payments_not_converted INTEGER);
+INSERT INTO mart_metadata VALUES
+  ('2025-06-30 10:00', '2025-06-30', 'UTC', 7, 4,
+   'revenue less processor fees and product costs', 2, 1, 0, 3, 'USD', 1, 0, 0);
 """
 
 # A variant whose currencies start the day-N control at different days: EUR's marts computed
@@ -292,11 +415,13 @@ UPDATE ltv_day_n SET day_n = 30 WHERE currency = 'EUR' AND day_n = 90;
 """
 
 MART_NAMES = (
+    "cac_cohorts",
     "customers_by_order_count",
     "dim_customers",
     "dim_subscriptions",
     "failed_payment_recovery",
     "fct_payments",
+    "ltv_cohorts_all_currencies",
     "ltv_cohorts_monthly",
     "ltv_day_n",
     "mrr_monthly",
@@ -308,11 +433,13 @@ MART_NAMES = (
     "subscription_retention_cohorts",
 )
 ROW_COUNTS = {
+    "cac_cohorts": 11,
     "customers_by_order_count": 3,
     "dim_customers": 4,
     "dim_subscriptions": 5,
     "failed_payment_recovery": 3,
     "fct_payments": 7,
+    "ltv_cohorts_all_currencies": 12,
     "ltv_cohorts_monthly": 12,
     "ltv_day_n": 30,
     "mrr_monthly": 6,
@@ -325,11 +452,15 @@ ROW_COUNTS = {
 }
 
 
-def build_fixture_marts(database: Path, schema: str = "marts") -> Path:
-    """Create the fixture marts in schema `schema` of the DuckDB file `database`."""
+def build_fixture_marts(database: Path, schema: str = "marts", metadata: bool = False) -> Path:
+    """Create the fixture marts in schema `schema` of the DuckDB file `database`; with
+    `metadata`, mart_metadata too (outside the contract marts, so the publish tests' lists of
+    tables leave it out)."""
     database.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(database)) as con:
         con.execute(MARTS_SQL.format(schema=schema))
+        if metadata:
+            con.execute(MART_METADATA_SQL)
     return database
 
 
@@ -614,4 +745,137 @@ def test_fixture_subscription_marts_hold_their_identities(tmp_path: Path) -> Non
                       AND sp.instalments_outstanding = 3 - s.payments_collected
                FROM split_pay_plans sp JOIN dim_subscriptions s USING (currency, product_id)
                WHERE s.kind = 'limited'""",
+        )
+
+
+def test_fixture_margins_agree_with_their_payments(tmp_path: Path) -> None:
+    """Each payment's margin is its amount less its fee and cost; day N's margin of segment
+    `all` is the margins' sum in each window (cash clock); the converted cohorts add up the
+    converted payments."""
+    with duckdb.connect(str(build_fixture_marts(tmp_path / "w.duckdb"))) as con:
+        con.execute("USE marts")
+        assert not _violations(
+            con,
+            """SELECT * FROM fct_payments
+             WHERE margin <> amount - coalesce(processor_fee, 0) - coalesce(product_cost, 0)
+                OR (amount < 0 AND (processor_fee IS NOT NULL OR product_cost IS NOT NULL))
+                OR (currency = 'USD' AND (amount_reporting <> amount
+                                          OR margin_reporting <> margin))
+                OR (currency = 'EUR' AND (amount_reporting <> round(amount * 1.10, 2)
+                                          OR margin_reporting <> round(margin * 1.10, 2)))""",
+        )
+        assert not _violations(
+            con,
+            """WITH as_of AS (SELECT max(paid_at)::DATE AS day FROM fct_payments),
+             windows AS (
+                 SELECT d.currency, d.day_n, sum(p.margin) AS margin
+                 FROM ltv_day_n d
+                 JOIN dim_customers c ON c.currency = d.currency
+                 JOIN fct_payments p
+                     ON p.customer_id = c.customer_id AND p.currency = c.currency
+                 CROSS JOIN as_of
+                 WHERE d.segment_type = 'all'
+                   AND c.first_paid_at::DATE + d.day_n <= as_of.day
+                   AND p.paid_date <= c.first_paid_at::DATE + d.day_n
+                 GROUP BY ALL)
+             SELECT d.* FROM ltv_day_n d LEFT JOIN windows w USING (currency, day_n)
+             WHERE (d.segment_type = 'all' AND d.net_margin <> coalesce(w.margin, 0))
+                OR d.margin_ltv IS DISTINCT FROM CASE WHEN d.eligible_customers > 0
+                   THEN round(d.net_margin / d.eligible_customers, 2) END
+                OR d.net_margin > d.net_revenue""",
+        )
+        assert not _violations(
+            con,
+            """WITH monthly AS (
+                 SELECT c.cohort_month, date_trunc('month', p.paid_date)::DATE AS activity_month,
+                        sum(p.amount_reporting) AS revenue, sum(p.margin_reporting) AS margin
+                 FROM fct_payments p JOIN dim_customers c USING (customer_id, currency)
+                 GROUP BY ALL),
+             cohorts AS (
+                 SELECT cohort_month, count(*) AS customers FROM dim_customers GROUP BY ALL)
+             SELECT a.* FROM ltv_cohorts_all_currencies a
+             LEFT JOIN monthly m USING (cohort_month, activity_month)
+             JOIN cohorts c USING (cohort_month)
+             WHERE a.net_revenue <> coalesce(m.revenue, 0)
+                OR a.net_margin <> coalesce(m.margin, 0)
+                OR a.cohort_customers <> c.customers
+                OR a.cumulative_net_revenue <> (SELECT sum(b.net_revenue)
+                    FROM ltv_cohorts_all_currencies b WHERE b.cohort_month = a.cohort_month
+                      AND b.months_since_acquisition <= a.months_since_acquisition)
+                OR a.cumulative_margin <> (SELECT sum(b.net_margin)
+                    FROM ltv_cohorts_all_currencies b WHERE b.cohort_month = a.cohort_month
+                      AND b.months_since_acquisition <= a.months_since_acquisition)
+                OR a.ltv_per_customer <> round(a.cumulative_net_revenue / a.cohort_customers, 2)
+                OR a.margin_ltv_per_customer
+                   <> round(a.cumulative_margin / a.cohort_customers, 2)""",
+        )
+
+
+def test_fixture_cac_cohorts_agree_with_customers_spend_and_margins(tmp_path: Path) -> None:
+    """cac_cohorts follows docs/marts.md: a channel's customers are dim_customers' of its
+    utm_source, their margin the payments'; '*' rows add up their parts; CAC, margin to CAC and
+    payback (the first month by whose end the cumulative margin reaches the spend) are the
+    stated quotients."""
+    with duckdb.connect(str(build_fixture_marts(tmp_path / "w.duckdb"))) as con:
+        con.execute("USE marts")
+        assert not _violations(
+            con,
+            """WITH customers AS (
+                 SELECT currency, cohort_month, acquisition_utm_source AS channel,
+                        count(*) AS n, sum(net_revenue) AS revenue
+                 FROM dim_customers GROUP BY ALL),
+             margins AS (
+                 SELECT currency, cohort_month, acquisition_utm_source AS channel,
+                        sum(margin) AS margin
+                 FROM dim_customers JOIN fct_payments USING (customer_id, currency)
+                 GROUP BY ALL)
+             SELECT k.* FROM cac_cohorts k
+             LEFT JOIN customers c USING (currency, cohort_month, channel)
+             LEFT JOIN margins m USING (currency, cohort_month, channel)
+             WHERE k.channel <> '*' AND k.campaign = '*'
+               AND (k.new_customers <> coalesce(c.n, 0)
+                    OR k.net_revenue <> coalesce(c.revenue, 0)
+                    OR k.net_margin <> coalesce(m.margin, 0))""",
+        )
+        assert not _violations(
+            con,
+            """WITH parts AS (
+                 SELECT account, currency, cohort_month, channel,
+                        sum(spend) AS spend, sum(new_customers) AS n, sum(net_margin) AS margin
+                 FROM cac_cohorts WHERE campaign <> '*' GROUP BY ALL
+                 UNION ALL
+                 SELECT account, currency, cohort_month, '*', sum(spend), sum(new_customers),
+                        sum(net_margin)
+                 FROM cac_cohorts WHERE campaign = '*' AND channel <> '*' GROUP BY ALL)
+             SELECT * FROM parts p
+             FULL JOIN (SELECT * FROM cac_cohorts WHERE campaign = '*') k
+                 USING (account, currency, cohort_month, channel)
+             WHERE p.spend IS DISTINCT FROM k.spend OR p.n IS DISTINCT FROM k.new_customers
+                OR p.margin IS DISTINCT FROM k.net_margin""",
+        )
+        assert not _violations(
+            con,
+            """WITH monthly AS (
+                 SELECT c.currency, c.cohort_month,
+                        date_diff('month', c.cohort_month, p.paid_date) AS month,
+                        sum(p.margin) AS margin
+                 FROM dim_customers c JOIN fct_payments p USING (customer_id, currency)
+                 GROUP BY ALL),
+             paid_back AS (
+                 SELECT k.currency, k.cohort_month, k.channel, k.campaign,
+                        min(m.month) AS month
+                 FROM cac_cohorts k JOIN monthly m USING (currency, cohort_month)
+                 WHERE k.cac IS NOT NULL AND (
+                     SELECT sum(e.margin) FROM monthly e WHERE e.currency = m.currency
+                       AND e.cohort_month = m.cohort_month AND e.month <= m.month) >= k.spend
+                 GROUP BY ALL)
+             SELECT k.* FROM cac_cohorts k
+             LEFT JOIN paid_back b USING (currency, cohort_month, channel, campaign)
+             WHERE k.cac IS DISTINCT FROM CASE WHEN k.spend > 0 AND k.new_customers > 0
+                       THEN round(k.spend / k.new_customers, 2) END
+                OR k.margin_ltv_to_date IS DISTINCT FROM CASE WHEN k.new_customers > 0
+                       THEN round(k.net_margin / k.new_customers, 2) END
+                OR k.margin_ltv_to_cac IS DISTINCT FROM CASE WHEN k.cac IS NOT NULL
+                       THEN round(k.net_margin / k.spend, 2) END
+                OR (k.channel = '*' AND k.payback_months IS DISTINCT FROM b.month)""",
         )

@@ -107,28 +107,47 @@ def day_n_curves(overall: list[Row], cohorts: list[Row], currency: str) -> go.Fi
     return fig
 
 
+def margin_curves(overall: list[Row], currency: str) -> go.Figure:
+    """LTV and margin LTV of all customers by day N: revenue on each refund clock (the cash
+    clock's shown), margin on the cash clock only, so it stays drawn under either."""
+    fig = go.Figure(
+        [
+            _curve(overall, "Net revenue", clock, suffix, width=3, colour="#264653")
+            for clock, suffix, _ in CLOCKS
+        ]
+    )
+    margin = "Margin (cash clock)"
+    fig.add_trace(_curve(overall, margin, None, "", 3, "#2a9d8f", column="margin_ltv"))
+    fig.update_layout(**LAYOUT)
+    fig.update_xaxes(title_text="Days since first payment")
+    fig.update_yaxes(title_text=f"Per customer ({currency})")
+    return fig
+
+
 def _curve(
     points: list[Row],
     name: str,
-    clock: str,
+    clock: str | None,
     suffix: str,
     width: int,
     colour: str | None = None,
     opacity: float = 1.0,
+    column: str = "ltv",
 ) -> go.Scatter:
-    eligible = [p for p in points if p[f"ltv{suffix}"] is not None]
+    """One line of `column` by day N on `clock` (None: the same on both, always shown)."""
+    eligible = [p for p in points if p[f"{column}{suffix}"] is not None]
     return go.Scatter(
         x=[p["day_n"] for p in eligible],
-        y=[p[f"ltv{suffix}"] for p in eligible],
+        y=[p[f"{column}{suffix}"] for p in eligible],
         customdata=[p["eligible_customers"] for p in eligible],
         name=name,
         mode="lines+markers",
         line={"width": width, "color": colour},
         opacity=opacity,
-        hovertemplate=f"{name}, day %{{x}}: LTV %{{y:,.2f}} (%{{customdata:,}} customers)"
+        hovertemplate=f"{name}, day %{{x}}: %{{y:,.2f}} (%{{customdata:,}} customers)"
         "<extra></extra>",
-        meta={"clock": clock},
-        visible=clock == "cash",
+        meta={"clock": clock} if clock else None,
+        visible=clock != "charge",
     )
 
 

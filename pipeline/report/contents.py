@@ -8,6 +8,8 @@ from datetime import date, datetime
 import duckdb
 
 from pipeline.report import queries
+from pipeline.report.acquisition import AcquisitionContents, collect_acquisition
+from pipeline.report.margins import MarginContents, collect_margins
 from pipeline.report.queries import AsOf, Headline, Row
 from pipeline.report.subscriptions import (
     SubscriptionContents,
@@ -41,6 +43,7 @@ class CurrencyContents:
     # Segments of every type at every day N of the currency: the day-N control picks one.
     segments_by_day: dict[str, dict[int, list[Row]]]
     subscriptions: SubscriptionContents
+    acquisition: AcquisitionContents
 
     @property
     def currency(self) -> str:
@@ -53,16 +56,18 @@ class CurrencyContents:
             for part in (self.repeat_cohorts, self.order_counts, self.paths)
             for r in part
         }
-        return sorted(found | set(self.subscriptions.accounts()))
+        return sorted(found | set(self.subscriptions.accounts()) | set(self.acquisition.accounts()))
 
 
 @dataclass(frozen=True)
 class ReportContents:
-    """The whole report: when the data is from, and one entry per currency."""
+    """The whole report: when the data is from, one entry per currency, and what the margin
+    means with the cohorts of every currency in one."""
 
     as_of: AsOf
     published_at: datetime
     currencies: list[CurrencyContents]
+    margins: MarginContents
 
 
 def collect(con: duckdb.DuckDBPyConnection, published_at: datetime) -> ReportContents:
@@ -73,6 +78,7 @@ def collect(con: duckdb.DuckDBPyConnection, published_at: datetime) -> ReportCon
         as_of=as_of,
         published_at=published_at,
         currencies=[_currency(con, c, first_month) for c in queries.currencies(con)],
+        margins=collect_margins(con),
     )
 
 
@@ -110,4 +116,5 @@ def _currency(
         reconciliation_totals=queries.reconciliation_totals(con, currency),
         segments_by_day=by_day,
         subscriptions=collect_subscriptions(con, currency, first_month),
+        acquisition=collect_acquisition(con, currency, first_month),
     )

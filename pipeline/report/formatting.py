@@ -31,3 +31,15 @@ def days(value: Number | None) -> str:
 def when(value: datetime | None) -> str:
     """A UTC time to the minute; the marts store naive UTC timestamps."""
     return "no payments yet" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"
+
+
+def ratio(value: Number | None) -> str:
+    """A multiple, e.g. margin to CAC `1.07×`; `n/a` when null."""
+    return "n/a" if value is None else f"{value:,.2f}×"
+
+
+def months(value: Number | None) -> str:
+    """A number of months, whole when it is (`1`), else to one decimal (`1.5`, a median)."""
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"

@@ -7,14 +7,27 @@ Cells are trusted HTML: callers escape anything from the data before it reaches 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
+from itertools import groupby
+from typing import NamedTuple
 
 from plotly.graph_objects import Figure
 
 from pipeline.report import charts
 from pipeline.report.formatting import money
 from pipeline.report.queries import Row
+
+
+class SectionText(NamedTuple):
+    """What a section says: its title, what it shows, the sentence that stands in for it when
+    the currency has no rows, and what the chosen account lacks ("The chosen account has no
+    {none} in {currency}.")."""
+
+    title: str
+    intro: str
+    empty: str
+    none: str
 
 
 def chart_block(title: str, explanation: str, figure: Figure | None, div_id: str) -> str:
@@ -46,6 +59,33 @@ def account_block(account: str, heading: bool, body: str) -> str:
     account control hides it when another account is chosen."""
     title = f"<h4>{escape(account)}</h4>\n" if heading else ""
     return f'<div class="account"{_account_attribute(account)}>\n{title}{body}</div>\n'
+
+
+def account_section(
+    currency: str,
+    texts: SectionText,
+    rows: list[Row],
+    several: bool,
+    block: Callable[[str, list[Row]], str],
+) -> str:
+    """A titled section: one block per account of `rows` (sorted by account), or one sentence.
+
+    The blocks share a `by-account` box with a note the account control shows when it hides
+    every block (an account with nothing in this section), so the section never reads blank.
+    """
+    head = f'<h3>{escape(texts.title)}</h3>\n<p class="explain">{texts.intro}</p>\n'
+    if not rows:
+        return head + f'<p class="empty">{texts.empty}</p>\n'
+    blocks = "".join(
+        account_block(account, several, block(account, list(group)))
+        for account, group in groupby(rows, key=lambda r: r["account"])
+    )
+    note_id = f"{slug(currency)}-{slug(texts.title)}-account-none"
+    note = (
+        f'<p class="account-none" id="{note_id}" hidden>The chosen account has no '
+        f"{texts.none} in {escape(currency)}.</p>\n"
+    )
+    return head + f'<div class="by-account">\n{blocks}{note}</div>\n'
 
 
 def clock_cell(cash: str, charge: str) -> str:

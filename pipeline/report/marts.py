@@ -43,6 +43,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "ltv",
         "net_revenue_charge_clock",
         "ltv_charge_clock",
+        "net_margin",
+        "margin_ltv",
     ),
     "repeat_purchase_cohorts": (
         "account",
@@ -127,6 +129,29 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "instalments_outstanding",
         "outstanding_amount",
         "plans_with_unknown_schedule",
+    ),
+    "cac_cohorts": (
+        "account",
+        "currency",
+        "cohort_month",
+        "channel",
+        "campaign",
+        "spend",
+        "new_customers",
+        "cac",
+        "net_margin",
+        "margin_ltv_to_date",
+        "margin_ltv_to_cac",
+        "payback_months",
+    ),
+    "ltv_cohorts_all_currencies": (
+        "reporting_currency",
+        "cohort_month",
+        "months_since_acquisition",
+        "cohort_customers",
+        "ltv_per_customer",
+        "margin_ltv_per_customer",
+        "is_complete",
     ),
 }
 

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from html import escape
 
 from pipeline.report import charts, controls
+from pipeline.report.acquisition_sections import acquisition_section
 from pipeline.report.contents import CurrencyContents, ReportContents
 from pipeline.report.formatting import count, days, money, percent, when
 from pipeline.report.html import chart_block, clocks, slug, table
+from pipeline.report.margin_sections import all_currencies_block, margin_section
 from pipeline.report.queries import (
     HEADLINE_DAYS,
     PATH_LIMIT,
@@ -54,8 +56,9 @@ def render_page(contents: ReportContents) -> str:
         f'<a href="#{slug(c.currency)}">{escape(c.currency)}</a>' for c in contents.currencies
     )
     days, page_day = _days(contents), common_default_day(contents.currencies)
+    basis = contents.margins.basis
     body = (
-        "".join(_currency_section(c, days, page_day) for c in contents.currencies)
+        "".join(_currency_section(c, days, page_day, basis) for c in contents.currencies)
         or "<p>The marts hold no payments yet.</p>"
     )
     return f"""<!DOCTYPE html>
@@ -75,7 +78,7 @@ Snapshot published {when(contents.published_at)}; report generated {when(datetim
 {_control_bar(contents, days, page_day)}<h2>Headline numbers</h2>
 {_headline_table([c.headline for c in contents.currencies])}
 <p class="explain">{LTV_NOTE}</p>
-<p>Currencies: {nav}</p>
+{all_currencies_block(contents.margins, len(contents.currencies))}<p>Currencies: {nav}</p>
 {body}
 {controls.control_script()}
 </body>
@@ -125,14 +128,19 @@ def _ltv_cell(headline: Headline, day: int) -> str:
     return f'<span title="{eligible} customers eligible">{clocks(point, "ltv")}</span>'
 
 
-def _currency_section(c: CurrencyContents, days: list[int], page_day: int | None) -> str:
+def _currency_section(
+    c: CurrencyContents, days: list[int], page_day: int | None, basis: str | None
+) -> str:
     """One currency's sections; `days` and `page_day` are the day-N control's choices and
-    starting day, which the segment sections follow."""
+    starting day, which the segment sections follow; `basis` says which costs the margin
+    subtracts."""
     cur, section_id = c.currency, slug(c.currency)
     parts = [
         _cohorts(c),
         _day_n(c),
+        margin_section(c, basis),
         segment_sections(c, days, page_day),
+        acquisition_section(cur, c.acquisition),
         _repeat_purchases(c),
         subscription_sections(cur, c.subscriptions),
         chart_block(

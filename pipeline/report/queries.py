@@ -71,18 +71,26 @@ def data_as_of(con: duckdb.DuckDBPyConnection) -> AsOf:
     `mart_metadata` is an addition to the marts contract, so marts without it fall back to the
     latest payment, which is at most as late as `as_of`.
     """
-    has_as_of = rows(
-        con,
-        """SELECT count(*) AS n FROM information_schema.columns
-           WHERE table_catalog = current_database() AND table_schema = current_schema()
-             AND table_name = 'mart_metadata' AND column_name = 'as_of'""",
-    )[0]["n"]
-    if has_as_of:
+    if "as_of" in metadata_columns(con):
         at = rows(con, "SELECT max(as_of) AS at FROM mart_metadata")[0]["at"]
         return AsOf(at, "the latest event from any source")
     return AsOf(
         rows(con, "SELECT max(paid_at) AS at FROM fct_payments")[0]["at"], "the latest payment"
     )
+
+
+def metadata_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The columns of `mart_metadata`: it is not one of the contract marts the report requires,
+    so what it adds is read only where the marts have it."""
+    return {
+        row["column_name"]
+        for row in rows(
+            con,
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_catalog = current_database() AND table_schema = current_schema()
+                 AND table_name = 'mart_metadata'""",
+        )
+    }
 
 
 @dataclass(frozen=True)
@@ -121,11 +129,12 @@ def headline(con: duckdb.DuckDBPyConnection, currency: str) -> Headline:
 
 
 def day_n_curves(con: duckdb.DuckDBPyConnection, currency: str, segment_type: str) -> list[Row]:
-    """ltv_day_n rows of one segment type, by segment value then day N, on both clocks."""
+    """ltv_day_n rows of one segment type, by segment value then day N, on both clocks, with
+    the margin (cash clock only)."""
     return rows(
         con,
         """SELECT segment_value, day_n, customers, eligible_customers, net_revenue, ltv,
-                  net_revenue_charge_clock, ltv_charge_clock
+                  net_revenue_charge_clock, ltv_charge_clock, net_margin, margin_ltv
            FROM ltv_day_n WHERE currency = ? AND segment_type = ?
            ORDER BY segment_value, day_n""",
         [currency, segment_type],

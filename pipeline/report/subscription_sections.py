@@ -8,28 +8,14 @@ without the data says so in one sentence instead of drawing an empty chart.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from html import escape
 from itertools import groupby
-from typing import NamedTuple
 
 from pipeline.report import charts, subscription_charts
 from pipeline.report.formatting import count, money, percent
-from pipeline.report.html import account_block, slug, table
+from pipeline.report.html import SectionText, account_section, slug, table
 from pipeline.report.queries import Row
 from pipeline.report.subscriptions import MRR_AMOUNTS, REPORT_MONTHS, SubscriptionContents
-
-
-class SectionText(NamedTuple):
-    """What a section says: its title, what it shows, the sentence that stands in for it when
-    the currency has no rows, and what the chosen account lacks ("The chosen account has no
-    {none} in {currency}.")."""
-
-    title: str
-    intro: str
-    empty: str
-    none: str
-
 
 MRR_HEADERS = [
     "Month",
@@ -97,7 +83,7 @@ def _mrr_section(currency: str, months: list[Row], several: bool) -> str:
         )
 
     texts = SectionText("MRR movements", intro, empty, "recurring subscriptions")
-    return _section(currency, texts, months, several, block)
+    return account_section(currency, texts, months, several, block)
 
 
 def _mrr_cells(r: Row) -> list[str]:
@@ -127,7 +113,7 @@ def _retention_section(currency: str, cells: list[Row], several: bool) -> str:
         empty,
         f"subscriber who started a recurring plan in the last {REPORT_MONTHS} months",
     )
-    return _section(currency, texts, cells, several, block)
+    return account_section(currency, texts, cells, several, block)
 
 
 def _retention_table(cells: list[Row], table_id: str) -> str:
@@ -180,7 +166,7 @@ def _payments_section(currency: str, failed: list[Row], plans: list[Row], severa
         empty,
         f"failed rebills in the last {REPORT_MONTHS} months and no split-pay plans",
     )
-    return _section(currency, texts, rows, several, block)
+    return account_section(currency, texts, rows, several, block)
 
 
 def _failed_block(currency: str, account: str, failed: list[Row]) -> str:
@@ -229,30 +215,3 @@ def _split_pay_block(currency: str, account: str, plans: list[Row]) -> str:
     ]
     table_id = f"{slug(currency)}-{slug(account)}-split-pay"
     return table(SPLIT_PAY_HEADERS, rows, table_id)
-
-
-def _section(
-    currency: str,
-    texts: SectionText,
-    rows: list[Row],
-    several: bool,
-    block: Callable[[str, list[Row]], str],
-) -> str:
-    """A titled section: one block per account of `rows` (sorted by account), or one sentence.
-
-    The blocks share a `by-account` box with a note the account control shows when it hides
-    every block (an account with nothing in this section), so the section never reads blank.
-    """
-    head = f'<h3>{escape(texts.title)}</h3>\n<p class="explain">{texts.intro}</p>\n'
-    if not rows:
-        return head + f'<p class="empty">{texts.empty}</p>\n'
-    blocks = "".join(
-        account_block(account, several, block(account, list(group)))
-        for account, group in groupby(rows, key=lambda r: r["account"])
-    )
-    note_id = f"{slug(currency)}-{slug(texts.title)}-account-none"
-    note = (
-        f'<p class="account-none" id="{note_id}" hidden>The chosen account has no '
-        f"{texts.none} in {escape(currency)}.</p>\n"
-    )
-    return head + f'<div class="by-account">\n{blocks}{note}</div>\n'
