@@ -16,6 +16,7 @@ import duckdb
 import hypothesis
 import pytest
 
+from pipeline.demo.cost_inputs import DEMO_REPORTING_CURRENCY
 from pipeline.settings import Settings, load_settings
 
 # Property tests judge correctness, not speed: on a shared 2-core machine under load, input
@@ -44,6 +45,8 @@ def pipeline_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settin
         "LTV_MARTS_SNAPSHOT": tmp_path / "warehouse" / "marts.duckdb",
         "DAGSTER_HOME": tmp_path / "dagster_home",
         "LTV_ARCHIVE_DIR": "",
+        # truth.json converts into the demo seller's reporting currency
+        "LTV_REPORTING_CURRENCY": DEMO_REPORTING_CURRENCY,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, str(value))

@@ -24,6 +24,7 @@ from e2e_support import (
     Timeout,
     drop_file,
     net_by_currency,
+    query_snapshot,
     running_stack,
     snapshot_customer_net,
     snapshot_payment_totals,
@@ -84,10 +85,11 @@ def test_webhooks_then_exports_reach_the_published_marts(
             webhooks_alone_failure = f"webhooks alone did not reach the snapshot: {exc}"
             print(f"{webhooks_alone_failure}\n(checking the exports' phase anyway)")
 
-        # 2. The seller drops the exports (Transactions and Subscriptions) into the landing folder.
+        # 2. The seller drops the exports (Transactions and Subscriptions) and the cost, ad
+        # spend and rate files into the landing folder.
         dropped_at = time.time()
         exports = sorted(p for p in seller.out.rglob("*.csv") if "_demo" not in p.parts)
-        assert len(exports) == 4, exports
+        assert len(exports) == 11, exports
         for export in exports:
             drop_file(export, stack.settings.landing_dir / export.relative_to(seller.out))
 
@@ -112,6 +114,8 @@ def test_webhooks_then_exports_reach_the_published_marts(
         assert got_net == want_net
         assert sum(want_net.values()) > Decimal(0)
         assert snapshot_customer_net(snapshot) == truth_customer_net(truth)
+        margins = query_snapshot(snapshot, "select sum(net_margin) from dim_customers")
+        assert margins == [(sum(c["net_margin"] for c in truth["customers"]),)]
         # The marts now hold more than the webhooks alone: the exports reached them.
         assert snapshot_payment_totals(snapshot) != expected
 

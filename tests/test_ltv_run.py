@@ -32,7 +32,8 @@ def test_ltv_run_builds_marts_equal_to_truth_and_reports_a_bad_file(
     first = CliRunner().invoke(main, ["run"])
 
     assert first.exit_code == 1, first.output
-    assert "files loaded: 4" in first.output  # two exports + recurring + limited
+    # two exports, recurring, limited, and the seven cost, ad spend and rate files
+    assert "files loaded: 11" in first.output
     assert "failed: 1" in first.output and "notes.csv" in first.output
     assert (pipeline_settings.rejected_dir / "notes.csv.error.txt").exists()
     with duckdb.connect(str(pipeline_settings.warehouse), read_only=True) as con:
@@ -71,8 +72,8 @@ def test_spreadsheet_resaves_dropped_just_before_a_run_give_the_clean_marts(
     result = CliRunner().invoke(main, ["run"])
 
     assert result.exit_code == 0, result.output
-    assert "files loaded: 4" in result.output and "rows rejected" not in result.output
-    assert "waiting for 4 file(s) still being written" in result.output  # all just written
+    assert "files loaded: 11" in result.output and "rows rejected" not in result.output
+    assert "waiting for 11 file(s) still being written" in result.output  # all just written
     with duckdb.connect(str(pipeline_settings.warehouse), read_only=True) as con:
         assert customer_mismatches(con, truth) == []
         assert aggregate_mismatches(con, truth) == []

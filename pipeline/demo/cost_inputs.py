@@ -3,7 +3,7 @@
 They are derived from the plan alone (its seed, calendar and catalogue), never from the
 simulated customers, so the file writer and truth.json each derive the same rules on their
 own, in any worker. The rules exercise what docs/costs.md promises: a fee change in the middle
-of the history, a rule for every processor ('*'), one for the account only, product costs for
+of the history, a rule for every processor ('*'), product costs for
 some items (a bump among them) with a price change, and spend in two currencies, on days before
 tracking began, on campaigns no customer came from and on a channel as a whole.
 """
@@ -94,7 +94,6 @@ def _month_start(t: int) -> str:
 def _fee_rules(world: World) -> tuple[FeeRule, ...]:
     start = utc_date(world.timeline.start)
     change = _month_start(add_months(world.timeline.start, 9))
-    account = world.plan.account.lower()
     rules = []
     for currency in world.catalog.currencies:
         usd = currency == "USD"
@@ -107,7 +106,6 @@ def _fee_rules(world: World) -> tuple[FeeRule, ...]:
             FeeRule(EVERY, "paypal_v2", currency, Decimal("3.49"), 49, start),
             FeeRule(EVERY, EVERY, currency, Decimal("3.0"), 0, start),
         ]  # fmt: skip
-    rules.append(FeeRule(account, "thrivepay", "USD", Decimal("2.0"), 20, change))
     return tuple(rules)
 
 
