@@ -23,10 +23,12 @@ TRUE_BG_NBD = {"r": 0.8, "alpha": 10.0, "a": 0.6, "b": 2.5}
 
 
 def test_bg_nbd_recovers_the_parameters_it_was_simulated_with() -> None:
-    """30,000 customers observed 10 to 78 weeks, drawn by pymc-marketing's BG/NBD simulator."""
+    """50,000 customers observed for six months to two years, drawn by pymc-marketing's BG/NBD
+    simulator: enough that sampling error stays well inside the 10% (a and b, the dropout
+    shape, are the least determined; they land within 3.4%)."""
     rng = np.random.default_rng(7)
-    customers = 30_000
-    age = rng.uniform(10, 78, customers)
+    customers = 50_000
+    age = rng.uniform(26, 104, customers)
     draws = pm.draw(BetaGeoNBD.dist(**TRUE_BG_NBD, T=age), random_seed=11)
     rfm = pd.DataFrame(
         {
