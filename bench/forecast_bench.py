@@ -36,22 +36,26 @@ OUT = Path(__file__).resolve().parent / "out" / "forecast"
 GOAL_SECONDS = 60.0
 
 # Runs in the child: the forecast step, or the backtest, on the warehouse named in argv.
+# Each prints one JSON line, with its own peak RSS (the parent's view of its children's peak
+# is the largest child so far, dbt's included).
 FORECAST_CHILD = """
-import sys, json
+import sys, json, resource
 from pipeline.forecast.write import write_forecast
 from pipeline.settings import load_settings
 result = write_forecast(load_settings({"LTV_WAREHOUSE": sys.argv[1]}))
-print(json.dumps(result.tables))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+print(json.dumps({**result.tables, "peak_rss_mib": peak}))
 """
 BACKTEST_CHILD = """
-import sys, json, duckdb
+import sys, json, duckdb, resource
 from pipeline.forecast.backtest import backtest
 with duckdb.connect(sys.argv[1], read_only=True) as con:
     result = backtest(con)
 print(json.dumps({"mae_forecast": round(result.mae_forecast, 2),
                   "mae_naive": round(result.mae_naive, 2),
                   "improvement": round(result.improvement, 4),
-                  "cohorts": len(result.cohorts)}))
+                  "cohorts": len(result.cohorts),
+                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
 """
 
 
@@ -95,13 +99,13 @@ def run_child(code: str, warehouse: Path, compile_dir: Path | None = None) -> di
     if done.returncode != 0:
         raise SystemExit(f"the forecast failed:\n{done.stderr[-4000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    output = json.loads(done.stdout.strip().splitlines()[-1])
     return {
         "wall_seconds": round(wall, 1),
         "cpu_seconds": round(cpu, 1),
-        # ru_maxrss of the children is the largest child so far: each run is measured alone.
-        "peak_rss_mib": round(after.ru_maxrss / 1024),
+        "peak_rss_mib": output.pop("peak_rss_mib"),
         "load_average": round(load, 1),
-        "output": json.loads(done.stdout.strip().splitlines()[-1]),
+        "output": output,
     }
 
 
