@@ -8,6 +8,8 @@ that code.
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -17,6 +19,7 @@ from pymc_marketing.clv.distributions import BetaGeoNBD, ShiftedBetaGeometric
 from pipeline.forecast.purchases import fit_purchases, rfm_summary
 from pipeline.forecast.retention import Retention, expected_payments, fit_retention
 from pipeline.forecast.split_pay import expected_instalments, plan_states
+from pipeline.report import charts
 
 CUTOFF = pd.Timestamp("2026-07-01")
 TRUE_BG_NBD = {"r": 0.8, "alpha": 10.0, "a": 0.6, "b": 2.5}
@@ -138,3 +141,37 @@ def test_rfm_counts_repeat_orders_in_weeks_and_averages_only_repeat_values() -> 
         pytest.approx(4.0),
         0.0,
     ]
+
+
+def test_the_report_continues_each_cohort_curve_dashed_to_its_forecast() -> None:
+    """A cohort observed to day 90 continues to its predicted LTV at days 365 and 730; one
+    observed past day 365 continues only to day 730; a cohort without a forecast does not."""
+    cohorts = [
+        {
+            "segment_value": month,
+            "day_n": day,
+            "ltv": ltv,
+            "ltv_charge_clock": ltv,
+            "eligible_customers": 10,
+        }
+        for month, points in (
+            ("2025-01-01", ((0, 100), (90, 150), (365, 190))),
+            ("2026-03-01", ((0, 80), (90, 120))),
+            ("2026-05-01", ((0, 70),)),
+        )
+        for day, ltv in points
+    ]
+    forecast = [
+        {"cohort_month": date(2025, 1, 1), "predicted_ltv_12m": 190, "predicted_ltv_24m": 240},
+        {"cohort_month": date(2026, 3, 1), "predicted_ltv_12m": 170, "predicted_ltv_24m": 200},
+    ]
+
+    figure = charts.day_n_curves([], cohorts, "USD", forecast)
+
+    dashed = {t.name: (list(t.x), list(t.y)) for t in figure.data if t.line.dash == "dash"}
+    assert dashed == {
+        "Cohort 2025-01 (forecast)": ([365, 730], [190, 240]),
+        "Cohort 2026-03 (forecast)": ([90, 365, 730], [120, 170, 200]),
+    }
+    by_name = {t.name: t for t in figure.data if t.meta["clock"] == "cash"}
+    assert by_name["Cohort 2026-03 (forecast)"].line.color == by_name["Cohort 2026-03"].line.color
