@@ -143,3 +143,30 @@ def test_a_repeated_key_is_refused_and_the_previous_marts_stay(tmp_path: Path) -
         write_tables(con, pd.concat([customers, customers]), cohorts)
 
     assert con.execute(f"select count(*) from marts.{CUSTOMER_TABLE}").fetchone() == (1,)
+
+
+def test_a_warehouse_without_data_gets_empty_forecast_marts(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    settings.warehouse.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            """create table marts.mart_metadata as
+               select null::timestamp as as_of, 14 as delinquency_days"""
+        )
+        con.execute(
+            """create table marts.fct_payments (customer_id varchar, currency varchar,
+                   account varchar, order_id varchar, subscription_id varchar,
+                   payment_type varchar, paid_at timestamp, paid_date date,
+                   amount decimal(18, 2), tax_amount decimal(18, 2))"""
+        )
+        con.execute(
+            """create table marts.dim_subscriptions (subscription_id varchar,
+                   customer_id varchar, currency varchar, kind varchar, product_id varchar,
+                   frequency varchar, cancelled_at timestamp)"""
+        )
+
+    result = write_forecast(settings)
+
+    assert result.tables == {CUSTOMER_TABLE: 0, COHORT_TABLE: 0}
+    assert result.as_of is None

@@ -49,7 +49,9 @@ def ltv_forecast(settings: dg.ResourceParam[Settings]) -> Iterator[dg.Materializ
             asset_key=key,
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(result.tables[table]),
-                "as_of": dg.MetadataValue.text(result.as_of.isoformat()),
+                "as_of": dg.MetadataValue.text(
+                    result.as_of.isoformat() if result.as_of else "no data yet"
+                ),
                 **parameters,
             },
         )

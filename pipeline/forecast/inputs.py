@@ -102,23 +102,26 @@ order by subscriptions.subscription_id
 class ForecastInputs:
     """The warehouse at `cutoff`: customers, their orders, and their subscriptions."""
 
-    cutoff: datetime
+    cutoff: datetime | None
     customers: pd.DataFrame
     orders: pd.DataFrame
     subscriptions: pd.DataFrame
-    delinquency_days: int
 
 
-def build_as_of(con: duckdb.DuckDBPyConnection) -> tuple[datetime, int]:
-    """`as_of` of the marts and the delinquency days they were built with (mart_metadata)."""
-    row = con.execute("select as_of, delinquency_days from marts.mart_metadata").fetchone()
-    if row is None or row[0] is None:
-        raise ValueError("mart_metadata has no as_of: the marts hold no data yet")
-    return row[0], int(row[1])
+def build_as_of(con: duckdb.DuckDBPyConnection) -> tuple[datetime | None, int]:
+    """`as_of` of the marts and the delinquency days they were built with (mart_metadata).
+
+    `as_of` is None while the warehouse holds no data: every query then reads nothing, and
+    the forecast marts are written empty, as the dbt marts are.
+    """
+    as_of, delinquency_days = con.execute(
+        "select as_of, delinquency_days from marts.mart_metadata"
+    ).fetchone()
+    return as_of, int(delinquency_days)
 
 
 def read_inputs(
-    con: duckdb.DuckDBPyConnection, cutoff: datetime, delinquency_days: int
+    con: duckdb.DuckDBPyConnection, cutoff: datetime | None, delinquency_days: int
 ) -> ForecastInputs:
     """Everything the models need, as the warehouse stood at `cutoff` (UTC, naive)."""
     params = {"cutoff": cutoff}
@@ -130,11 +133,12 @@ def read_inputs(
         customers=con.execute(CUSTOMERS_SQL, params).df(),
         orders=con.execute(ORDERS_SQL, params).df(),
         subscriptions=subscriptions,
-        delinquency_days=delinquency_days,
     )
 
 
-def _ended(subscriptions: pd.DataFrame, cutoff: datetime, delinquency_days: int) -> pd.Series:
+def _ended(
+    subscriptions: pd.DataFrame, cutoff: datetime | None, delinquency_days: int
+) -> pd.Series:
     """Cancelled, or lapsed: a whole period plus the delinquency days passed without a payment
     (ThriveCart may stop retrying without a cancellation reaching us, docs/marts.md)."""
     period = subscriptions["frequency"].map(PERIOD_DAYS).fillna(PERIOD_DAYS["month"])

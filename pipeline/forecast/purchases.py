@@ -5,7 +5,9 @@ distributed across customers); after each order they drop out for good with prob
 distributed). Gamma-Gamma: a customer's order values scatter around their own mean, which varies
 across customers as a Gamma, independently of how often they order. Every acquired customer is
 in the BG/NBD fit (a first order only is frequency 0); Gamma-Gamma fits on those with a repeat
-order of positive mean value and predicts everyone's mean spend.
+order of positive mean value and predicts everyone's mean spend. With too few repeat buyers, or
+a fit without a finite mean spend (q ≤ 1: values more dispersed than a Gamma mix allows), every
+customer's next order is worth the mean repeat order instead.
 
 Both are fitted per currency by MAP (flat priors, so the estimates are maximum likelihood): fast,
 and on thousands of customers as good as the posterior mean for a point forecast.
@@ -21,8 +23,7 @@ from pymc_extras.prior import Prior
 from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
 
 DAYS_PER_WEEK = 7.0
-# Gamma-Gamma needs a few repeat buyers; with fewer, each customer's own mean (or the
-# currency's mean order value) is the better guess.
+# Gamma-Gamma needs a few repeat buyers; with fewer, the mean repeat order is the better guess.
 MIN_REPEAT_BUYERS = 10
 # MAP through scipy's L-BFGS-B, quietly: a pipeline step has no progress bar to show.
 _MAP = {"method": "map", "progressbar": False}

@@ -17,7 +17,7 @@ class ForecastResult:
     """What one forecast wrote: rows per table, the moment forecast from, the fitted models."""
 
     tables: dict[str, int]
-    as_of: datetime
+    as_of: datetime | None
     parameters: dict[str, dict[str, float]]
 
 
