@@ -12,15 +12,16 @@ from pipeline.settings import Settings, load_settings
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
-    """Ingest (landing files, webhook log), dbt models, publish (snapshot, report), automation,
-    with their resources built from `settings` (default: read from the environment, here only).
+    """Ingest (landing files, webhook log), dbt models, the forecast, publish (snapshot,
+    report), automation, with their resources built from `settings` (default: read from the
+    environment, here only).
     """
-    from pipeline.defs import automation, dbt, ingest, publish
+    from pipeline.defs import automation, dbt, forecast, ingest, publish
     from pipeline.defs.resources import pipeline_resources
 
     resources = dg.Definitions(resources=pipeline_resources(settings or load_settings()))
     return dg.Definitions.merge(
-        ingest.defs, dbt.build_defs(), publish.defs, automation.defs, resources
+        ingest.defs, dbt.build_defs(), forecast.defs, publish.defs, automation.defs, resources
     )
 
 

@@ -8,6 +8,7 @@ import dagster as dg
 from test_report_fixture import ROW_COUNTS, build_fixture_marts
 
 from pipeline.defs import WAREHOUSE_POOL
+from pipeline.defs.forecast import FORECAST_KEYS
 from pipeline.defs.publish import MART_KEYS, defs, ltv_report, marts_snapshot
 from pipeline.settings import load_settings
 
@@ -20,7 +21,7 @@ def test_snapshot_follows_the_contract_marts_in_the_warehouse_pool() -> None:
     publish = dg.Definitions.merge(defs, with_settings)
     dg.Definitions.validate_loadable(publish)
     graph = publish.resolve_asset_graph()
-    assert graph.get(SNAPSHOT_KEY).parent_keys == set(MART_KEYS)
+    assert graph.get(SNAPSHOT_KEY).parent_keys == {*MART_KEYS, *FORECAST_KEYS}
     assert {key.path[1] for key in MART_KEYS} == set(ROW_COUNTS)
     assert graph.get(REPORT_KEY).parent_keys == {SNAPSHOT_KEY}
     assert marts_snapshot.op.pool == WAREHOUSE_POOL

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 from test_dbt_support import built_once, generate_and_replay, load_landing, run_dbt, settings_for
 
+from pipeline.forecast.write import write_forecast
 from pipeline.publish import publish_snapshot
 from pipeline.settings import PROJECT_ROOT
 
@@ -33,6 +34,7 @@ def _build(root: Path) -> None:
     generate_and_replay(settings, customers=60, seed=21)
     load_landing(settings)
     run_dbt(settings, "build", "--exclude", "resource_type:unit_test")
+    write_forecast(settings)
     publish_snapshot(settings)
 
 

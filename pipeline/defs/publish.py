@@ -14,6 +14,7 @@ import dagster as dg
 
 from pipeline.dbt_docs import write_dbt_docs
 from pipeline.defs import WAREHOUSE_POOL
+from pipeline.defs.forecast import FORECAST_KEYS
 from pipeline.publish import CONTRACT_MARTS, PublishResult, publish_snapshot
 from pipeline.report.build import write_report
 from pipeline.report.formatting import when
@@ -21,13 +22,14 @@ from pipeline.report.marts import SNAPSHOT_SCHEMA
 from pipeline.report.summary import summary_markdown
 from pipeline.settings import Settings
 
-# The snapshot copies whatever schema `marts` holds, but waits for the contract's marts.
+# The snapshot copies whatever schema `marts` holds, but waits for the contract's marts and
+# the forecast's.
 MART_KEYS = [dg.AssetKey(["marts", name]) for name in CONTRACT_MARTS]
 
 
 @dg.asset(
     key=["publish", "marts_snapshot"],
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, *FORECAST_KEYS],
     # Reads the warehouse file, which DuckDB will not open while a writer holds it.
     pool=WAREHOUSE_POOL,
     group_name="publish",

@@ -11,6 +11,7 @@ traces (`controls`). Traces of one account are tagged `meta={"account": ...}` al
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import groupby
 
 import plotly.graph_objects as go
@@ -35,6 +36,21 @@ SOURCES = (
 )
 # One colour per ThriveCart account in charts that split by account.
 ACCOUNT_COLOURS = ("#2a9d8f", "#264653", "#e9c46a", "#e76f51", "#8ab17d")
+# One colour per cohort line, shared by its forecast continuation (plotly's default colours).
+COHORT_COLOURS = (
+    "#636efa",
+    "#ef553b",
+    "#00cc96",
+    "#ab63fa",
+    "#ffa15a",
+    "#19d3f3",
+    "#ff6692",
+    "#b6e880",
+    "#ff97ff",
+    "#fecb52",
+)
+# Where ltv_forecast_cohorts' predictions sit on a day-N axis: 12 and 24 months.
+FORECAST_DAYS = ((365, "predicted_ltv_12m"), (730, "predicted_ltv_24m"))
 # The refund clocks: the suffix of their columns in the marts and how a chart names them.
 CLOCKS = (("cash", "", "cash clock"), ("charge", "_charge_clock", "charge clock"))
 
@@ -92,14 +108,29 @@ def _cohort_trace(cells: list[Row], currency: str, clock: str, suffix: str) -> g
     )
 
 
-def day_n_curves(overall: list[Row], cohorts: list[Row], currency: str) -> go.Figure:
+def day_n_curves(
+    overall: list[Row], cohorts: list[Row], currency: str, forecast: Sequence[Row] = ()
+) -> go.Figure:
     """LTV by day N: one line for all customers, one thinner line per acquisition cohort,
-    for each refund clock (the cash clock's shown)."""
+    for each refund clock (the cash clock's shown). Where `forecast` (ltv_forecast_cohorts)
+    has the cohort, a dashed line in the cohort's colour continues its cash-clock curve to the
+    predicted LTV at 12 and 24 months (days 365 and 730)."""
     fig = go.Figure()
+    predicted = {str(row["cohort_month"])[:7]: row for row in forecast}
     for clock, suffix, _ in CLOCKS:
-        for cohort, points in groupby(cohorts, key=lambda row: row["segment_value"]):
-            name = f"Cohort {str(cohort)[:7]}"
-            fig.add_trace(_curve(list(points), name, clock, suffix, width=1, opacity=0.6))
+        groups = groupby(cohorts, key=lambda row: row["segment_value"])
+        for index, (cohort, points) in enumerate(groups):
+            name, colour = f"Cohort {str(cohort)[:7]}", COHORT_COLOURS[index % len(COHORT_COLOURS)]
+            line = _curve(list(points), name, clock, suffix, width=1, colour=colour, opacity=0.6)
+            fig.add_trace(line)
+            cohort_forecast = predicted.get(str(cohort)[:7]) if clock == "cash" else None
+            continuation = (
+                _forecast_curve(line, cohort_forecast, colour)
+                if cohort_forecast and line.x
+                else None
+            )
+            if continuation:
+                fig.add_trace(continuation)
         fig.add_trace(_curve(overall, "All customers", clock, suffix, width=4, colour="#1d2d35"))
     fig.update_layout(**LAYOUT)
     fig.update_xaxes(title_text="Days since first payment")
@@ -122,6 +153,31 @@ def margin_curves(overall: list[Row], currency: str) -> go.Figure:
     fig.update_xaxes(title_text="Days since first payment")
     fig.update_yaxes(title_text=f"Per customer ({currency})")
     return fig
+
+
+def _forecast_curve(actual: go.Scatter, predicted: Row, colour: str) -> go.Scatter | None:
+    """From the cohort's last actual point to its predicted LTV at the forecast days beyond
+    (None when the cohort is older than the last of them)."""
+    last_day, last_ltv = actual.x[-1], actual.y[-1]
+    ahead = [
+        (day, predicted[column])
+        for day, column in FORECAST_DAYS
+        if day > last_day and predicted[column] is not None
+    ]
+    if not ahead:
+        return None
+    name = f"{actual.name} (forecast)"
+    return go.Scatter(
+        x=[last_day, *(day for day, _ in ahead)],
+        y=[last_ltv, *(ltv for _, ltv in ahead)],
+        name=name,
+        mode="lines+markers",
+        line={"width": 1, "color": colour, "dash": "dash"},
+        opacity=0.6,
+        showlegend=False,
+        hovertemplate=f"{name}, day %{{x}}: LTV %{{y:,.2f}}<extra></extra>",
+        meta={"clock": "cash"},
+    )
 
 
 def _curve(

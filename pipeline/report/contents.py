@@ -28,6 +28,8 @@ class CurrencyContents:
     headline: Headline
     cohort_cells: list[Row]
     cohort_curves: list[Row]
+    # Predicted LTV per cohort at 12 and 24 months (empty without the forecast marts).
+    forecast_cohorts: list[Row]
     segment_day: int | None
     products: list[Row]
     campaigns: list[Row]
@@ -102,6 +104,7 @@ def _currency(
         headline=headline,
         cohort_cells=queries.cohort_cells(con, currency),
         cohort_curves=queries.day_n_curves(con, currency, "cohort_month"),
+        forecast_cohorts=queries.forecast_cohorts(con, currency),
         segment_day=day,
         products=segments("first_product"),
         campaigns=segments("campaign"),

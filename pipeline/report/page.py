@@ -184,12 +184,17 @@ def _day_n(c: CurrencyContents) -> str:
         ],
         f"{slug(c.currency)}-day-n",
     )
-    figure = charts.day_n_curves(overall, c.cohort_curves, c.currency) if overall else None
+    figure = (
+        charts.day_n_curves(overall, c.cohort_curves, c.currency, c.forecast_cohorts)
+        if overall
+        else None
+    )
     return chart_block(
         "LTV curves by day N",
         "Average net revenue per customer within N days of their first payment, counting only "
         "customers acquired at least N days ago: all customers (thick line) and each monthly "
-        "cohort. The table below is the thick line.",
+        "cohort. Dashed: each cohort's predicted LTV at 12 and 24 months (docs/forecast.md). "
+        "The table below is the thick line.",
         figure,
         f"{slug(c.currency)}-curves",
     ) + (day_n_table if overall else "")

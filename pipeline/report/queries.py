@@ -191,6 +191,20 @@ def cohort_cells(con: duckdb.DuckDBPyConnection, currency: str) -> list[Row]:
     )
 
 
+def forecast_cohorts(con: duckdb.DuckDBPyConnection, currency: str) -> list[Row]:
+    """ltv_forecast_cohorts of one currency by cohort (docs/forecast.md); none when the marts
+    were published without the forecast."""
+    try:
+        return rows(
+            con,
+            """SELECT cohort_month, customers, predicted_ltv_12m, predicted_ltv_24m
+               FROM ltv_forecast_cohorts WHERE currency = ? ORDER BY cohort_month""",
+            [currency],
+        )
+    except duckdb.CatalogException:
+        return []
+
+
 def time_grain(con: duckdb.DuckDBPyConnection, currency: str) -> str:
     """`week` when the currency's revenue spans less than WEEKLY_BELOW_DAYS, else `month`."""
     span = rows(

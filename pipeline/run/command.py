@@ -67,7 +67,7 @@ def _run(settings: Settings, write_wait: float, full_refresh: bool) -> RunSummar
         instance = dagster_instance(settings)
         _progress("[1/2] loading landing files and the webhook log ...")
         ingest(instance, settings, summary, echo=_progress, write_wait=write_wait)
-        _progress("[2/2] building the marts (dbt) and publishing them ...")
+        _progress("[2/2] building the marts (dbt), forecasting and publishing them ...")
         if build_and_publish(instance, settings, summary, full_refresh):
             read_totals(settings, summary)
             click.echo(f"marts published to {settings.marts_snapshot}")

@@ -175,16 +175,16 @@ def build_and_publish(
     summary: RunSummary,
     full_refresh: bool = False,
 ) -> bool:
-    """Build the dbt models (with their tests), incrementally unless `full_refresh`, then
-    publish the snapshot and the report."""
-    from pipeline.defs import dbt, publish
+    """Build the dbt models (with their tests), incrementally unless `full_refresh`, forecast
+    lifetime value, then publish the snapshot and the report."""
+    from pipeline.defs import dbt, forecast, publish
 
     dbt_assets = dbt.build_defs().assets
     build_config = {
         "ops": {asset.op.name: {"config": {"full_refresh": full_refresh}} for asset in dbt_assets}
     }
     result = dg.materialize(
-        [*dbt_assets, *publish.defs.assets],
+        [*dbt_assets, *forecast.defs.assets, *publish.defs.assets],
         instance=instance,
         resources=pipeline_resources(settings),
         run_config={**QUIET_RUN_CONFIG, **build_config},

@@ -1,0 +1,60 @@
+"""The Dagster asset that forecasts lifetime value after the dbt marts (pipeline/forecast/).
+
+One multi-asset writes both forecast marts, downstream of the marts it reads, so `build_marts`
+runs it after the dbt models and their tests and the snapshot waits for it. The logic lives in
+pipeline.forecast; PyMC is imported only when the asset runs, never when the code location
+loads.
+
+No `from __future__ import annotations` here: Dagster reads the resource annotations at
+definition time.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from pipeline.defs import WAREHOUSE_POOL
+from pipeline.forecast import FORECAST_MARTS
+from pipeline.settings import Settings
+
+# What the forecast reads (pipeline/forecast/inputs.py).
+INPUT_KEYS = [
+    dg.AssetKey(["marts", name]) for name in ("fct_payments", "dim_subscriptions", "mart_metadata")
+]
+FORECAST_KEYS = [dg.AssetKey(["marts", name]) for name in FORECAST_MARTS]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(key, deps=INPUT_KEYS, group_name="marts", kinds={"python", "duckdb"})
+        for key in FORECAST_KEYS
+    ],
+    # Reads and writes the warehouse, which takes one writer at a time.
+    pool=WAREHOUSE_POOL,
+    description="Predicted lifetime value per customer and per cohort (BG/NBD, Gamma-Gamma, "
+    "sBG per plan, split-pay completion), written into schema marts (docs/forecast.md).",
+)
+def ltv_forecast(settings: dg.ResourceParam[Settings]) -> Iterator[dg.MaterializeResult]:
+    """Fit the models on the freshly built marts and replace the forecast marts."""
+    from pipeline.forecast.write import write_forecast
+
+    result = write_forecast(settings)
+    parameters = {
+        f"{currency}/{name}": dg.MetadataValue.float(value)
+        for currency, fitted in result.parameters.items()
+        for name, value in sorted(fitted.items())
+    }
+    for key, table in zip(FORECAST_KEYS, FORECAST_MARTS, strict=True):
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(result.tables[table]),
+                "as_of": dg.MetadataValue.text(
+                    result.as_of.isoformat() if result.as_of else "no data yet"
+                ),
+                **parameters,
+            },
+        )
+
+
+defs = dg.Definitions(assets=[ltv_forecast])
