@@ -14,6 +14,7 @@ from test_dbt_support import built_once, generate_and_replay, load_landing, run_
 
 from pipeline.forecast import COHORT_TABLE, CUSTOMER_TABLE
 from pipeline.forecast.backtest import backtest
+from pipeline.forecast.retention import _labels
 from pipeline.forecast.tables import COHORT_COLUMNS, CUSTOMER_COLUMNS, key_violations, write_tables
 from pipeline.forecast.write import write_forecast
 
@@ -170,3 +171,11 @@ def test_a_warehouse_without_data_gets_empty_forecast_marts(tmp_path: Path) -> N
 
     assert result.tables == {CUSTOMER_TABLE: 0, COHORT_TABLE: 0}
     assert result.as_of is None
+
+
+def test_a_subscription_without_a_frequency_is_a_group_of_its_own() -> None:
+    frame = pd.DataFrame(
+        {"currency": ["USD", "USD"], "product_id": ["7", "7"], "frequency": ["month", None]}
+    )
+    labels = _labels(frame, ("currency", "product_id", "frequency"))
+    assert labels.tolist() == ["USD|7|month", "USD|7|(unknown)"]

@@ -283,11 +283,19 @@ def test_ingest_pending_loads_everything_once(
         "SELECT (SELECT count(*) FROM raw.landing_files), "
         "(SELECT count(*) > 0 FROM raw.thrivecart_webhook_events)",
     )
-    assert counts == [(4, True)]
+    assert counts == [(11, True)]  # 4 exports and 7 cost, ad spend and rate files
     partitions = {
         e: len(instance.get_dynamic_partitions(p.name)) for e, p in LANDING_PARTITIONS.items()
     }
-    assert partitions == {TRANSACTIONS: 3, SUBSCRIPTIONS: 2}  # the rejected file's run too
+    # the rejected file's run too
+    assert partitions == {
+        TRANSACTIONS: 3,
+        SUBSCRIPTIONS: 2,
+        "processor_fees": 1,
+        "product_costs": 1,
+        "ad_spend": 3,
+        "fx_rates": 2,
+    }
     assert ingest_pending(instance, pipeline_settings) == []
     # The sensor, running later on the same instance, finds nothing new to load either.
     assert run_sensor(landing_files_sensor, instance, pipeline_settings) == []

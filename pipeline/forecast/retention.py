@@ -93,10 +93,12 @@ def plan_retention(recurring: pd.DataFrame) -> pd.Series:
 
 
 def _labels(subscriptions: pd.DataFrame, level: Sequence[str]) -> pd.Series:
-    """One text label per row naming its group at `level` ('' for everything)."""
+    """One text label per row naming its group at `level` ('' for everything); a missing
+    value (a subscription whose frequency no source gave) is a group of its own."""
     if not level:
         return pd.Series("", index=subscriptions.index)
-    return subscriptions[list(level)].astype(str).agg("|".join, axis=1)
+    columns = subscriptions[list(level)].astype(object).fillna("(unknown)")
+    return columns.astype(str).agg("|".join, axis=1)
 
 
 def expected_payments(running: pd.DataFrame, cutoff: pd.Timestamp, days: np.ndarray) -> np.ndarray:
