@@ -44,8 +44,12 @@ _NO_NULL_STRING = "\x01"
 _REJECTS = "ltv_reject_errors"
 _REJECT_SCANS = "ltv_reject_scans"
 # One reason per rejected row, from DuckDB's rejects table (a row can break several rules, and
-# DuckDB reports some once per column: each reason is stated once).
-_REASON = "string_agg(DISTINCT error_type || ': ' || error_message, '; ')"
+# DuckDB reports some once per column: each reason is stated once, in a fixed order, so a
+# reload gives the same text).
+_REASON = (
+    "string_agg(DISTINCT error_type || ': ' || error_message, '; ' "
+    "ORDER BY error_type || ': ' || error_message)"
+)
 
 
 class ContentChanged(RuntimeError):
