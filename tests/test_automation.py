@@ -1,12 +1,24 @@
-"""The build sensor: one `build_marts` run per raw change, never two at once, and what it builds."""
+"""The build sensor: one build per raw change, never two at once, none after a run that loaded
+and built, and what a build covers."""
 
 from __future__ import annotations
 
+import time
+
 import dagster as dg
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.events.log import EventLogEntry
 from dagster._core.test_utils import create_run_for_test
 
 from pipeline.definitions import build_definitions
-from pipeline.defs.automation import BUILD_TRIGGER_TAG, RAW_KEYS, build_marts, marts_build_sensor
+from pipeline.defs.automation import (
+    BUILD_TRIGGER_TAG,
+    RAW_KEYS,
+    build_marts,
+    load_webhooks_and_build,
+    marts_build_sensor,
+)
+from pipeline.defs.ingest.assets import WEBHOOK_JOB
 
 WEBHOOKS = dg.AssetKey(["raw", "thrivecart_webhook_events"])
 
@@ -82,3 +94,51 @@ def test_the_build_covers_every_model_check_and_publish_asset_and_no_raw_asset()
         ("repeat_purchase_cohorts", "assert_repeat_purchases_agree"),
     }
     assert set(job.asset_layer.asset_graph.asset_check_keys) == dbt_checks
+    # The run a new webhook line starts loads the log and then builds the same.
+    combined = defs.resolve_job_def(load_webhooks_and_build.name)
+    assert set(combined.asset_layer.executable_asset_keys) == built | {WEBHOOKS}
+
+
+def raw_loaded_in(instance: dg.DagsterInstance, run: dg.DagsterRun, key: dg.AssetKey) -> None:
+    """A raw materialization recorded by `run`, as its load step records it."""
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+        job_name=run.job_name,
+        event_specific_data=StepMaterializationData(dg.AssetMaterialization(key)),
+    )
+    entry = EventLogEntry(
+        error_info=None,
+        level="debug",
+        user_message="",
+        run_id=run.run_id,
+        timestamp=time.time(),
+        dagster_event=event,
+    )
+    instance.store_event(entry)
+
+
+def test_a_run_that_loaded_and_built_needs_no_build_unless_it_failed(
+    ephemeral_instance: dg.DagsterInstance,
+) -> None:
+    job = load_webhooks_and_build.name
+    running = create_run_for_test(ephemeral_instance, job_name=job)
+    raw_loaded_in(ephemeral_instance, running, WEBHOOKS)
+    while_it_runs = tick(ephemeral_instance, "0")
+    assert (while_it_runs.run_requests, while_it_runs.cursor) == ([], None)
+
+    ephemeral_instance.report_run_failed(running)  # e.g. a failing model after the load
+    assert len(tick(ephemeral_instance, "0").run_requests) == 1
+
+    built = create_run_for_test(ephemeral_instance, job_name=job)
+    raw_loaded_in(ephemeral_instance, built, WEBHOOKS)
+    ephemeral_instance.handle_run_event(
+        built.run_id,
+        DagsterEvent(event_type_value=DagsterEventType.RUN_SUCCESS.value, job_name=job),
+    )
+    after = tick(ephemeral_instance, "0")
+    assert after.run_requests == [] and int(after.cursor) > 0
+    assert "built the marts" in after.skip_reason.skip_message
+
+    loaded_only = create_run_for_test(ephemeral_instance, job_name=WEBHOOK_JOB.name)
+    raw_loaded_in(ephemeral_instance, loaded_only, WEBHOOKS)
+    assert len(tick(ephemeral_instance, after.cursor).run_requests) == 1

@@ -15,12 +15,9 @@ from test_ingest_headers import TRANSACTIONS_HEADER
 from test_ingest_webhooks import record
 
 from pipeline.defs.ingest import defs
+from pipeline.defs.ingest.assets import WEBHOOK_JOB, raw_thrivecart_webhook_events
 from pipeline.defs.ingest.partitions import LANDING_PARTITIONS, LANDING_PATH_TAG
-from pipeline.defs.ingest.sensors import (
-    landing_files_sensor,
-    webhook_days_request,
-    webhook_log_sensor,
-)
+from pipeline.defs.ingest.sensors import landing_files_sensor, webhook_days_request
 from pipeline.defs.resources import pipeline_resources
 from pipeline.demo import SellerSummary
 from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
@@ -47,6 +44,7 @@ def execute(
         instance=instance,
         partition_key=request.partition_key,
         tags=request.tags,
+        run_config=request.run_config,
         raise_on_error=False,
     )
 
@@ -70,12 +68,9 @@ def data_rows(path: Path) -> int:
         return sum(1 for _ in csv.reader(f)) - 1
 
 
-def metadata(result: dg.ExecuteInProcessResult, partition: str | None = None) -> dict[str, object]:
-    """The metadata of the run's materialization (of `partition`, for a range run)."""
-    events = result.get_asset_materialization_events()
-    if partition is not None:
-        events = [e for e in events if e.event_specific_data.materialization.partition == partition]
-    (event,) = events
+def metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    """The metadata of the run's one materialization."""
+    (event,) = result.get_asset_materialization_events()
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
@@ -242,24 +237,41 @@ def write_segments(settings: Settings, days: list[str]) -> None:
         segment.write_bytes(b"".join(line + b"\n" for line in lines))
 
 
+def with_config(config: dict[str, object]) -> dg.RunRequest:
+    """A run of the webhook load with this op config, as a launchpad would launch it."""
+    op = raw_thrivecart_webhook_events.op.name
+    return dg.RunRequest(job_name=WEBHOOK_JOB.name, run_config={"ops": {op: {"config": config}}})
+
+
 def test_webhook_days_load_in_one_run_and_reload_unchanged(
     instance: dg.DagsterInstance, pipeline_settings: Settings
 ) -> None:
-    write_segments(pipeline_settings, ["2026-03-01", "2026-03-04"])
-    (request,) = run_sensor(webhook_log_sensor, instance, pipeline_settings)
-    result = execute(instance, request, pipeline_settings)
+    write_segments(pipeline_settings, ["2026-03-01", "2026-03-02", "2026-03-04"])
+    # Without days in its config, a run loads every segment that grew: one materialization.
+    result = execute(instance, dg.RunRequest(job_name=WEBHOOK_JOB.name), pipeline_settings)
     assert result.success
-    partitions = [
-        e.event_specific_data.materialization.partition
-        for e in result.get_asset_materialization_events()
-    ]
-    assert partitions == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
-    assert metadata(result, "2026-03-04")["events_in_run"] == 4
+    assert metadata(result)["days_in_run"] == "2026-03-01 to 2026-03-02, 2026-03-04"
+    assert metadata(result)["events_in_run"] == 6
     assert checks(result) == {"delivery_ids_unique": (True, "ERROR")}
     snapshot = "SELECT * EXCLUDE (_loaded_at) FROM raw.thrivecart_webhook_events ORDER BY ALL"
     before = query(pipeline_settings, snapshot)
-    assert len(before) == 4
-    assert execute(instance, webhook_days_request([date(2026, 3, 4)]), pipeline_settings).success
+    assert len(before) == 6
+
+    again = execute(instance, webhook_days_request([date(2026, 3, 4)]), pipeline_settings)
+    assert (metadata(again)["days_in_run"], metadata(again)["new_events_in_run"]) == (
+        "2026-03-04",
+        0,
+    )
+    assert query(pipeline_settings, snapshot) == before
+    nothing_grew = execute(instance, dg.RunRequest(job_name=WEBHOOK_JOB.name), pipeline_settings)
+    assert metadata(nothing_grew)["days_in_run"] == "none"
+    every_day = execute(instance, with_config({"all_days": True}), pipeline_settings)
+    assert metadata(every_day)["days_in_run"] == "2026-03-01 to 2026-03-02, 2026-03-04"
+    assert metadata(every_day)["new_events_in_run"] == 0
+
+    bad = with_config({"days": ["2026-02-30"]})
+    (message,) = failure_messages([execute(instance, bad, pipeline_settings)])
+    assert message.startswith("config `days`: day is out of range for month")
     assert query(pipeline_settings, snapshot) == before
 
 

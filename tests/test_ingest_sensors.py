@@ -7,15 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+from dagster import DagsterRunStatus
+from dagster._core.test_utils import create_run_for_test
 
+from pipeline.defs.automation import load_webhooks_and_build, webhook_log_sensor
+from pipeline.defs.ingest.assets import WEBHOOK_JOB
 from pipeline.defs.ingest.partitions import (
     LANDING_PATH_TAG,
-    RANGE_END_TAG,
-    RANGE_START_TAG,
     SUBSCRIPTIONS_FILES,
     TRANSACTIONS_FILES,
 )
-from pipeline.defs.ingest.sensors import landing_files_sensor, webhook_log_sensor
+from pipeline.defs.ingest.sensors import landing_files_sensor
 from pipeline.demo import SellerSummary
 from pipeline.ingest.landing import file_sha256
 from pipeline.settings import Settings
@@ -36,6 +38,12 @@ def tick(
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
+
+
+def requested_days(request: dg.RunRequest) -> list[str]:
+    """The log days a webhook run request loads, from its run config."""
+    (op_config,) = request.run_config["ops"].values()
+    return op_config["config"]["days"]
 
 
 def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
@@ -116,9 +124,9 @@ def test_webhook_sensor_requests_one_run_for_a_whole_replayed_history(
 
     result = tick(webhook_log_sensor, ephemeral_instance, None, pipeline_settings)
     (request,) = result.run_requests
-    first, last = segments[0][11:21], segments[-1][11:21]
-    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (first, last)
-    assert request.partition_key is None and request.run_key
+    all_days = [name[11:21] for name in segments]
+    assert requested_days(request) == all_days
+    assert request.job_name == load_webhooks_and_build.name and request.run_key
     assert (
         tick(webhook_log_sensor, ephemeral_instance, result.cursor, pipeline_settings).run_requests
         == []
@@ -127,9 +135,14 @@ def test_webhook_sensor_requests_one_run_for_a_whole_replayed_history(
     with (log / segments[-1]).open("ab") as f:
         f.write((log / segments[-1]).read_bytes().splitlines(keepends=True)[0])
         f.write(b'{"torn": ')
+    # While a build runs, the new line is only loaded; the build sensor follows it up.
+    create_run_for_test(
+        ephemeral_instance, job_name=load_webhooks_and_build.name, status=DagsterRunStatus.STARTED
+    )
     later = tick(webhook_log_sensor, ephemeral_instance, result.cursor, pipeline_settings)
     (request,) = later.run_requests
-    assert (request.partition_key, request.tags.get(RANGE_START_TAG)) == (last, None)
+    assert requested_days(request) == [all_days[-1]]
+    assert request.job_name == WEBHOOK_JOB.name
     assert request.run_key != result.run_requests[0].run_key
     assert (
         tick(webhook_log_sensor, ephemeral_instance, later.cursor, pipeline_settings).run_requests

@@ -14,7 +14,12 @@ from pipeline.demo import generate_seller
 from pipeline.ingest import webhook_load
 from pipeline.ingest.raw_checks import duplicate_delivery_ids
 from pipeline.ingest.webhook_load import load_webhook_days
-from pipeline.ingest.webhook_scan import LogPosition, new_complete_lines, pending_webhook_days
+from pipeline.ingest.webhook_scan import (
+    LogPosition,
+    describe_days,
+    new_complete_lines,
+    pending_webhook_days,
+)
 from pipeline.sidecar.replay import replay_to_log
 from pipeline.webhook_log import list_segments, segment_day, segment_path
 
@@ -270,3 +275,10 @@ def test_a_replayed_demo_history_loads_every_delivery_once_without_the_secret(
         "WHERE payload::VARCHAR LIKE '%demo-secret%' OR payload->>'$.thrivecart_secret' IS NOT NULL"
     ).fetchone()[0]
     assert leaked == 0
+
+
+def test_a_run_names_its_days_as_runs_of_consecutive_days() -> None:
+    days = [date(2026, 2, 27), date(2026, 3, 1), date(2026, 2, 28), date(2026, 3, 3)]
+    assert describe_days(days) == "2026-02-27 to 2026-03-01, 2026-03-03"
+    assert describe_days([date(2026, 3, 3), date(2026, 3, 3)]) == "2026-03-03"
+    assert describe_days([]) == "none"

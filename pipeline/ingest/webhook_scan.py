@@ -9,7 +9,7 @@ just the next file in order.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -80,3 +80,15 @@ def pending_webhook_days(webhooks_dir: Path, loaded_sizes: Mapping[str, int]) ->
         for path in list_segments(webhooks_dir)
         if path.stat().st_size > loaded_sizes.get(path.name, -1)
     ]
+
+
+def describe_days(days: Sequence[date]) -> str:
+    """`days` as runs of consecutive days, for a run's metadata: a replayed history of three
+    years reads "2023-01-01 to 2025-12-31" rather than a thousand dates."""
+    runs: list[list[date]] = []
+    for day in sorted(set(days)):
+        if runs and (day - runs[-1][-1]).days == 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(f"{r[0]} to {r[-1]}" if len(r) > 1 else str(r[0]) for r in runs) or "none"

@@ -16,7 +16,7 @@ import duckdb
 from pipeline.defs.ingest.assets import LANDING_ASSETS, raw_thrivecart_webhook_events
 from pipeline.defs.ingest.checks import checks_for
 from pipeline.defs.ingest.forget import record_forgotten
-from pipeline.defs.ingest.partitions import LANDING_PARTITIONS, loadable_days
+from pipeline.defs.ingest.partitions import LANDING_PARTITIONS
 from pipeline.defs.ingest.sensors import landing_run_request, webhook_days_request
 from pipeline.defs.resources import pipeline_resources
 from pipeline.ingest.csv_load import loaded_hashes
@@ -62,16 +62,11 @@ def ingest_pending(
         request = landing_run_request(pending)
         assets = [asset, *checks_for(asset)]
         results.append(_materialize(assets, request, instance, resources, run_config))
-    days = loadable_days(pending_webhook_days(settings.webhooks_dir, sizes), _no_log)
-    if days:
+    if days := pending_webhook_days(settings.webhooks_dir, sizes):
         assets = [raw_thrivecart_webhook_events, *checks_for(raw_thrivecart_webhook_events)]
         request = webhook_days_request(days)
         results.append(_materialize(assets, request, instance, resources, run_config))
     return results
-
-
-def _no_log(message: str) -> None:
-    """Segments older than ThriveCart cannot come from it; the sensor logs them, a run not."""
 
 
 def _materialize(
@@ -83,7 +78,7 @@ def _materialize(
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         assets,
-        run_config=run_config,
+        run_config={**(run_config or {}), **request.run_config},
         partition_key=request.partition_key,
         tags=request.tags,
         instance=instance,

@@ -1,5 +1,5 @@
 """The raw assets: one per export kind (a partition per file content) and the webhook log
-(a partition per UTC day), with the jobs the sensors launch. The loading itself lives in
+(the days a run is given), with the jobs the sensors launch. The loading itself lives in
 `pipeline.ingest`; these assets find the input, call it and report what it did.
 
 Every asset opens the warehouse, so all of them are in the single-writer pool.
@@ -7,12 +7,14 @@ No `from __future__ import annotations` here: Dagster reads the resource annotat
 definition time.
 """
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
+from pydantic import Field
 
 from pipeline import markdown
 from pipeline.defs import WAREHOUSE_POOL
@@ -21,7 +23,6 @@ from pipeline.defs.ingest.partitions import (
     LANDING_PATH_TAG,
     SUBSCRIPTIONS_FILES,
     TRANSACTIONS_FILES,
-    WEBHOOK_DAYS,
 )
 from pipeline.defs.resources import WarehouseResource
 from pipeline.ingest.csv_load import (
@@ -36,9 +37,11 @@ from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
 from pipeline.ingest.input_load import load_landing_file
 from pipeline.ingest.landing import find_content
 from pipeline.ingest.rejection import FileRejected, move_to_rejected
-from pipeline.ingest.webhook_load import SegmentLoad, load_webhook_days
+from pipeline.ingest.webhook_load import SegmentLoad, load_webhook_days, loaded_segment_sizes
+from pipeline.ingest.webhook_scan import describe_days, pending_webhook_days
 from pipeline.settings import Settings
 from pipeline.warehouse import ensure_raw_schema
+from pipeline.webhook_log import list_segments, segment_day
 
 
 def utc_now() -> datetime:
@@ -215,8 +218,40 @@ LANDING_JOBS = {
 # --- webhook log ------------------------------------------------------------------------------
 
 
+class WebhookDays(dg.Config):
+    """Which UTC days of the webhook log a run loads."""
+
+    days: list[str] = Field(
+        default_factory=list,
+        description="UTC days (YYYY-MM-DD) whose log segments to load, again if already "
+        "loaded. Empty: every segment that grew since it was last loaded.",
+    )
+    all_days: bool = Field(
+        default=False, description="Load every segment in the log again, whatever `days` says."
+    )
+
+    def days_to_load(self, con: duckdb.DuckDBPyConnection, webhooks_dir: Path) -> list[date]:
+        """Every segment's day, the days asked for, or those whose segment grew."""
+        if self.all_days:
+            return [segment_day(path) for path in list_segments(webhooks_dir)]
+        try:
+            requested = sorted({date.fromisoformat(day) for day in self.days})
+        except ValueError as exc:
+            raise dg.Failure(
+                description=f"config `days`: {exc}; give UTC days as YYYY-MM-DD, or none to load "
+                "every segment that grew."
+            ) from exc
+        return requested or pending_webhook_days(webhooks_dir, loaded_segment_sizes(con))
+
+
+def webhook_run_config(days: Sequence[date]) -> dict[str, Any]:
+    """The run config that makes a run load `days` (for any job holding the webhook asset)."""
+    op = raw_thrivecart_webhook_events.op.name
+    return {"ops": {op: {"config": {"days": [day.isoformat() for day in sorted(days)]}}}}
+
+
 def _webhook_metadata(days: list[date], loads: list[SegmentLoad]) -> dict[str, Any]:
-    """Figures for the whole run: Dagster attaches them to every day of a range run alike."""
+    """Figures for the whole run, recorded once however many days it loaded."""
     table = [
         {
             "segment": load.segment,
@@ -229,7 +264,7 @@ def _webhook_metadata(days: list[date], loads: list[SegmentLoad]) -> dict[str, A
         for load in loads
     ]
     return {
-        "days_in_run": f"{days[0]} to {days[-1]}" if len(days) > 1 else str(days[0]),
+        "days_in_run": describe_days(days),
         "segments_in_run": len(loads),
         "events_in_run": sum(load.events for load in loads),
         "new_events_in_run": sum(load.new_events for load in loads),
@@ -241,22 +276,22 @@ def _webhook_metadata(days: list[date], loads: list[SegmentLoad]) -> dict[str, A
 
 @dg.asset(
     key=["raw", "thrivecart_webhook_events"],
-    partitions_def=WEBHOOK_DAYS,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
     group_name="raw",
     kinds={"duckdb"},
 )
 def raw_thrivecart_webhook_events(
     context: dg.AssetExecutionContext,
+    config: WebhookDays,
     warehouse: WarehouseResource,
     settings: dg.ResourceParam[Settings],
 ) -> dg.MaterializeResult:
-    """Every webhook delivery the sidecar logged, once per delivery id; one partition per UTC
-    day (segment file). A run can cover a range of days: they load in one transaction."""
-    days = [date.fromisoformat(key) for key in context.partition_keys]
+    """Every webhook delivery the sidecar logged, once per delivery id, from the log's daily
+    segments (UTC days). A run loads the days in its config, or every segment that grew, and
+    records one materialization naming them: a replayed history of years is one event."""
     with warehouse.connect(on_wait=context.log.warning) as con:
         ensure_raw_schema(con)
+        days = config.days_to_load(con, settings.webhooks_dir)
         loads = load_webhook_days(con, settings.landing_dir, settings.webhooks_dir, days, utc_now())
     for load in loads:
         if load.rejected:

@@ -1,6 +1,7 @@
-"""The two sensors that feed the raw assets, and the run requests they make.
+"""The landing files sensor, and what the webhook log sensor reads and requests (the sensor
+itself is in `pipeline.defs.automation`: it also decides whether its run builds the marts).
 
-Both only read files and the Dagster instance: they never open DuckDB (the warehouse has one
+Sensors only read files and the Dagster instance: they never open DuckDB (the warehouse has one
 writer), and a tick costs a directory scan plus reading what is new.
 No `from __future__ import annotations` here: Dagster reads the resource annotations at
 definition time.
@@ -8,18 +9,14 @@ definition time.
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import dagster as dg
 
-from pipeline.defs.ingest.assets import LANDING_JOBS, WEBHOOK_JOB
-from pipeline.defs.ingest.partitions import (
-    LANDING_PARTITIONS,
-    LANDING_PATH_TAG,
-    RANGE_END_TAG,
-    RANGE_START_TAG,
-    loadable_days,
-)
+from pipeline.defs.ingest.assets import LANDING_JOBS, WEBHOOK_JOB, webhook_run_config
+from pipeline.defs.ingest.partitions import LANDING_PARTITIONS, LANDING_PATH_TAG
 from pipeline.ingest.landing import (
     LandingCursor,
     PendingFile,
@@ -93,37 +90,28 @@ def landing_files_sensor(
     )
 
 
-def webhook_days_request(days: Sequence[date], run_key: str | None = None) -> dg.RunRequest:
-    """One run for `days`: a single partition, or the range from the first to the last."""
-    first, last = min(days).isoformat(), max(days).isoformat()
-    if first == last:
-        return dg.RunRequest(run_key=run_key, job_name=WEBHOOK_JOB.name, partition_key=first)
-    tags = {RANGE_START_TAG: first, RANGE_END_TAG: last}
-    return dg.RunRequest(run_key=run_key, job_name=WEBHOOK_JOB.name, tags=tags)
+def webhook_days_request(
+    days: Sequence[date], run_key: str | None = None, job_name: str = WEBHOOK_JOB.name
+) -> dg.RunRequest:
+    """One run of `job_name` (the load, or a job that loads and builds) for `days`."""
+    return dg.RunRequest(run_key=run_key, job_name=job_name, run_config=webhook_run_config(days))
 
 
-@dg.sensor(
-    job=WEBHOOK_JOB,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-)
-def webhook_log_sensor(
-    context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings]
-) -> dg.SensorResult:
-    """Request one run for the days whose log segments gained complete lines.
+@dataclass(frozen=True)
+class NewWebhookLines:
+    """What a webhook sensor tick found: the days with new complete lines, the run key for
+    them (the log positions they span) and the cursor after them."""
 
-    The cursor is the (segment, byte offset) after the last complete line requested; however
-    many days a replayed history spans, a tick launches a single run over their range.
-    """
-    position = LogPosition.from_json(context.cursor)
-    today = datetime.now(UTC).date()
-    days, end = new_complete_lines(settings.webhooks_dir, position, until=today)
-    days = loadable_days(days, context.log.warning)
-    cursor = end.to_json() if end else None
-    if not days:
-        return dg.SensorResult(
-            skip_reason="no new complete lines in the webhook log", cursor=cursor
-        )
+    days: list[date]
+    run_key: str
+    cursor: str | None
+
+
+def new_webhook_lines(cursor: str | None, webhooks_dir: Path) -> NewWebhookLines:
+    """The days whose log segments gained complete lines since `cursor`, a (segment, byte
+    offset) pair: however many days a replayed history spans, they go to a single run."""
+    position = LogPosition.from_json(cursor)
+    days, end = new_complete_lines(webhooks_dir, position, until=datetime.now(UTC).date())
     start = f"{position.segment}:{position.offset}" if position else "start"
-    run_key = f"{start}->{end.segment}:{end.offset}"
-    return dg.SensorResult(run_requests=[webhook_days_request(days, run_key)], cursor=cursor)
+    run_key = f"{start}->{end.segment}:{end.offset}" if end else ""
+    return NewWebhookLines(days, run_key, end.to_json() if end else None)
