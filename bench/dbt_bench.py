@@ -13,7 +13,11 @@ of that raw warehouse each time:
 - the floor: one hand-written DuckDB query computing dim_customers (per customer and currency:
   gross, refunds, net, first payment, orders and rebills) from the same staged rows, with the
   same deduplication, timed as `CREATE TABLE … AS`. It is checked against marts.dim_customers,
-  so the floor is a fair one.
+  so the floor is a fair one;
+- then a change, a new export of the latest export's first 1,000 rows (orders the warehouse
+  holds), loaded into raw untimed, and both again: the same `dbt build`, now incremental, and
+  the floor for the change (its customers deleted from the floor table and computed again from
+  all their rows), checked against marts.dim_customers again.
 
 Medians of `--repeat` runs, wall and CPU seconds (CPU time says more than wall time on a
 machine shared with other work), go to stdout and bench/out/dbt/results.json.
@@ -39,7 +43,8 @@ import duckdb
 from pipeline.dbt_command import build_args, project_args
 from pipeline.demo import customers_for_rows, generate_seller, load_truth
 from pipeline.ingest.csv_load import ExportFile, load_export, loaded_hashes
-from pipeline.ingest.landing import pending_files
+from pipeline.ingest.headers import TRANSACTIONS
+from pipeline.ingest.landing import file_sha256, pending_files
 from pipeline.ingest.webhook_load import load_webhook_days
 from pipeline.ingest.webhook_scan import pending_webhook_days
 from pipeline.settings import load_settings
@@ -49,13 +54,15 @@ from pipeline.warehouse import connect, ensure_raw_schema
 OUT = Path(__file__).resolve().parent / "out" / "dbt"
 DBT = Path(sys.executable).with_name("dbt")
 EVERYTHING_SETTLED_NS = 9 * 10**18
+# The change of the incremental runs: a new export of this many rows, dated after the seller's.
+CHANGE_ROWS = 1_000
+CHANGE_STAMP = "2099-01-01 00_00_00"
 
 # dim_customers by hand: the staged money movements, deduplicated within each source (webhooks
 # by natural key, export rows by content and occurrence), export rows dropped when a webhook
 # has the same payment (exact charge id, or order/item/kind/amount within the tolerance;
 # refunds without the date), then one aggregate per customer and currency.
-FLOOR_SQL = """
-create or replace table main.floor_customers as
+FLOOR_SELECT = """
 with csv_rows as (
     select *,
         case when event_type = 'refund' then -abs(total) else total end as amount,
@@ -64,7 +71,7 @@ with csv_rows as (
                 transaction_id, ordered_at_local, abs(total)
             order by file_row_number) as occurrence
     from staging.stg_thrivecart__transactions
-    where event_type in ('charge', 'rebill', 'refund')
+    where event_type in ('charge', 'rebill', 'refund') and {customers}
 ),
 csv_payments as (
     select event_type as payment_type, order_id, item_type, item_id, amount, currency,
@@ -78,6 +85,7 @@ csv_payments as (
 order_items as (
     select *, sum(amount) over (partition by delivery_id) as charges_sum
     from staging.stg_thrivecart__webhook_order_items
+    where {customers}
 ),
 webhook_movements as (
     select 'charge' as payment_type, account || order_id || item_type || item_id as natural_key,
@@ -89,10 +97,12 @@ webhook_movements as (
     select 'rebill', account || order_id || invoice_id, order_id, item_type, item_id, amount,
         currency, rebilled_at, processor_charge_id, email, received_at, is_test
     from staging.stg_thrivecart__webhook_rebills
+    where {customers}
     union all
     select 'refund', account || event_id, order_id, item_type, item_id, -abs(amount),
         currency, refunded_at, processor_charge_id, email, received_at, is_test
     from staging.stg_thrivecart__webhook_refunds
+    where {customers}
 ),
 webhook_payments as (
     select * from webhook_movements
@@ -131,6 +141,16 @@ select
 from payments
 group by email, currency
 """
+FLOOR_SQL = "create or replace table main.floor_customers as " + FLOOR_SELECT
+# The same change by hand: the customers on the new file's rows, deleted and computed again
+# from all of their rows (what the incremental models do for dim_customers).
+FLOOR_CHANGE_SQL = """
+create or replace temp table changed as
+    select distinct email from staging.stg_thrivecart__transactions where file_sha256 = '{sha}';
+delete from main.floor_customers where email in (select email from changed);
+insert into main.floor_customers """ + FLOOR_SELECT.replace(
+    "{customers}", "email in (select email from changed)"
+)
 
 FLOOR_CHECK_SQL = """
 select count(*) from (
@@ -145,13 +165,22 @@ select count(*) from (
 """
 
 
-def prepare_raw(rows: int) -> tuple[Path, dict]:
-    """The raw warehouse of a seller with about `rows` latest-export rows, built once."""
+def write_change(landing: Path, change: Path) -> None:
+    """The change the incremental runs load: the latest export's first rows, as a new file."""
+    latest = sorted((landing / "orders").glob("ThriveCart Customer Export *.csv"))[-1]
+    with latest.open("rb") as source:
+        change.write_bytes(b"".join(source.readline() for _ in range(CHANGE_ROWS + 1)))
+
+
+def prepare_raw(rows: int) -> tuple[Path, Path, dict]:
+    """The raw warehouse of a seller with about `rows` latest-export rows and the export of
+    its change, built once."""
     raw = OUT / f"raw-{rows}.duckdb"
     facts = OUT / f"raw-{rows}.json"
-    if raw.exists() and facts.exists():
-        return raw, json.loads(facts.read_text())
-    OUT.mkdir(parents=True, exist_ok=True)
+    change = OUT / f"change-{rows}" / f"ThriveCart Customer Export {CHANGE_STAMP}.csv"
+    if raw.exists() and facts.exists() and change.exists():
+        return raw, change, json.loads(facts.read_text())
+    change.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dbt-bench-") as tmp:
         landing = Path(tmp) / "landing"
         started = time.perf_counter()
@@ -159,6 +188,7 @@ def prepare_raw(rows: int) -> tuple[Path, dict]:
         truth = load_truth(landing)
         secrets = {truth["account"]: truth["secret"]}
         replay_to_log(landing / "_demo" / "deliveries.jsonl", landing / "webhooks", secrets)
+        write_change(landing, change)
         prepared = time.perf_counter() - started
         partial = raw.with_suffix(".part")
         partial.unlink(missing_ok=True)
@@ -185,7 +215,7 @@ def prepare_raw(rows: int) -> tuple[Path, dict]:
         "raw_load_seconds": round(loaded, 1),
     }
     facts.write_text(json.dumps(result))
-    return raw, result
+    return raw, change, result
 
 
 def _children_cpu() -> float:
@@ -220,39 +250,70 @@ def time_dbt_build(warehouse: Path) -> tuple[float, float, float]:
     return wall, cpu, elapsed
 
 
-def time_floor(warehouse: Path) -> tuple[float, float, int]:
-    """(wall and CPU seconds of the hand-written dim_customers, rows differing from
-    marts.dim_customers)."""
+def time_floor(warehouse: Path, sql: str) -> tuple[float, float, int]:
+    """(wall and CPU seconds of the hand-written dim_customers `sql`, rows differing from
+    marts.dim_customers afterwards)."""
     tolerance = load_settings({}).match_tolerance_minutes * 60
     with duckdb.connect(str(warehouse)) as con:
         started, cpu = time.perf_counter(), _own_cpu()
-        con.execute(FLOOR_SQL.format(tolerance_seconds=tolerance))
+        con.execute(sql.replace("{tolerance_seconds}", str(tolerance)))
         wall, cpu = time.perf_counter() - started, _own_cpu() - cpu
         differing = con.execute(FLOOR_CHECK_SQL).fetchone()[0]
     return wall, cpu, differing
 
 
-def bench(rows: int, repeat: int) -> dict:
-    raw, facts = prepare_raw(rows)
-    runs = []
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory(prefix="dbt-bench-run-") as tmp:
-            warehouse = Path(tmp) / "ltv.duckdb"
-            shutil.copyfile(raw, warehouse)
-            runs.append((*time_dbt_build(warehouse), *time_floor(warehouse)))
+def load_change(warehouse: Path, change: Path) -> str:
+    """Load the change export into raw as the landing asset would; its SHA-256."""
+    sha = file_sha256(change)
+    file = ExportFile(change, f"orders/{change.name}", sha)
+    with connect(warehouse) as con:
+        load_export(con, file, TRANSACTIONS, datetime.now(UTC).replace(tzinfo=None))
+    return sha
 
-    def median(index: int) -> float:
-        return round(statistics.median(run[index] for run in runs), 1)
+
+BUILD_FIGURES = ("build_seconds", "build_cpu_seconds", "elapsed_seconds")
+FLOOR_FIGURES = ("floor_seconds", "floor_cpu_seconds", "floor_rows_differing")
+
+
+def one_run(raw: Path, change: Path) -> dict[str, float]:
+    """A full build and its floor, then the change loaded, an incremental build and its floor,
+    on a fresh copy of the raw warehouse."""
+    with tempfile.TemporaryDirectory(prefix="dbt-bench-run-") as tmp:
+        warehouse = Path(tmp) / "ltv.duckdb"
+        shutil.copyfile(raw, warehouse)
+        figures = [
+            *time_dbt_build(warehouse),
+            *time_floor(warehouse, FLOOR_SQL.replace("{customers}", "true")),
+        ]
+        change_sql = FLOOR_CHANGE_SQL.replace("{sha}", load_change(warehouse, change))
+        figures += [*time_dbt_build(warehouse), *time_floor(warehouse, change_sql)]
+    names = [*BUILD_FIGURES, *FLOOR_FIGURES]
+    return dict(zip([*names, *(f"change_{name}" for name in names)], figures, strict=True))
+
+
+def bench(rows: int, repeat: int) -> dict:
+    raw, change, facts = prepare_raw(rows)
+    runs = [one_run(raw, change) for _ in range(repeat)]
+
+    def median(key: str) -> float:
+        return round(statistics.median(run[key] for run in runs), 2)
 
     return {
         "rows": rows,
         **facts,
-        "dbt_build_seconds": median(0),
-        "dbt_build_cpu_seconds": median(1),
-        "dbt_elapsed_seconds": median(2),
-        "floor_seconds": median(3),
-        "floor_cpu_seconds": median(4),
-        "floor_rows_differing_from_dim_customers": max(run[5] for run in runs),
+        "dbt_build_seconds": median("build_seconds"),
+        "dbt_build_cpu_seconds": median("build_cpu_seconds"),
+        "dbt_elapsed_seconds": median("elapsed_seconds"),
+        "floor_seconds": median("floor_seconds"),
+        "floor_cpu_seconds": median("floor_cpu_seconds"),
+        "floor_rows_differing_from_dim_customers": max(r["floor_rows_differing"] for r in runs),
+        "change_rows": CHANGE_ROWS,
+        "change_dbt_build_seconds": median("change_build_seconds"),
+        "change_dbt_build_cpu_seconds": median("change_build_cpu_seconds"),
+        "change_dbt_elapsed_seconds": median("change_elapsed_seconds"),
+        "change_floor_seconds": median("change_floor_seconds"),
+        "change_floor_cpu_seconds": median("change_floor_cpu_seconds"),
+        "change_floor_rows_differing": max(r["change_floor_rows_differing"] for r in runs),
         "load_average": round(os.getloadavg()[0], 1),
     }
 
