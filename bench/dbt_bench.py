@@ -44,6 +44,7 @@ from pipeline.dbt_command import build_args, project_args
 from pipeline.demo import customers_for_rows, generate_seller, load_truth
 from pipeline.ingest.csv_load import ExportFile, load_export, loaded_hashes
 from pipeline.ingest.headers import TRANSACTIONS
+from pipeline.ingest.input_load import load_landing_file
 from pipeline.ingest.landing import file_sha256, pending_files
 from pipeline.ingest.webhook_load import load_webhook_days
 from pipeline.ingest.webhook_scan import pending_webhook_days
@@ -193,13 +194,14 @@ def prepare_raw(rows: int) -> tuple[Path, Path, dict]:
         partial = raw.with_suffix(".part")
         partial.unlink(missing_ok=True)
         now = datetime.now(UTC).replace(tzinfo=None)
+        date_order = load_settings({}).csv_date_order
         con = connect(partial)
         started = time.perf_counter()
         try:
             ensure_raw_schema(con)
             for pending in pending_files(landing, loaded_hashes(con), EVERYTHING_SETTLED_NS):
                 file = ExportFile(pending.file.path, pending.file.rel_path, pending.sha256)
-                load_export(con, file, pending.export, now)
+                load_landing_file(con, file, pending.export, now, date_order)
             days = pending_webhook_days(landing / "webhooks", {})
             load_webhook_days(con, landing, landing / "webhooks", days, now)
         finally:
