@@ -52,59 +52,21 @@ cohort_months as (
 
 ),
 
-cohort_payments as (
-
-    -- A payment dated before acquisition (a free order, so amount 0) counts in month 0.
-    select
-        customers.currency,
-        customers.cohort_month,
-        customers.customer_id,
-        payments.amount,
-        payments.margin,
-        payments.amount_reporting,
-        payments.margin_reporting,
-        payments.payment_type,
-        greatest(
-            {{ dbt.datediff('customers.cohort_month', 'payments.paid_date', 'month') }}, 0
-        ) as months_since_acquisition,
-        -- The charge clock: a refund in the month of the payment it refunds.
-        greatest(
-            {{ dbt.datediff('customers.cohort_month', 'payments.charge_clock_date', 'month') }}, 0
-        ) as months_since_acquisition_charge_clock
-    from {{ ref('fct_payments') }} as payments
-    inner join customers
-        on payments.customer_id = customers.customer_id
-        and payments.currency = customers.currency
-
-),
-
 monthly as (
 
+    -- Each customer's months, kept per customer (int_customer_months), added up by cohort.
     select
         currency,
         cohort_month,
         months_since_acquisition,
-        count(distinct case
-            when payment_type in ('charge', 'rebill') and amount > 0 then customer_id
-        end) as paying_customers,
-        sum(amount) as net_revenue,
-        sum(margin) as net_margin,
-        sum(amount_reporting) as net_revenue_reporting,
-        sum(margin_reporting) as net_margin_reporting
-    from cohort_payments
+        sum(is_paying) as paying_customers,
+        sum(net_revenue) as net_revenue,
+        sum(net_margin) as net_margin,
+        sum(net_revenue_reporting) as net_revenue_reporting,
+        sum(net_margin_reporting) as net_margin_reporting,
+        sum(net_revenue_charge_clock) as net_revenue_charge_clock
+    from {{ ref('int_customer_months') }}
     group by currency, cohort_month, months_since_acquisition
-
-),
-
-monthly_charge_clock as (
-
-    select
-        currency,
-        cohort_month,
-        months_since_acquisition_charge_clock as months_since_acquisition,
-        sum(amount) as net_revenue_charge_clock
-    from cohort_payments
-    group by currency, cohort_month, months_since_acquisition_charge_clock
 
 ),
 
@@ -126,7 +88,7 @@ filled as (
         cast(null as decimal(18, 2)) as net_revenue_reporting,
         cast(null as decimal(18, 2)) as net_margin_reporting,
         {%- endif %}
-        coalesce(monthly_charge_clock.net_revenue_charge_clock, 0) as net_revenue_charge_clock,
+        coalesce(monthly.net_revenue_charge_clock, 0) as net_revenue_charge_clock,
         -- The month has fully elapsed once as_of reaches the first day of the next one.
         cohort_months.as_of_date
         >= cast({{ dbt.dateadd('month', 1, 'cohort_months.activity_month') }} as date)
@@ -136,11 +98,6 @@ filled as (
         on cohort_months.currency = monthly.currency
         and cohort_months.cohort_month = monthly.cohort_month
         and cohort_months.months_since_acquisition = monthly.months_since_acquisition
-    left join monthly_charge_clock
-        on cohort_months.currency = monthly_charge_clock.currency
-        and cohort_months.cohort_month = monthly_charge_clock.cohort_month
-        and cohort_months.months_since_acquisition
-        = monthly_charge_clock.months_since_acquisition
 
 ),
 

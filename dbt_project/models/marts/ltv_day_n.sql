@@ -2,16 +2,8 @@
 -- once acquired at least N days before as_of (eligible); their revenue counts for payments
 -- dated at most N local days after the first payment's local date (day 0 is that day), on
 -- either clock: refunds on the day they happened (cash) or on their charge's day (charge).
--- Margin (revenue less processor fees and product costs) counts on the cash clock.
-{%- set day_ns = var('day_n') %}
-{#- measure -> (the payment's value, the date that places it in a window) -#}
-{%- set measures = {
-    'net_revenue': ('amount', 'paid_date'),
-    'net_revenue_charge_clock': ('amount', 'charge_clock_date'),
-    'net_margin': ('margin', 'paid_date'),
-    'net_revenue_reporting': ('amount_reporting', 'paid_date'),
-    'net_margin_reporting': ('margin_reporting', 'paid_date'),
-} %}
+-- Margin (revenue less processor fees and product costs) counts on the cash clock. The
+-- per-customer sums are int_customer_day_n; this adds them up by segment.
 with customers as (
 
     select *
@@ -26,49 +18,14 @@ as_of as (
 
 ),
 
-customer_windows as (
-
-    -- One pass over the payments: each day-N window is a conditional sum.
-    select
-        customers.customer_id,
-        customers.currency
-        {% for n in day_ns -%}
-        {% for measure, (value, date_column) in measures.items() -%}
-        , sum(case
-            when payments.{{ date_column }}
-                <= cast({{ dbt.dateadd('day', n, 'customers.first_paid_date') }} as date)
-                then payments.{{ value }}
-            else 0
-        end) as {{ measure }}_{{ n }}
-        {% endfor -%}
-        {% endfor %}
-    from customers
-    inner join {{ ref('fct_payments') }} as payments
-        on customers.customer_id = payments.customer_id
-        and customers.currency = payments.currency
-    group by customers.customer_id, customers.currency
-
-),
-
 customer_day_n as (
 
-    {% for n in day_ns -%}
+    -- Each customer's day-N sums, kept per customer; eligibility moves with as_of.
     select
-        customers.customer_id,
-        customers.currency,
-        {{ n }} as day_n,
-        cast({{ dbt.dateadd('day', n, 'customers.first_paid_date') }} as date)
-        <= as_of.as_of_date as is_eligible,
-        {% for measure in measures -%}
-        customer_windows.{{ measure }}_{{ n }} as {{ measure }}{{ ',' if not loop.last }}
-        {% endfor -%}
-    from customers
+        customer_day_n.*,
+        customer_day_n.window_end_date <= as_of.as_of_date as is_eligible
+    from {{ ref('int_customer_day_n') }} as customer_day_n
     cross join as_of
-    inner join customer_windows
-        on customers.customer_id = customer_windows.customer_id
-        and customers.currency = customer_windows.currency
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
 
 ),
 
@@ -108,7 +65,7 @@ aggregated as (
         customer_day_n.day_n,
         count(*) as customers,
         sum(case when customer_day_n.is_eligible then 1 else 0 end) as eligible_customers,
-        {% for measure in measures -%}
+        {% for measure in day_n_measures() -%}
         sum(case
             when customer_day_n.is_eligible then customer_day_n.{{ measure }} else 0
         end) as {{ measure }}{{ ',' if not loop.last }}
