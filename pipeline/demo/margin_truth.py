@@ -47,6 +47,21 @@ class _Timelines:
         return rules[index - 1][1] if index else None
 
 
+@dataclass(frozen=True)
+class CrossRate:
+    """The two rates that convert one currency into another on a day, against one base. Kept
+    apart, not divided: amount × to / source is what rounds like the SQL."""
+
+    to: Decimal
+    source: Decimal
+    day: str  # the older of the two rates' dates
+
+    def apply(self, cents: int) -> int:
+        """`cents` converted, rounded half away from zero to the cent."""
+        value = Decimal(cents) * self.to / self.source
+        return int(value.quantize(Decimal(1), ROUND_HALF_UP))
+
+
 class FxRates:
     """The demo's exchange rates by base and currency, a base quoting itself at 1 on every
     day it quotes anything."""
@@ -65,15 +80,20 @@ class FxRates:
         index = bisect_right(days, day)
         return (days[index - 1], self._rates[key][days[index - 1]]) if index else None
 
-    def convert(self, cents: int, currency: str, to: str, day: str) -> tuple[int, str] | None:
-        """`cents` of `currency` in `to` on `day`, and the date of the older rate used; None
-        without rates."""
+    def rate(self, currency: str, to: str, day: str) -> CrossRate | None:
+        """The rates from `currency` to `to` on `day`, looked up once for every amount of a
+        payment; None without rates."""
         for base in self._bases:
             source, target = self._latest((base, currency), day), self._latest((base, to), day)
             if source and target:
-                value = (Decimal(cents) * target[1] / source[1]).quantize(Decimal(1), ROUND_HALF_UP)
-                return int(value), min(source[0], target[0])
+                return CrossRate(target[1], source[1], min(source[0], target[0]))
         return None
+
+    def convert(self, cents: int, currency: str, to: str, day: str) -> tuple[int, str] | None:
+        """`cents` of `currency` in `to` on `day`, and the date of the older rate used; None
+        without rates."""
+        rate = self.rate(currency, to, day)
+        return (rate.apply(cents), rate.day) if rate else None
 
 
 @dataclass
