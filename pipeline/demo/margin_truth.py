@@ -14,7 +14,7 @@ cents.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -31,20 +31,26 @@ NO_CAMPAIGN = "(none)"
 GroupKey = tuple[str, str, str, str]  # (currency, cohort month, channel, campaign)
 
 
+_Rule = tuple[tuple[str, ...], str, Any]  # (key, valid_from, value)
+
+
 class _Timelines:
-    """Rules by key, each key's valid_from dates sorted, to find the one in force on a day."""
+    """Rules by key, each key's valid_from dates sorted once when built, so finding the one in
+    force on a day is a bisection (a payment looks up several keys)."""
 
-    def __init__(self) -> None:
-        self._rules: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
-
-    def add(self, key: tuple[str, ...], valid_from: str, value: Any) -> None:
-        self._rules.setdefault(key, []).append((valid_from, value))
-        self._rules[key].sort(key=lambda rule: rule[0])
+    def __init__(self, rules: Iterable[_Rule]) -> None:
+        by_key: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+        for key, valid_from, value in rules:
+            by_key.setdefault(key, []).append((valid_from, value))
+        self._timelines: dict[tuple[str, ...], tuple[list[str], list[Any]]] = {}
+        for key, timeline in by_key.items():
+            timeline.sort(key=lambda rule: rule[0])  # stable: of equal dates the last one wins
+            self._timelines[key] = ([day for day, _ in timeline], [v for _, v in timeline])
 
     def in_force(self, key: tuple[str, ...], day: str) -> Any:
-        rules = self._rules.get(key, [])
-        index = bisect_right([valid_from for valid_from, _ in rules], day)
-        return rules[index - 1][1] if index else None
+        dates, values = self._timelines.get(key, ([], []))
+        index = bisect_right(dates, day)
+        return values[index - 1] if index else None
 
 
 @dataclass(frozen=True)
@@ -100,19 +106,20 @@ class FxRates:
 class CostRules:
     """The demo's fee and cost rules, indexed for one lookup per payment."""
 
-    fees: _Timelines = field(default_factory=_Timelines)
-    costs: _Timelines = field(default_factory=_Timelines)
+    fees: _Timelines
+    costs: _Timelines
 
     @classmethod
     def of(cls, inputs: CostInputs) -> CostRules:
-        rules = cls()
-        for fee in inputs.fees:
-            key = (fee.account, fee.processor, fee.currency)
-            rules.fees.add(key, fee.valid_from, (fee.percent, fee.fixed))
-        for cost in inputs.costs:
-            key = (EVERY, cost.item_type, cost.product_id, cost.currency)
-            rules.costs.add(key, cost.valid_from, cost.cost)
-        return rules
+        fees = _Timelines(
+            ((fee.account, fee.processor, fee.currency), fee.valid_from, (fee.percent, fee.fixed))
+            for fee in inputs.fees
+        )
+        costs = _Timelines(
+            ((EVERY, cost.item_type, cost.product_id, cost.currency), cost.valid_from, cost.cost)
+            for cost in inputs.costs
+        )
+        return cls(fees, costs)
 
     def fee(self, account: str, processor: str, currency: str, cents: int, day: str) -> int:
         """The processor fee of a charge of `cents` (0 when no rule covers it)."""
