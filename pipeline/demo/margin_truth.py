@@ -161,10 +161,11 @@ def _months_between(first_month: str, day: str) -> int:
 @dataclass
 class CacTallies:
     """Acquired customers per group, mergeable across chunks: [customers, latest acquisition
-    day, net, margin, then net and margin within each CAC_DAYS window]; margin per month."""
+    day, net, margin, then net and margin within each CAC_DAYS window]; margin per month since
+    acquisition, by group, so payback reads its own group's months only."""
 
     groups: dict[GroupKey, list[int]] = field(default_factory=dict)
-    monthly_margin: dict[tuple[GroupKey, int], int] = field(default_factory=dict)
+    monthly_margin: dict[GroupKey, dict[int, int]] = field(default_factory=dict)
 
     def add(self, key: GroupKey, first_paid_at: int, payments: list[tuple[int, int, int]]) -> None:
         """One acquired customer; `payments` are (paid_at, amount, margin) in cents."""
@@ -189,16 +190,19 @@ class CacTallies:
         row = self.groups.setdefault(key, [0] * len(values))
         for slot, value in enumerate(values):
             row[slot] = max(row[slot], value) if slot == 1 else row[slot] + value
+        group_months = self.monthly_margin.setdefault(key, {})
         for since, margin in months.items():
-            self.monthly_margin[(key, since)] = self.monthly_margin.get((key, since), 0) + margin
+            group_months[since] = group_months.get(since, 0) + margin
 
     def merge(self, other: CacTallies) -> None:
         for key, values in other.groups.items():
             row = self.groups.setdefault(key, [0] * len(values))
             for slot, value in enumerate(values):
                 row[slot] = max(row[slot], value) if slot == 1 else row[slot] + value
-        for key, margin in other.monthly_margin.items():
-            self.monthly_margin[key] = self.monthly_margin.get(key, 0) + margin
+        for key, months in other.monthly_margin.items():
+            group_months = self.monthly_margin.setdefault(key, {})
+            for since, margin in months.items():
+                group_months[since] = group_months.get(since, 0) + margin
 
     def rows(self, account: str, inputs: CostInputs, as_of: int) -> Iterator[dict[str, Any]]:
         """The cac_cohorts rows: every group with customers or spend."""
@@ -228,10 +232,10 @@ class CacTallies:
         return row
 
     def _payback(self, key: GroupKey, spend: int) -> int | None:
-        months = sorted(since for group, since in self.monthly_margin if group == key)
+        months = self.monthly_margin.get(key, {})
         cumulative = 0
-        for since in months:
-            cumulative += self.monthly_margin[(key, since)]
+        for since in sorted(months):
+            cumulative += months[since]
             if cumulative >= spend:
                 return since
         return None
