@@ -187,6 +187,8 @@ class CacTallies:
             self._add_group((currency, month, *group), values, months)
 
     def _add_group(self, key: GroupKey, values: list[int], months: dict[int, int]) -> None:
+        """Adds one customer's or one chunk's tallies to a group: the one place that knows the
+        latest acquisition day takes the later one and every other slot sums."""
         row = self.groups.setdefault(key, [0] * len(values))
         for slot, value in enumerate(values):
             row[slot] = max(row[slot], value) if slot == 1 else row[slot] + value
@@ -196,13 +198,7 @@ class CacTallies:
 
     def merge(self, other: CacTallies) -> None:
         for key, values in other.groups.items():
-            row = self.groups.setdefault(key, [0] * len(values))
-            for slot, value in enumerate(values):
-                row[slot] = max(row[slot], value) if slot == 1 else row[slot] + value
-        for key, months in other.monthly_margin.items():
-            group_months = self.monthly_margin.setdefault(key, {})
-            for since, margin in months.items():
-                group_months[since] = group_months.get(since, 0) + margin
+            self._add_group(key, values, other.monthly_margin.get(key, {}))
 
     def rows(self, account: str, inputs: CostInputs, as_of: int) -> Iterator[dict[str, Any]]:
         """The cac_cohorts rows: every group with customers or spend."""
