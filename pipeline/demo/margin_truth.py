@@ -14,7 +14,7 @@ cents.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -31,20 +31,41 @@ NO_CAMPAIGN = "(none)"
 GroupKey = tuple[str, str, str, str]  # (currency, cohort month, channel, campaign)
 
 
+_Rule = tuple[tuple[str, ...], str, Any]  # (key, valid_from, value)
+
+
 class _Timelines:
-    """Rules by key, each key's valid_from dates sorted, to find the one in force on a day."""
+    """Rules by key, each key's valid_from dates sorted once when built, so finding the one in
+    force on a day is a bisection (a payment looks up several keys)."""
 
-    def __init__(self) -> None:
-        self._rules: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
-
-    def add(self, key: tuple[str, ...], valid_from: str, value: Any) -> None:
-        self._rules.setdefault(key, []).append((valid_from, value))
-        self._rules[key].sort(key=lambda rule: rule[0])
+    def __init__(self, rules: Iterable[_Rule]) -> None:
+        by_key: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
+        for key, valid_from, value in rules:
+            by_key.setdefault(key, []).append((valid_from, value))
+        self._timelines: dict[tuple[str, ...], tuple[list[str], list[Any]]] = {}
+        for key, timeline in by_key.items():
+            timeline.sort(key=lambda rule: rule[0])  # stable: of equal dates the last one wins
+            self._timelines[key] = ([day for day, _ in timeline], [v for _, v in timeline])
 
     def in_force(self, key: tuple[str, ...], day: str) -> Any:
-        rules = self._rules.get(key, [])
-        index = bisect_right([valid_from for valid_from, _ in rules], day)
-        return rules[index - 1][1] if index else None
+        dates, values = self._timelines.get(key, ([], []))
+        index = bisect_right(dates, day)
+        return values[index - 1] if index else None
+
+
+@dataclass(frozen=True)
+class CrossRate:
+    """The two rates that convert one currency into another on a day, against one base. Kept
+    apart, not divided: amount × to / source is what rounds like the SQL."""
+
+    to: Decimal
+    source: Decimal
+    day: str  # the older of the two rates' dates
+
+    def apply(self, cents: int) -> int:
+        """`cents` converted, rounded half away from zero to the cent."""
+        value = Decimal(cents) * self.to / self.source
+        return int(value.quantize(Decimal(1), ROUND_HALF_UP))
 
 
 class FxRates:
@@ -65,34 +86,40 @@ class FxRates:
         index = bisect_right(days, day)
         return (days[index - 1], self._rates[key][days[index - 1]]) if index else None
 
-    def convert(self, cents: int, currency: str, to: str, day: str) -> tuple[int, str] | None:
-        """`cents` of `currency` in `to` on `day`, and the date of the older rate used; None
-        without rates."""
+    def rate(self, currency: str, to: str, day: str) -> CrossRate | None:
+        """The rates from `currency` to `to` on `day`, looked up once for every amount of a
+        payment; None without rates."""
         for base in self._bases:
             source, target = self._latest((base, currency), day), self._latest((base, to), day)
             if source and target:
-                value = (Decimal(cents) * target[1] / source[1]).quantize(Decimal(1), ROUND_HALF_UP)
-                return int(value), min(source[0], target[0])
+                return CrossRate(target[1], source[1], min(source[0], target[0]))
         return None
+
+    def convert(self, cents: int, currency: str, to: str, day: str) -> tuple[int, str] | None:
+        """`cents` of `currency` in `to` on `day`, and the date of the older rate used; None
+        without rates."""
+        rate = self.rate(currency, to, day)
+        return (rate.apply(cents), rate.day) if rate else None
 
 
 @dataclass
 class CostRules:
     """The demo's fee and cost rules, indexed for one lookup per payment."""
 
-    fees: _Timelines = field(default_factory=_Timelines)
-    costs: _Timelines = field(default_factory=_Timelines)
+    fees: _Timelines
+    costs: _Timelines
 
     @classmethod
     def of(cls, inputs: CostInputs) -> CostRules:
-        rules = cls()
-        for fee in inputs.fees:
-            key = (fee.account, fee.processor, fee.currency)
-            rules.fees.add(key, fee.valid_from, (fee.percent, fee.fixed))
-        for cost in inputs.costs:
-            key = (EVERY, cost.item_type, cost.product_id, cost.currency)
-            rules.costs.add(key, cost.valid_from, cost.cost)
-        return rules
+        fees = _Timelines(
+            ((fee.account, fee.processor, fee.currency), fee.valid_from, (fee.percent, fee.fixed))
+            for fee in inputs.fees
+        )
+        costs = _Timelines(
+            ((EVERY, cost.item_type, cost.product_id, cost.currency), cost.valid_from, cost.cost)
+            for cost in inputs.costs
+        )
+        return cls(fees, costs)
 
     def fee(self, account: str, processor: str, currency: str, cents: int, day: str) -> int:
         """The processor fee of a charge of `cents` (0 when no rule covers it)."""
@@ -134,10 +161,11 @@ def _months_between(first_month: str, day: str) -> int:
 @dataclass
 class CacTallies:
     """Acquired customers per group, mergeable across chunks: [customers, latest acquisition
-    day, net, margin, then net and margin within each CAC_DAYS window]; margin per month."""
+    day, net, margin, then net and margin within each CAC_DAYS window]; margin per month since
+    acquisition, by group, so payback reads its own group's months only."""
 
     groups: dict[GroupKey, list[int]] = field(default_factory=dict)
-    monthly_margin: dict[tuple[GroupKey, int], int] = field(default_factory=dict)
+    monthly_margin: dict[GroupKey, dict[int, int]] = field(default_factory=dict)
 
     def add(self, key: GroupKey, first_paid_at: int, payments: list[tuple[int, int, int]]) -> None:
         """One acquired customer; `payments` are (paid_at, amount, margin) in cents."""
@@ -159,19 +187,18 @@ class CacTallies:
             self._add_group((currency, month, *group), values, months)
 
     def _add_group(self, key: GroupKey, values: list[int], months: dict[int, int]) -> None:
+        """Adds one customer's or one chunk's tallies to a group: the one place that knows the
+        latest acquisition day takes the later one and every other slot sums."""
         row = self.groups.setdefault(key, [0] * len(values))
         for slot, value in enumerate(values):
             row[slot] = max(row[slot], value) if slot == 1 else row[slot] + value
+        group_months = self.monthly_margin.setdefault(key, {})
         for since, margin in months.items():
-            self.monthly_margin[(key, since)] = self.monthly_margin.get((key, since), 0) + margin
+            group_months[since] = group_months.get(since, 0) + margin
 
     def merge(self, other: CacTallies) -> None:
         for key, values in other.groups.items():
-            row = self.groups.setdefault(key, [0] * len(values))
-            for slot, value in enumerate(values):
-                row[slot] = max(row[slot], value) if slot == 1 else row[slot] + value
-        for key, margin in other.monthly_margin.items():
-            self.monthly_margin[key] = self.monthly_margin.get(key, 0) + margin
+            self._add_group(key, values, other.monthly_margin.get(key, {}))
 
     def rows(self, account: str, inputs: CostInputs, as_of: int) -> Iterator[dict[str, Any]]:
         """The cac_cohorts rows: every group with customers or spend."""
@@ -201,10 +228,10 @@ class CacTallies:
         return row
 
     def _payback(self, key: GroupKey, spend: int) -> int | None:
-        months = sorted(since for group, since in self.monthly_margin if group == key)
+        months = self.monthly_margin.get(key, {})
         cumulative = 0
-        for since in months:
-            cumulative += self.monthly_margin[(key, since)]
+        for since in sorted(months):
+            cumulative += months[since]
             if cumulative >= spend:
                 return since
         return None

@@ -276,14 +276,13 @@ def set_money(
         if currency == money.reporting:
             payment.amount_reporting, payment.margin_reporting = payment.amount, payment.margin
             continue
-        converted = money.rates.convert(payment.amount, currency, money.reporting, day)
-        if converted is None:
+        rate = money.rates.rate(currency, money.reporting, day)
+        if rate is None:
             totals.fx_counts[1] += 1
             continue
-        payment.amount_reporting, rate_day = converted
-        margin = money.rates.convert(payment.margin, currency, money.reporting, day)
-        payment.margin_reporting = margin[0] if margin else None
-        totals.fx_counts[0] += rate_day < day
+        payment.amount_reporting = rate.apply(payment.amount)
+        payment.margin_reporting = rate.apply(payment.margin)
+        totals.fx_counts[0] += rate.day < day
 
 
 def _converted_sum(payments: list[Payment], value: Callable[[Payment], int]) -> str | None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 from pathlib import Path
 
 from babel.numbers import list_currencies
@@ -48,6 +49,7 @@ CURRENCIES = frozenset(list_currencies())
 ITEM_TYPES = ("product", "bump", "upsell", "downsell")
 # Lines before the header a report may have (Google Ads: its title and date range).
 MAX_PREAMBLE_LINES = 10
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _SEE_DOCS = "See docs/costs.md for the columns each format needs."
 
 Row = tuple[object, ...]
@@ -76,7 +78,7 @@ def _name(header: str) -> str:
 
 
 def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith(_UTF16_BOMS):
         return data.decode("utf-16")
     try:
         return data.decode("utf-8-sig")
@@ -84,12 +86,15 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252")
 
 
-def _lines(text: str) -> list[list[str]]:
-    """The file's lines split by its delimiter: the one most used in the lines that may hold
-    the header (a report's title line has none)."""
-    head = "\n".join(text.splitlines()[:MAX_PREAMBLE_LINES])
-    delimiter = max((",", ";", "\t"), key=head.count)
-    return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+def read_head(path: Path) -> list[str]:
+    """The file's first MAX_PREAMBLE_LINES lines as text, all header_format needs, so routing
+    a file does not read it whole. UTF-16 is read as text: its line break is two bytes."""
+    with path.open("rb") as f:
+        if f.read(2) not in _UTF16_BOMS:
+            f.seek(0)
+            return _decode(b"".join(islice(f, MAX_PREAMBLE_LINES))).splitlines()
+    with path.open(encoding="utf-16", newline="") as text:
+        return "".join(islice(text, MAX_PREAMBLE_LINES)).splitlines()
 
 
 # --- values --------------------------------------------------------------------------------
@@ -291,12 +296,43 @@ def _is_ecb(names: list[str]) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Header:
+    """What a file's header line says: how its lines split, which format it is, where it is."""
+
+    delimiter: str
+    index: int  # of the header among the file's CSV rows
+    format: Format | None  # None for the ECB file
+    fields: list[str]  # the field each column feeds, '' for none
+    currency: str | None  # Meta's, from the spend column's name
+
+    @property
+    def export(self) -> str:
+        return FX_RATES if self.format is None else self.format.export
+
+    @property
+    def file_format(self) -> str:
+        return "ecb" if self.format is None else self.format.name
+
+
+def header_format(lines: list[str], allowed: tuple[str, ...]) -> Header:
+    """The header among a file's first MAX_PREAMBLE_LINES text lines, of a format `allowed`:
+    all the landing sensor reads to route a file. The delimiter is the one these lines use most
+    (a report's title line has none)."""
+    head = "\n".join(lines[:MAX_PREAMBLE_LINES])
+    delimiter = max((",", ";", "\t"), key=head.count)
+    rows = list(csv.reader(io.StringIO(head), delimiter=delimiter))
+    index, fmt, fields = _header(rows, allowed)
+    currency = _meta_currency([_name(cell) for cell in rows[index]])
+    return Header(delimiter, index, fmt, fields, currency)
+
+
 def _header(
     lines: list[list[str]], allowed: tuple[str, ...]
 ) -> tuple[int, Format | None, list[str]]:
     """(index of the header line, its format (None for the ECB file), the field of each
     column)."""
-    for index, line in enumerate(lines[:MAX_PREAMBLE_LINES]):
+    for index, line in enumerate(lines):
         names = [_name(cell) for cell in line]
         while names and not names[-1]:
             names.pop()  # the ECB file ends every line with a comma
@@ -331,11 +367,11 @@ def parse_input(path: Path, rel_path: str, default_order: str = MONTH_FIRST) -> 
     folder = input_folder(rel_path)
     if folder is None:
         raise FileRejected(f"{rel_path} is not in an input folder.", _SEE_DOCS)
-    lines = _lines(_decode(path.read_bytes()))
-    start, fmt, fields = _header(lines, INPUT_FOLDERS[folder])
-    read: RowReader = _ecb_rows if fmt is None else fmt.read
-    currency = _meta_currency([_name(cell) for cell in lines[start]])
-    records = list(_records(lines, start, fields))
+    text = _decode(path.read_bytes())
+    header = header_format(text.splitlines(), INPUT_FOLDERS[folder])
+    lines = list(csv.reader(io.StringIO(text), delimiter=header.delimiter))
+    read: RowReader = _ecb_rows if header.format is None else header.format.read
+    records = list(_records(lines, header.index, header.fields))
     order = date_order(
         [r[1].get("date", r[1].get("valid_from", "")) for r in records], default_order
     )
@@ -346,12 +382,11 @@ def parse_input(path: Path, rel_path: str, default_order: str = MONTH_FIRST) -> 
         if next(iter(values.values()), "").strip().lower().startswith("total"):
             skipped += 1
             continue
-        if currency and not values.get("currency"):
-            values["currency"] = currency
+        if header.currency and not values.get("currency"):
+            values["currency"] = header.currency
         try:
             rows += read(values, order)
         except BadValue as exc:
             rejected.append((number, str(exc), raw))
     notes = [f"skipped {skipped} total row(s)"] if skipped else []
-    export = FX_RATES if fmt is None else fmt.export
-    return Parsed(export, "ecb" if fmt is None else fmt.name, rows, rejected, notes)
+    return Parsed(header.export, header.file_format, rows, rejected, notes)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
-from pipeline.ingest.input_formats import INPUT_FOLDERS, input_folder, parse_input
+from pipeline.ingest.input_formats import INPUT_FOLDERS, header_format, input_folder, read_head
 from pipeline.ingest.rejection import FileRejected
 from pipeline.ingest.sniff import read_export_head
 
@@ -239,10 +239,11 @@ def file_sha256(path: Path) -> str:
 def export_for(file: LandingFile) -> str:
     """Which raw table a file is for, from its header; a file that is no export at all is
     routed by its folder, so its failed run (and rejection) shows on the asset one expects.
-    A file in an input folder (costs/, ad_spend/, fx_rates/) is never an export."""
+    A file in an input folder (costs/, ad_spend/, fx_rates/) is never an export; its header
+    lines say which input it is."""
     if folder := input_folder(file.rel_path):
         try:
-            return parse_input(file.path, file.rel_path).export
+            return header_format(read_head(file.path), INPUT_FOLDERS[folder]).export
         except (FileRejected, OSError):
             return INPUT_FOLDERS[folder][0]
     try:

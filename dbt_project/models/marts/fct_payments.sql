@@ -5,6 +5,8 @@
 ) }}
 -- One row per payment: every real money movement counted exactly once, test mode excluded.
 -- Incremental: the orders a build recomputes are replaced (macros/incremental.sql).
+-- The rates are read only with a reporting currency; the lineage names them either way:
+-- depends_on: {{ ref('int_fx_rate_periods') }}
 with payments as (
 
     select *
@@ -81,12 +83,15 @@ product_costs as (
         and (rules.valid_until is null or payments.paid_date < rules.valid_until)
     where payments.payment_type in ('charge', 'rebill') and payments.amount > 0
 
-)
+),
 {%- set reporting = var('reporting_currency') %}
-, conversions as (
+{%- if reporting %}
+
+conversions as (
 
     -- LTV_REPORTING_CURRENCY (docs/costs.md): the rates in force on the payment's day, of its
     -- currency and of the reporting currency against one base (the euro first, then by name).
+    -- Without a reporting currency nothing is converted, so this is not compiled at all.
     select
         payments.payment_id,
         to_rates.rate as rate_to,
@@ -112,6 +117,7 @@ product_costs as (
     where payments.currency <> '{{ reporting }}'
 
 ),
+{%- endif %}
 
 costed as (
 
@@ -126,9 +132,13 @@ costed as (
             - coalesce(product_costs.product_cost, 0)
             as decimal(18, 2)
         ) as margin,
+        {% if reporting -%}
         conversions.rate_to,
         conversions.rate_from,
         conversions.fx_rate_date
+        {%- else -%}
+        cast(null as date) as fx_rate_date
+        {%- endif %}
     from payments
     left join refunded_charges
         on payments.payment_id = refunded_charges.payment_id
@@ -138,9 +148,11 @@ costed as (
     left join product_costs
         on payments.payment_id = product_costs.payment_id
         and product_costs.precedence = 1
+    {%- if reporting %}
     left join conversions
         on payments.payment_id = conversions.payment_id
         and conversions.preference = 1
+    {%- endif %}
 
 )
 
