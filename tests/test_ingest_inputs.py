@@ -166,6 +166,16 @@ def test_a_file_no_format_fits_is_rejected_with_what_the_folder_takes(con, tmp_p
     assert con.execute("select count(*) from raw.landing_files").fetchone() == (0,)
 
 
+def test_a_file_that_is_no_text_is_routed_and_rejected_not_a_crash(con, tmp_path) -> None:
+    # 0x81 is undefined in Windows-1252 and not UTF-8: neither decoding reads it.
+    binary = b"date,currency,rate\n2024-01-02,USD,1.1\x81\n"
+    with pytest.raises(FileRejected) as caught:
+        load(con, tmp_path, "fx_rates/rates.csv", binary)
+    assert "neither UTF-8 nor Windows-1252" in str(caught.value)
+    assert "CSV UTF-8" in caught.value.fix
+    assert con.execute("select count(*) from raw.landing_files").fetchone() == (0,)
+
+
 def test_the_same_content_loads_once_and_forgetting_removes_it(con, tmp_path) -> None:
     load(con, tmp_path, "fx_rates/a.csv", ECB.encode())
     (tmp_path / "fx_rates" / "copy.csv").write_bytes(ECB.encode())

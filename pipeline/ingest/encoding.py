@@ -50,7 +50,12 @@ def classify_non_utf8(path: Path) -> str:
         return UTF8
     if cp1252_ok:
         return WINDOWS_1252
-    raise FileRejected(
+    raise undecodable()
+
+
+def undecodable() -> FileRejected:
+    """The rejection of a file that is neither UTF-8 nor Windows-1252 text."""
+    return FileRejected(
         "the file cannot be decoded: it is neither UTF-8 nor Windows-1252 text.",
         "Open it in your spreadsheet and save it as 'CSV UTF-8 (Comma delimited)', or export "
         "it from ThriveCart again.",

@@ -22,7 +22,9 @@ from pathlib import Path
 from babel.numbers import list_currencies
 
 from pipeline.ingest.csv_values import DAY_FIRST, MONTH_FIRST
+from pipeline.ingest.encoding import undecodable
 from pipeline.ingest.rejection import FileRejected
+from pipeline.ingest.sniff import UTF16_BOMS
 from pipeline.warehouse import (
     AD_SPEND_TABLE,
     FX_RATES_TABLE,
@@ -49,7 +51,6 @@ CURRENCIES = frozenset(list_currencies())
 ITEM_TYPES = ("product", "bump", "upsell", "downsell")
 # Lines before the header a report may have (Google Ads: its title and date range).
 MAX_PREAMBLE_LINES = 10
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _SEE_DOCS = "See docs/costs.md for the columns each format needs."
 
 Row = tuple[object, ...]
@@ -78,19 +79,23 @@ def _name(header: str) -> str:
 
 
 def _decode(data: bytes) -> str:
-    if data.startswith(_UTF16_BOMS):
+    if data.startswith(UTF16_BOMS):
         return data.decode("utf-16")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
+        pass
+    try:
         return data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise undecodable() from exc
 
 
 def read_head(path: Path) -> list[str]:
     """The file's first MAX_PREAMBLE_LINES lines as text, all header_format needs, so routing
     a file does not read it whole. UTF-16 is read as text: its line break is two bytes."""
     with path.open("rb") as f:
-        if f.read(2) not in _UTF16_BOMS:
+        if f.read(2) not in UTF16_BOMS:
             f.seek(0)
             return _decode(b"".join(islice(f, MAX_PREAMBLE_LINES))).splitlines()
     with path.open(encoding="utf-16", newline="") as text:

@@ -28,7 +28,7 @@ _MAGIC = {
     b"\x1f\x8b": "a gzip archive",
     b"%PDF": "a PDF document",
 }
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def _first_line(head: bytes) -> bytes:
     for magic, what in _MAGIC.items():
         if head.startswith(magic):
             raise FileRejected(f"the file is {what}, not a CSV file.", _SAVE_AS_CSV)
-    if head.startswith(_UTF16_BOMS):
+    if head.startswith(UTF16_BOMS):
         raise FileRejected("the file is saved as UTF-16 text ('Unicode Text').", _SAVE_AS_CSV)
     line, newline, _ = head.partition(b"\n")
     if not newline and len(head) >= HEAD_BYTES:
