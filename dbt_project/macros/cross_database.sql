@@ -11,7 +11,7 @@
     value with json_list_item.
 -#}
 {% macro json_texts(json_expr, paths) -%}
-    {{ return(adapter.dispatch('json_texts')(json_expr, paths)) }}
+    {{ return(adapter.dispatch('json_texts', 'thrivecart_ltv')(json_expr, paths)) }}
 {%- endmacro %}
 
 {% macro duckdb__json_texts(json_expr, paths) -%}
@@ -20,14 +20,19 @@
     ])
 {%- endmacro %}
 
-{#- The value of `path` from an array json_texts built over `paths` (arrays are 1-based). -#}
+{#- The value of `path` from the array json_texts built over `paths`. -#}
 {% macro json_list_item(list_expr, paths, path) -%}
-    {{ list_expr }}[{{ paths.index(path) + 1 }}]
+    {{ return(adapter.dispatch('json_list_item', 'thrivecart_ltv')(list_expr, paths.index(path))) }}
+{%- endmacro %}
+
+{#- DuckDB lists are 1-based. -#}
+{% macro duckdb__json_list_item(list_expr, index) -%}
+    {{ list_expr }}[{{ index + 1 }}]
 {%- endmacro %}
 
 {#- The value under a key computed per row (e.g. 'product-12') of a JSON object, as text. -#}
 {% macro json_text_at_key(json_expr, key_expr) -%}
-    {{ return(adapter.dispatch('json_text_at_key')(json_expr, key_expr)) }}
+    {{ return(adapter.dispatch('json_text_at_key', 'thrivecart_ltv')(json_expr, key_expr)) }}
 {%- endmacro %}
 
 {% macro duckdb__json_text_at_key(json_expr, key_expr) -%}
@@ -40,7 +45,7 @@
     `cross join {{ json_array_elements('orders.charges_json') }} as charge`.
 -#}
 {% macro json_array_elements(json_expr) -%}
-    {{ return(adapter.dispatch('json_array_elements')(json_expr)) }}
+    {{ return(adapter.dispatch('json_array_elements', 'thrivecart_ltv')(json_expr)) }}
 {%- endmacro %}
 
 {% macro duckdb__json_array_elements(json_expr) -%}
@@ -63,7 +68,7 @@
     {%- if from_tz == to_tz -%}
         {{ expr }}
     {%- else -%}
-        {{ return(adapter.dispatch('convert_timezone')(expr, from_tz, to_tz)) }}
+        {{ return(adapter.dispatch('convert_timezone', 'thrivecart_ltv')(expr, from_tz, to_tz)) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -84,7 +89,7 @@
     the last decimal as integers instead.
 -#}
 {% macro rounded_quotient(number, count, scale) -%}
-    {{ return(adapter.dispatch('rounded_quotient')(number, count, scale)) }}
+    {{ return(adapter.dispatch('rounded_quotient', 'thrivecart_ltv')(number, count, scale)) }}
 {%- endmacro %}
 
 {% macro default__rounded_quotient(number, count, scale) -%}
@@ -110,7 +115,7 @@
     version works in whole cents and rates scaled to integers, as rounded_quotient does.
 -#}
 {% macro convert_money(amount, rate_to, rate_from) -%}
-    {{ return(adapter.dispatch('convert_money')(amount, rate_to, rate_from)) }}
+    {{ return(adapter.dispatch('convert_money', 'thrivecart_ltv')(amount, rate_to, rate_from)) }}
 {%- endmacro %}
 
 {% macro default__convert_money(amount, rate_to, rate_from) -%}
@@ -140,7 +145,7 @@
     ordered-set aggregate.
 -#}
 {% macro median(expr) -%}
-    {{ return(adapter.dispatch('median')(expr)) }}
+    {{ return(adapter.dispatch('median', 'thrivecart_ltv')(expr)) }}
 {%- endmacro %}
 
 {% macro default__median(expr) -%}
@@ -157,7 +162,7 @@
     has it), or NULL when the name holds none (a renamed file).
 -#}
 {% macro export_stamp(path_expr) -%}
-    {{ return(adapter.dispatch('export_stamp')(path_expr)) }}
+    {{ return(adapter.dispatch('export_stamp', 'thrivecart_ltv')(path_expr)) }}
 {%- endmacro %}
 
 {% macro duckdb__export_stamp(path_expr) -%}
