@@ -171,3 +171,31 @@
         '%Y-%m-%d %H_%M_%S'
     )
 {%- endmacro %}
+
+{#-
+    Every value of `expr` in the group (nulls included) as an array, in ascending order: the
+    SQL standard's ordered array_agg.
+-#}
+{% macro sorted_array_agg(expr) -%}
+    {{ return(adapter.dispatch('sorted_array_agg', 'thrivecart_ltv')(expr)) }}
+{%- endmacro %}
+
+{% macro default__sorted_array_agg(expr) -%}
+    array_agg({{ expr }} order by {{ expr }})
+{%- endmacro %}
+
+{#-
+    `with name as {{ materialized_cte() }} (...)`: a CTE computed once, not inlined into every
+    reference, where the warehouse takes the hint. The rows are the same either way; the SQL
+    standard has no such keyword, so by default there is none.
+-#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'thrivecart_ltv')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}

@@ -26,8 +26,7 @@ customer_ids as (
 
     select
         email,
-        array_agg(thrivecart_customer_id order by thrivecart_customer_id)
-            as thrivecart_customer_ids
+        {{ sorted_array_agg('thrivecart_customer_id') }} as thrivecart_customer_ids
     from live_customer_ids
     group by email
 

@@ -75,8 +75,7 @@ customer_ids as (
     select
         {{ dbt.hash('email') }} as customer_id,
         currency,
-        array_agg(thrivecart_customer_id order by thrivecart_customer_id)
-            as thrivecart_customer_ids
+        {{ sorted_array_agg('thrivecart_customer_id') }} as thrivecart_customer_ids
     from {{ ref('int_customer_ids_collected') }}
     where {{ in_changed_customers('email') }}
     group by email, currency
