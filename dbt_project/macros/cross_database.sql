@@ -1,7 +1,10 @@
 {#-
     The warehouse-specific functions the models need and dbt does not ship, behind
-    adapter.dispatch: JSON access, time zone conversion, exact rounded division and the median.
-    Another warehouse adds its own `<adapter>__` implementation here; the models stay unchanged.
+    adapter.dispatch: JSON access, time zone conversion, exact rounded division, the median,
+    the first row of a group, epoch microseconds, sorted arrays and CTE hints. DuckDB's SQL
+    is in `duckdb__` implementations, `default__` ones are the SQL standard's. Another
+    warehouse adds its own `<adapter>__` implementation here; the models stay unchanged
+    (docs/architecture.md, "Engine-specific SQL").
 -#}
 
 {#-
@@ -198,4 +201,95 @@
 
 {% macro duckdb__materialized_cte() -%}
     materialized
+{%- endmacro %}
+
+{#-
+    The first row of each group, in one pass over `relation` (its rows where `where`, when
+    given): a select of the `group_by` columns and, per pick (columns, order_by), those columns
+    of the group's first row by `order_by`. The order_by expressions sort ascending with nulls
+    last, and the last should make the row unique. Picks with different orders share the pass.
+    Use as a CTE's body; the columns are plain column names.
+-#}
+{% macro first_in_group(relation, group_by, picks, where=none) -%}
+    {{ return(adapter.dispatch('first_in_group', 'thrivecart_ltv')(
+        relation, group_by, picks, where
+    )) }}
+{%- endmacro %}
+
+{#-
+    A row_number() window per pick, and per group the values of the row it ranks first
+    (max() over one row; a picked column must be of a type max() takes).
+-#}
+{% macro default__first_in_group(relation, group_by, picks, where) -%}
+    {%- set items = [] -%}
+    {%- for columns, order_by in picks -%}
+        {%- set pick = loop.index -%}
+        {%- for column in columns -%}
+            {%- do items.append(
+                'max(case when first_in_group_' ~ pick ~ ' = 1 then ' ~ column ~ ' end) as '
+                ~ column
+            ) -%}
+        {%- endfor -%}
+    {%- endfor %}
+    select
+        {{ group_by | join(', ') }},
+        {{ items | join(',\n        ') }}
+    from (
+        select
+            *
+            {%- for columns, order_by in picks %},
+            row_number() over (
+                partition by {{ group_by | join(', ') }}
+                order by {{ order_by | join(' nulls last, ') }} nulls last
+            ) as first_in_group_{{ loop.index }}
+            {%- endfor %}
+        from {{ relation }}
+        {%- if where %}
+        where {{ where }}
+        {%- endif %}
+    ) as ranked
+    group by {{ group_by | join(', ') }}
+{%- endmacro %}
+
+{#-
+    arg_min() over structs: no sort, and a struct compares field by field with a null field
+    last. A struct is never null, so no row is skipped.
+-#}
+{% macro duckdb__first_in_group(relation, group_by, picks, where) -%}
+    select
+        {{ group_by | join(', ') }}
+        {%- for columns, order_by in picks %}
+        {%- set pick = loop.index %}
+        {%- for column in columns %},
+        firsts.first_in_group_{{ pick }}.{{ column }} as {{ column }}
+        {%- endfor %}
+        {%- endfor %}
+    from (
+        select
+            {{ group_by | join(', ') }}
+            {%- for columns, order_by in picks %},
+            arg_min(
+                struct_pack({{ columns | join(', ') }}),
+                struct_pack(
+                    {%- for expr in order_by %}
+                    key_{{ loop.index }} := {{ expr }}{{ ',' if not loop.last }}
+                    {%- endfor %}
+                )
+            ) as first_in_group_{{ loop.index }}
+            {%- endfor %}
+        from {{ relation }}
+        {%- if where %}
+        where {{ where }}
+        {%- endif %}
+        group by {{ group_by | join(', ') }}
+    ) as firsts
+{%- endmacro %}
+
+{#- A timestamp as whole microseconds since 1970-01-01 00:00:00 (a BIGINT). -#}
+{% macro epoch_microseconds(expr) -%}
+    {{ return(adapter.dispatch('epoch_microseconds', 'thrivecart_ltv')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__epoch_microseconds(expr) -%}
+    epoch_us({{ expr }})
 {%- endmacro %}
