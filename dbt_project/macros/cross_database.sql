@@ -1,7 +1,10 @@
 {#-
     The warehouse-specific functions the models need and dbt does not ship, behind
-    adapter.dispatch: JSON access, time zone conversion, exact rounded division and the median.
-    Another warehouse adds its own `<adapter>__` implementation here; the models stay unchanged.
+    adapter.dispatch: JSON access, time zone conversion, exact rounded division, the median,
+    the first row of a group, epoch microseconds, sorted arrays and CTE hints. DuckDB's SQL
+    is in `duckdb__` implementations, `default__` ones are the SQL standard's. Another
+    warehouse adds its own `<adapter>__` implementation here; the models stay unchanged
+    (docs/architecture.md, "Engine-specific SQL").
 -#}
 
 {#-
@@ -11,7 +14,7 @@
     value with json_list_item.
 -#}
 {% macro json_texts(json_expr, paths) -%}
-    {{ return(adapter.dispatch('json_texts')(json_expr, paths)) }}
+    {{ return(adapter.dispatch('json_texts', 'thrivecart_ltv')(json_expr, paths)) }}
 {%- endmacro %}
 
 {% macro duckdb__json_texts(json_expr, paths) -%}
@@ -20,14 +23,19 @@
     ])
 {%- endmacro %}
 
-{#- The value of `path` from an array json_texts built over `paths` (arrays are 1-based). -#}
+{#- The value of `path` from the array json_texts built over `paths`. -#}
 {% macro json_list_item(list_expr, paths, path) -%}
-    {{ list_expr }}[{{ paths.index(path) + 1 }}]
+    {{ return(adapter.dispatch('json_list_item', 'thrivecart_ltv')(list_expr, paths.index(path))) }}
+{%- endmacro %}
+
+{#- DuckDB lists are 1-based. -#}
+{% macro duckdb__json_list_item(list_expr, index) -%}
+    {{ list_expr }}[{{ index + 1 }}]
 {%- endmacro %}
 
 {#- The value under a key computed per row (e.g. 'product-12') of a JSON object, as text. -#}
 {% macro json_text_at_key(json_expr, key_expr) -%}
-    {{ return(adapter.dispatch('json_text_at_key')(json_expr, key_expr)) }}
+    {{ return(adapter.dispatch('json_text_at_key', 'thrivecart_ltv')(json_expr, key_expr)) }}
 {%- endmacro %}
 
 {% macro duckdb__json_text_at_key(json_expr, key_expr) -%}
@@ -40,7 +48,7 @@
     `cross join {{ json_array_elements('orders.charges_json') }} as charge`.
 -#}
 {% macro json_array_elements(json_expr) -%}
-    {{ return(adapter.dispatch('json_array_elements')(json_expr)) }}
+    {{ return(adapter.dispatch('json_array_elements', 'thrivecart_ltv')(json_expr)) }}
 {%- endmacro %}
 
 {% macro duckdb__json_array_elements(json_expr) -%}
@@ -63,7 +71,7 @@
     {%- if from_tz == to_tz -%}
         {{ expr }}
     {%- else -%}
-        {{ return(adapter.dispatch('convert_timezone')(expr, from_tz, to_tz)) }}
+        {{ return(adapter.dispatch('convert_timezone', 'thrivecart_ltv')(expr, from_tz, to_tz)) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -84,7 +92,7 @@
     the last decimal as integers instead.
 -#}
 {% macro rounded_quotient(number, count, scale) -%}
-    {{ return(adapter.dispatch('rounded_quotient')(number, count, scale)) }}
+    {{ return(adapter.dispatch('rounded_quotient', 'thrivecart_ltv')(number, count, scale)) }}
 {%- endmacro %}
 
 {% macro default__rounded_quotient(number, count, scale) -%}
@@ -110,7 +118,7 @@
     version works in whole cents and rates scaled to integers, as rounded_quotient does.
 -#}
 {% macro convert_money(amount, rate_to, rate_from) -%}
-    {{ return(adapter.dispatch('convert_money')(amount, rate_to, rate_from)) }}
+    {{ return(adapter.dispatch('convert_money', 'thrivecart_ltv')(amount, rate_to, rate_from)) }}
 {%- endmacro %}
 
 {% macro default__convert_money(amount, rate_to, rate_from) -%}
@@ -140,7 +148,7 @@
     ordered-set aggregate.
 -#}
 {% macro median(expr) -%}
-    {{ return(adapter.dispatch('median')(expr)) }}
+    {{ return(adapter.dispatch('median', 'thrivecart_ltv')(expr)) }}
 {%- endmacro %}
 
 {% macro default__median(expr) -%}
@@ -157,7 +165,7 @@
     has it), or NULL when the name holds none (a renamed file).
 -#}
 {% macro export_stamp(path_expr) -%}
-    {{ return(adapter.dispatch('export_stamp')(path_expr)) }}
+    {{ return(adapter.dispatch('export_stamp', 'thrivecart_ltv')(path_expr)) }}
 {%- endmacro %}
 
 {% macro duckdb__export_stamp(path_expr) -%}
@@ -165,4 +173,123 @@
         regexp_extract({{ path_expr }}, '\d{4}-\d{2}-\d{2} \d{2}_\d{2}_\d{2}'),
         '%Y-%m-%d %H_%M_%S'
     )
+{%- endmacro %}
+
+{#-
+    Every value of `expr` in the group (nulls included) as an array, in ascending order: the
+    SQL standard's ordered array_agg.
+-#}
+{% macro sorted_array_agg(expr) -%}
+    {{ return(adapter.dispatch('sorted_array_agg', 'thrivecart_ltv')(expr)) }}
+{%- endmacro %}
+
+{% macro default__sorted_array_agg(expr) -%}
+    array_agg({{ expr }} order by {{ expr }})
+{%- endmacro %}
+
+{#-
+    `with name as {{ materialized_cte() }} (...)`: a CTE computed once, not inlined into every
+    reference, where the warehouse takes the hint. The rows are the same either way; the SQL
+    standard has no such keyword, so by default there is none.
+-#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'thrivecart_ltv')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
+{#-
+    The first row of each group, in one pass over `relation` (its rows where `where`, when
+    given): a select of the `group_by` columns and, per pick (columns, order_by), those columns
+    of the group's first row by `order_by`. The order_by expressions sort ascending with nulls
+    last, and the last should make the row unique. Picks with different orders share the pass.
+    Use as a CTE's body; the columns are plain column names.
+-#}
+{% macro first_in_group(relation, group_by, picks, where=none) -%}
+    {{ return(adapter.dispatch('first_in_group', 'thrivecart_ltv')(
+        relation, group_by, picks, where
+    )) }}
+{%- endmacro %}
+
+{#-
+    A row_number() window per pick, and per group the values of the row it ranks first
+    (max() over one row; a picked column must be of a type max() takes).
+-#}
+{% macro default__first_in_group(relation, group_by, picks, where) -%}
+    {%- set items = [] -%}
+    {%- for columns, order_by in picks -%}
+        {%- set pick = loop.index -%}
+        {%- for column in columns -%}
+            {%- do items.append(
+                'max(case when first_in_group_' ~ pick ~ ' = 1 then ' ~ column ~ ' end) as '
+                ~ column
+            ) -%}
+        {%- endfor -%}
+    {%- endfor %}
+    select
+        {{ group_by | join(', ') }},
+        {{ items | join(',\n        ') }}
+    from (
+        select
+            *
+            {%- for columns, order_by in picks %},
+            row_number() over (
+                partition by {{ group_by | join(', ') }}
+                order by {{ order_by | join(' nulls last, ') }} nulls last
+            ) as first_in_group_{{ loop.index }}
+            {%- endfor %}
+        from {{ relation }}
+        {%- if where %}
+        where {{ where }}
+        {%- endif %}
+    ) as ranked
+    group by {{ group_by | join(', ') }}
+{%- endmacro %}
+
+{#-
+    arg_min() over structs: no sort, and a struct compares field by field with a null field
+    last. A struct is never null, so no row is skipped.
+-#}
+{% macro duckdb__first_in_group(relation, group_by, picks, where) -%}
+    select
+        {{ group_by | join(', ') }}
+        {%- for columns, order_by in picks %}
+        {%- set pick = loop.index %}
+        {%- for column in columns %},
+        firsts.first_in_group_{{ pick }}.{{ column }} as {{ column }}
+        {%- endfor %}
+        {%- endfor %}
+    from (
+        select
+            {{ group_by | join(', ') }}
+            {%- for columns, order_by in picks %},
+            arg_min(
+                struct_pack({{ columns | join(', ') }}),
+                struct_pack(
+                    {%- for expr in order_by %}
+                    key_{{ loop.index }} := {{ expr }}{{ ',' if not loop.last }}
+                    {%- endfor %}
+                )
+            ) as first_in_group_{{ loop.index }}
+            {%- endfor %}
+        from {{ relation }}
+        {%- if where %}
+        where {{ where }}
+        {%- endif %}
+        group by {{ group_by | join(', ') }}
+    ) as firsts
+{%- endmacro %}
+
+{#- A timestamp as whole microseconds since 1970-01-01 00:00:00 (a BIGINT). -#}
+{% macro epoch_microseconds(expr) -%}
+    {{ return(adapter.dispatch('epoch_microseconds', 'thrivecart_ltv')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__epoch_microseconds(expr) -%}
+    epoch_us({{ expr }})
 {%- endmacro %}

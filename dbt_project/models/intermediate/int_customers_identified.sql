@@ -26,8 +26,7 @@ customer_ids as (
 
     select
         email,
-        array_agg(thrivecart_customer_id order by thrivecart_customer_id)
-            as thrivecart_customer_ids
+        {{ sorted_array_agg('thrivecart_customer_id') }} as thrivecart_customer_ids
     from live_customer_ids
     group by email
 
@@ -36,36 +35,28 @@ customer_ids as (
 latest_known as (
 
     -- Per email, the latest payment with a first name and, apart, the latest with a country
-    -- (ties by payment_id): arg_min over (missing, newest first, payment_id), one pass, where
-    -- two row_number() windows sorted every payment twice. A null paid_at sorts last.
-    select
-        email,
-        arg_min(
-            struct_pack(first_name, last_name),
-            struct_pack(
-                missing := case when first_name is null then 1 else 0 end,
-                age := coalesce(-epoch_us(paid_at), 9223372036854775807),
-                payment_id
-            )
-        ) as name,
-        arg_min(
-            country,
-            struct_pack(
-                missing := case when country is null then 1 else 0 end,
-                age := coalesce(-epoch_us(paid_at), 9223372036854775807),
-                payment_id
-            )
-        ) as country
-    from live_payments
-    group by email
+    -- (ties by payment_id), in one pass: no window sorting every payment twice. A null
+    -- paid_at sorts last.
+    {%- set newest_first = 'coalesce(-' ~ epoch_microseconds('paid_at')
+        ~ ', 9223372036854775807)' %}
+    {{ first_in_group('live_payments', ['email'], [
+        (
+            ['first_name', 'last_name'],
+            ['case when first_name is null then 1 else 0 end', newest_first, 'payment_id'],
+        ),
+        (
+            ['country'],
+            ['case when country is null then 1 else 0 end', newest_first, 'payment_id'],
+        ),
+    ]) }}
 
 )
 
 select
     latest_known.email,
     {{ dbt.hash('latest_known.email') }} as customer_id,
-    latest_known.name.first_name as first_name,
-    latest_known.name.last_name as last_name,
+    latest_known.first_name,
+    latest_known.last_name,
     latest_known.country,
     customer_ids.thrivecart_customer_ids
 

@@ -17,7 +17,7 @@ failures as (
         coalesce(failed.subscription_id, subscription_items.subscription_id)
             as subscription_id,
         -- Without an invoice id, each day's failures are one invoice.
-        coalesce(failed.invoice_id, cast(cast(failed.failed_at as date) as varchar))
+        coalesce(failed.invoice_id, cast(cast(failed.failed_at as date) as {{ dbt.type_string() }}))
             as invoice_id,
         failed.account,
         failed.currency,

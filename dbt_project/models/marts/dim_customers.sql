@@ -18,32 +18,18 @@ with payments as (
 acquisitions as (
 
     -- Items of one checkout share a time: the front-end product is the acquiring item. The
-    -- first payment by (paid_at, item type, payment_id) as one arg_min per customer and
-    -- currency, not a row_number() window sorting every payment.
-    select
-        customer_id,
-        currency,
-        arg_min(
-            struct_pack(
-                paid_at,
-                paid_date,
-                account,
-                order_id,
-                product_id,
-                product_name,
-                campaign_id,
-                affiliate_id
-            ),
-            struct_pack(
-                unpaid := paid_at is null,
-                paid_at,
-                item_rank := {{ item_rank('item_type') }},
-                payment_id
-            )
-        ) as first_payment
-    from payments
-    where amount > 0
-    group by customer_id, currency
+    -- first payment by (paid_at, item type, payment_id) per customer and currency, in one
+    -- pass, not a row_number() window sorting every payment.
+    {{ first_in_group(
+        'payments',
+        ['customer_id', 'currency'],
+        [(
+            ['paid_at', 'paid_date', 'account', 'order_id', 'product_id', 'product_name',
+             'campaign_id', 'affiliate_id'],
+            ['paid_at is null', 'paid_at', item_rank('item_type'), 'payment_id'],
+        )],
+        where='amount > 0',
+    ) }}
 
 ),
 
@@ -75,8 +61,7 @@ customer_ids as (
     select
         {{ dbt.hash('email') }} as customer_id,
         currency,
-        array_agg(thrivecart_customer_id order by thrivecart_customer_id)
-            as thrivecart_customer_ids
+        {{ sorted_array_agg('thrivecart_customer_id') }} as thrivecart_customer_ids
     from {{ ref('int_customer_ids_collected') }}
     where {{ in_changed_customers('email') }}
     group by email, currency
@@ -103,8 +88,8 @@ attribution as (
         ) as delivery_rank
     from acquisitions
     inner join {{ ref('int_webhook_order_attribution') }} as attributions
-        on acquisitions.first_payment.account = attributions.account
-        and acquisitions.first_payment.order_id = attributions.order_id
+        on acquisitions.account = attributions.account
+        and acquisitions.order_id = attributions.order_id
 
 ),
 
@@ -125,17 +110,17 @@ select
     customers.last_name,
     customers.country,
     customer_ids.thrivecart_customer_ids,
-    acquisitions.first_payment.paid_at as first_paid_at,
-    acquisitions.first_payment.paid_date as first_paid_date,
-    cast({{ dbt.date_trunc('month', 'acquisitions.first_payment.paid_date') }} as date) as cohort_month,
-    acquisitions.first_payment.order_id as first_order_id,
-    acquisitions.first_payment.product_id as first_product_id,
-    acquisitions.first_payment.product_name as first_product_name,
-    acquisitions.first_payment.campaign_id as acquisition_campaign_id,
-    acquisitions.first_payment.affiliate_id as acquisition_affiliate_id,
+    acquisitions.paid_at as first_paid_at,
+    acquisitions.paid_date as first_paid_date,
+    cast({{ dbt.date_trunc('month', 'acquisitions.paid_date') }} as date) as cohort_month,
+    acquisitions.order_id as first_order_id,
+    acquisitions.product_id as first_product_id,
+    acquisitions.product_name as first_product_name,
+    acquisitions.campaign_id as acquisition_campaign_id,
+    acquisitions.affiliate_id as acquisition_affiliate_id,
     {% for key in utm_segments() -%}
     case
-        when acquisitions.first_payment.order_id is null then null
+        when acquisitions.order_id is null then null
         when attribution.customer_id is null then '(not tracked)'
         else coalesce(attribution.{{ key }}, '(none)')
     end as acquisition_{{ key }},

@@ -12,7 +12,7 @@ with source as (
 final as (
 
     select
-        _file_sha256 || ':' || cast(_row_number as varchar) as subscription_row_id,
+        _file_sha256 || ':' || cast(_row_number as {{ dbt.type_string() }}) as subscription_row_id,
         _file_sha256 as file_sha256,
         _file_path as file_path,
         _row_number as file_row_number,
