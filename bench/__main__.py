@@ -123,6 +123,18 @@ def render_sidecar(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def _build_and_floor(
+    size: tuple[dict[str, Any], ...], prefix: str = ""
+) -> tuple[list[float], list[float], tuple[float, float, float]]:
+    """One size's build and floor seconds per run, and the medians of build, dbt's own
+    time and floor (`prefix` "change_": the incremental build after the change)."""
+    build = [r[f"{prefix}dbt_build_seconds"] for r in size]
+    own = [r[f"{prefix}dbt_elapsed_seconds"] for r in size]
+    floor = [r[f"{prefix}floor_seconds"] for r in size]
+    medians = tuple(statistics.median(x) for x in (build, own, floor))
+    return build, floor, medians
+
+
 def render_dbt(results: list[list[dict[str, Any]]]) -> list[str]:
     lines = [
         f"{len(results)} runs (each a fresh copy of the raw warehouse). dbt own = dbt's "
@@ -134,10 +146,7 @@ def render_dbt(results: list[list[dict[str, Any]]]) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in zip(*results, strict=True):
-        build = [r["dbt_build_seconds"] for r in size]
-        own = [r["dbt_elapsed_seconds"] for r in size]
-        floor = [r["floor_seconds"] for r in size]
-        b, o, f = (statistics.median(x) for x in (build, own, floor))
+        build, floor, (b, o, f) = _build_and_floor(size)
         lines.append(
             f"| {size[0]['latest_export_rows']:,} | {b:.1f} | {_spread(build, 1)} | {o:.1f} "
             f"| {f:.2f} | {_spread(floor)} | {b / f:.0f}x | {o / f:.0f}x "
@@ -158,10 +167,7 @@ def render_dbt_change(results: list[list[dict[str, Any]]]) -> list[str]:
         "|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for size in zip(*results, strict=True):
-        build = [r["change_dbt_build_seconds"] for r in size]
-        own = [r["change_dbt_elapsed_seconds"] for r in size]
-        floor = [r["change_floor_seconds"] for r in size]
-        b, o, f = (statistics.median(x) for x in (build, own, floor))
+        build, _, (b, o, f) = _build_and_floor(size, "change_")
         lines.append(
             f"| {size[0]['latest_export_rows']:,} | {b:.1f} | {_spread(build, 1)} | {o:.1f} "
             f"| {f:.3f} | {b / f:.0f}x | {o / f:.0f}x | {_met(b / f <= 5)} "

@@ -64,7 +64,7 @@ def prepare_marts(rows: int) -> Path:
     marts = OUT / f"marts-{rows}.duckdb"
     if marts.exists():
         return marts
-    raw, _ = prepare_raw(rows)
+    raw, _, _ = prepare_raw(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="forecast-bench-") as tmp:
         warehouse = Path(tmp) / "ltv.duckdb"
