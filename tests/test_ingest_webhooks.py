@@ -16,6 +16,7 @@ from pipeline.ingest.raw_checks import duplicate_delivery_ids
 from pipeline.ingest.webhook_load import load_webhook_days
 from pipeline.ingest.webhook_scan import (
     LogPosition,
+    days_to_load,
     describe_days,
     new_complete_lines,
     pending_webhook_days,
@@ -256,6 +257,11 @@ def test_pending_days_are_segments_that_grew(con: duckdb.DuckDBPyConnection, lan
     append(landing, DAY2, record(5, DAY2))
     append(landing, DAY3, record(6, DAY3))
     assert pending_webhook_days(landing / "webhooks", sizes) == [DAY2, DAY3]
+    # What a load run takes: all days, the days asked for, else those that grew.
+    webhooks = landing / "webhooks"
+    assert days_to_load(webhooks, sizes, [], every_day=False) == [DAY2, DAY3]
+    assert days_to_load(webhooks, sizes, [DAY3, DAY1, DAY3], every_day=False) == [DAY1, DAY3]
+    assert days_to_load(webhooks, sizes, [DAY3], every_day=True) == [DAY1, DAY2, DAY3]
 
 
 def test_a_replayed_demo_history_loads_every_delivery_once_without_the_secret(

@@ -82,6 +82,16 @@ def pending_webhook_days(webhooks_dir: Path, loaded_sizes: Mapping[str, int]) ->
     ]
 
 
+def days_to_load(
+    webhooks_dir: Path, loaded_sizes: Mapping[str, int], requested: Sequence[date], every_day: bool
+) -> list[date]:
+    """The days a webhook load run loads: every segment's day (`every_day`), else the days
+    asked for, else the days whose segment grew past what was loaded."""
+    if every_day:
+        return [segment_day(path) for path in list_segments(webhooks_dir)]
+    return sorted(set(requested)) or pending_webhook_days(webhooks_dir, loaded_sizes)
+
+
 def describe_days(days: Sequence[date]) -> str:
     """`days` as runs of consecutive days, for a run's metadata: a replayed history of three
     years reads "2023-01-01 to 2025-12-31" rather than a thousand dates."""

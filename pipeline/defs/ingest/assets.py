@@ -38,10 +38,9 @@ from pipeline.ingest.input_load import load_landing_file
 from pipeline.ingest.landing import find_content
 from pipeline.ingest.rejection import FileRejected, move_to_rejected
 from pipeline.ingest.webhook_load import SegmentLoad, load_webhook_days, loaded_segment_sizes
-from pipeline.ingest.webhook_scan import describe_days, pending_webhook_days
+from pipeline.ingest.webhook_scan import days_to_load, describe_days
 from pipeline.settings import Settings
 from pipeline.warehouse import ensure_raw_schema
-from pipeline.webhook_log import list_segments, segment_day
 
 
 def utc_now() -> datetime:
@@ -230,18 +229,15 @@ class WebhookDays(dg.Config):
         default=False, description="Load every segment in the log again, whatever `days` says."
     )
 
-    def days_to_load(self, con: duckdb.DuckDBPyConnection, webhooks_dir: Path) -> list[date]:
-        """Every segment's day, the days asked for, or those whose segment grew."""
-        if self.all_days:
-            return [segment_day(path) for path in list_segments(webhooks_dir)]
+    def requested_days(self) -> list[date]:
+        """The days in `days`; a run with a malformed one fails naming the field."""
         try:
-            requested = sorted({date.fromisoformat(day) for day in self.days})
+            return [date.fromisoformat(day) for day in self.days]
         except ValueError as exc:
             raise dg.Failure(
                 description=f"config `days`: {exc}; give UTC days as YYYY-MM-DD, or none to load "
                 "every segment that grew."
             ) from exc
-        return requested or pending_webhook_days(webhooks_dir, loaded_segment_sizes(con))
 
 
 def webhook_run_config(days: Sequence[date]) -> dict[str, Any]:
@@ -289,9 +285,11 @@ def raw_thrivecart_webhook_events(
     """Every webhook delivery the sidecar logged, once per delivery id, from the log's daily
     segments (UTC days). A run loads the days in its config, or every segment that grew, and
     records one materialization naming them: a replayed history of years is one event."""
+    requested = config.requested_days()
     with warehouse.connect(on_wait=context.log.warning) as con:
         ensure_raw_schema(con)
-        days = config.days_to_load(con, settings.webhooks_dir)
+        loaded = loaded_segment_sizes(con)
+        days = days_to_load(settings.webhooks_dir, loaded, requested, config.all_days)
         loads = load_webhook_days(con, settings.landing_dir, settings.webhooks_dir, days, utc_now())
     for load in loads:
         if load.rejected:
