@@ -23,6 +23,7 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +31,13 @@ from pathlib import Path
 import duckdb
 
 from pipeline.settings import Settings
-from pipeline.snapshot_patch import Patch, patch_mart, plan_patch, start_from_previous
+from pipeline.snapshot_patch import (
+    Patch,
+    patch_mart,
+    plan_patch,
+    plan_refresh,
+    start_from_previous,
+)
 
 MARTS_SCHEMA = "marts"
 # The marts of the contract (marts.md), the tables analysts rely on.
@@ -89,11 +96,13 @@ def parquet_link(snapshot: Path) -> Path:
     return snapshot.with_name(f"{snapshot.stem}_parquet")
 
 
-def publish_snapshot(settings: Settings) -> PublishResult:
+def publish_snapshot(settings: Settings, refresh: Collection[str] = ()) -> PublishResult:
     """Copy every table of schema `marts` of the warehouse into the snapshot and Parquet files.
 
-    Must not run while another process writes the warehouse (Dagster's warehouse pool sees to
-    that). Raises PublishError when the warehouse is missing, locked or has no marts yet.
+    With `refresh`, the tables written since this build's snapshot was published: only they
+    are copied, when the snapshot on disk is this build's (else everything is). Must not run
+    while another process writes the warehouse (Dagster's warehouse pool sees to that). Raises
+    PublishError when the warehouse is missing, locked or has no marts yet.
     """
     snapshot, link = settings.marts_snapshot, parquet_link(settings.marts_snapshot)
     _check_paths(settings.warehouse, snapshot, link)
@@ -103,7 +112,7 @@ def publish_snapshot(settings: Settings) -> PublishResult:
     new_db = snapshot.with_name(f".{snapshot.name}.{token}.tmp")
     new_parquet = _versions_dir(link) / token
     try:
-        tables, patched = _write_snapshot(settings, new_db, new_parquet)
+        tables, patched = _write_snapshot(settings, new_db, new_parquet, refresh)
         _replace_snapshot(new_db, snapshot)
         _swap_link(link, new_parquet)
     except BaseException:
@@ -139,12 +148,13 @@ def _check_paths(warehouse: Path, snapshot: Path, link: Path) -> None:
 
 
 def _write_snapshot(
-    settings: Settings, new_db: Path, parquet_dir: Path
+    settings: Settings, new_db: Path, parquet_dir: Path, refresh: Collection[str]
 ) -> tuple[dict[str, int], bool]:
     """Copy the marts into the new file `new_db`, then export its tables to `parquet_dir`.
 
     After an incremental build the previous snapshot is patched instead when it is the previous
-    build's (pipeline/snapshot_patch.py). The copy runs in one transaction and the Parquet
+    build's, and the snapshot of this build when only `refresh` changed
+    (pipeline/snapshot_patch.py). The copy runs in one transaction and the Parquet
     files are written from the copy, so the DuckDB file and the Parquet files hold the same
     data. Returns rows per table and whether it patched. Memory is bounded like every other
     DuckDB process of the pipeline (LTV_MEMORY_LIMIT): unbounded, publishing a 10M-row
@@ -153,7 +163,8 @@ def _write_snapshot(
     config = {"memory_limit": settings.memory_limit, "temp_directory": f"{new_db}.tmp"}
     with duckdb.connect(config=config) as con:
         _attach_warehouse(con, settings.warehouse)
-        patch = plan_patch(con, settings.marts_snapshot)
+        snapshot = settings.marts_snapshot
+        patch = plan_refresh(con, snapshot, refresh) if refresh else plan_patch(con, snapshot)
         if patch:
             start_from_previous(patch, new_db)
         con.execute(f"ATTACH {_literal(new_db)} AS snap")

@@ -13,12 +13,17 @@ one, and this build did not recompute everything. Every build's id travels in
 `mart_metadata.build_id`; the build state remembers the last two complete builds. When anything
 does not line up (no snapshot yet, an older snapshot, a failed build in between, a full
 rebuild), publishing copies every mart as before.
+
+The forecast marts are written after the snapshot of their build is published, so a new payment
+reaches analysts without waiting for the models to fit. Publishing them is a refresh: the
+snapshot of the same build is copied and only the tables named are replaced.
 """
 
 from __future__ import annotations
 
 import shutil
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,14 +46,16 @@ def _recomputed(table: str) -> str:
 
 @dataclass(frozen=True)
 class Patch:
-    """How the previous snapshot becomes this build's: the marts whose rows changed."""
+    """How the previous snapshot becomes the new one: the patched marts whose rows changed,
+    and the marts kept exactly as the previous snapshot has them."""
 
     previous: Path
     changed: frozenset[str]
+    kept: frozenset[str]
 
     def unchanged(self, table: str) -> bool:
-        """A patched mart none of whose rows this build recomputed."""
-        return table in PATCHED_MARTS and table not in self.changed
+        """A mart the new snapshot takes from the previous one as it is."""
+        return table in self.kept
 
 
 def plan_patch(con: duckdb.DuckDBPyConnection, snapshot: Path) -> Patch | None:
@@ -56,7 +63,7 @@ def plan_patch(con: duckdb.DuckDBPyConnection, snapshot: Path) -> Patch | None:
     when every mart must be copied."""
     if not snapshot.is_file():
         return None
-    published = _snapshot_build(con, snapshot)
+    published, _ = _snapshot_build(con, snapshot)
     try:
         state = dict(
             con.execute(
@@ -87,23 +94,47 @@ def plan_patch(con: duckdb.DuckDBPyConnection, snapshot: Path) -> Patch | None:
         for table, (model, _, _) in PATCHED_MARTS.items()
         if con.execute(f"select count(*) from wh.intermediate.{model}").fetchone()[0]
     }
-    return Patch(snapshot, frozenset(changed))
+    return Patch(snapshot, frozenset(changed), frozenset(PATCHED_MARTS) - changed)
 
 
-def _snapshot_build(con: duckdb.DuckDBPyConnection, snapshot: Path) -> str | None:
-    """The build id the snapshot was published from; None for an unreadable or older one."""
+def plan_refresh(
+    con: duckdb.DuckDBPyConnection, snapshot: Path, tables: Collection[str]
+) -> Patch | None:
+    """The patch that replaces only `tables` in the snapshot on disk, or None when that
+    snapshot was not published from the build the warehouse `wh` holds (copy everything)."""
+    if not snapshot.is_file():
+        return None
+    published, published_tables = _snapshot_build(con, snapshot)
+    try:
+        marts = con.execute("select build_id from wh.marts.mart_metadata").fetchone()
+    except duckdb.Error:
+        return None  # no marts yet, or built before build ids
+    if published is None or marts is None or published != marts[0]:
+        return None
+    return Patch(snapshot, frozenset(), published_tables - frozenset(tables))
+
+
+def _snapshot_build(
+    con: duckdb.DuckDBPyConnection, snapshot: Path
+) -> tuple[str | None, frozenset[str]]:
+    """The build id the snapshot was published from (None for an unreadable or older one),
+    and its tables."""
     try:
         path = str(snapshot).replace("'", "''")
         con.execute(f"attach '{path}' as previous_snapshot (read_only)")
     except duckdb.Error:
-        return None
+        return None, frozenset()
     try:
+        tables = con.execute(
+            """select table_name from information_schema.tables
+               where table_catalog = 'previous_snapshot' and table_schema = 'main'"""
+        ).fetchall()
         row = con.execute("select build_id from previous_snapshot.main.mart_metadata").fetchone()
     except duckdb.Error:
-        row = None
+        tables, row = [], None
     finally:
         con.execute("detach previous_snapshot")
-    return row[0] if row else None
+    return (row[0] if row else None), frozenset(name for (name,) in tables)
 
 
 def start_from_previous(patch: Patch, new_db: Path) -> None:

@@ -41,12 +41,18 @@ def test_ltv_run_builds_marts_equal_to_truth_and_reports_a_bad_file(
         assert aggregate_mismatches(con, truth) == []
     with duckdb.connect(str(pipeline_settings.marts_snapshot), read_only=True) as snapshot:
         payments = snapshot.execute("select count(*) from fct_payments").fetchone()[0]
-        # The forecast ran after dbt and before publishing: a row per acquired customer.
+        # The forecast was fitted after the marts were published and added to the same
+        # snapshot: a row per acquired customer, from this build's as_of.
         unforecast = snapshot.execute(
             """select count(*) from dim_customers anti join customer_ltv_forecast
                using (customer_id, currency) where cohort_month is not null"""
         ).fetchone()[0]
+        forecast_builds = snapshot.execute(
+            """select count(distinct f.as_of), bool_and(f.as_of = m.as_of)
+               from customer_ltv_forecast f cross join mart_metadata m"""
+        ).fetchone()
     assert unforecast == 0
+    assert forecast_builds == (1, True)
     assert payments == sum(total["payments"] for total in truth["totals"])
     assert f"payments: {payments:,}" in first.output
 

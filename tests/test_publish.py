@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -154,6 +155,57 @@ def test_parquet_versions_are_swapped_and_pruned(settings: Settings) -> None:
     )
     leftovers = [p.name for p in link.parent.iterdir() if p.name.endswith((".tmp", ".link"))]
     assert leftovers == []
+
+
+def _build_with_forecast(warehouse: Path, build_id: str, predicted: str) -> None:
+    """A build `build_id` whose forecast mart says `predicted` for every customer."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            f"""CREATE OR REPLACE TABLE marts.mart_metadata AS SELECT '{build_id}' AS build_id;
+                CREATE OR REPLACE TABLE marts.customer_ltv_forecast AS
+                  SELECT DISTINCT customer_id, {predicted}::DECIMAL(18, 2) AS predicted_ltv
+                  FROM marts.fct_payments"""
+        )
+
+
+def _forecast(snapshot: Path) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        return con.execute("SELECT DISTINCT predicted_ltv FROM customer_ltv_forecast").fetchall()
+
+
+def test_refreshing_the_forecast_keeps_every_other_mart_of_the_build(settings: Settings) -> None:
+    _build_with_forecast(settings.warehouse, "build-1", "100")
+    first = publish_snapshot(settings)
+    first_files = {t: os.stat(path).st_ino for t, path in first.parquet_files.items()}
+    # The same build's forecast is refitted; fct_payments changes too, which a refresh of the
+    # forecast alone must not pick up: it copies only the tables it names.
+    _build_with_forecast(settings.warehouse, "build-1", "250")
+    add_payment(settings.warehouse)
+
+    refreshed = publish_snapshot(settings, refresh=["customer_ltv_forecast"])
+
+    assert refreshed.patched
+    assert _forecast(settings.marts_snapshot) == [(Decimal("250.00"),)]
+    assert refreshed.tables["fct_payments"] == first.tables["fct_payments"] == 7
+    files = {t: os.stat(path).st_ino for t, path in refreshed.parquet_files.items()}
+    assert files["fct_payments"] == first_files["fct_payments"]  # linked, not written again
+    assert files["customer_ltv_forecast"] != first_files["customer_ltv_forecast"]
+    forecast = refreshed.parquet_files["customer_ltv_forecast"]
+    forecast_rows = duckdb.execute(f"SELECT DISTINCT predicted_ltv FROM '{forecast}'")
+    assert forecast_rows.fetchall() == [(Decimal("250.00"),)]
+
+
+def test_a_refresh_after_another_build_copies_everything(settings: Settings) -> None:
+    _build_with_forecast(settings.warehouse, "build-1", "100")
+    publish_snapshot(settings)
+    _build_with_forecast(settings.warehouse, "build-2", "250")
+    add_payment(settings.warehouse)
+
+    refreshed = publish_snapshot(settings, refresh=["customer_ltv_forecast"])
+
+    assert not refreshed.patched
+    assert refreshed.tables["fct_payments"] == 8
+    assert _forecast(settings.marts_snapshot) == [(Decimal("250.00"),)]
 
 
 def test_a_failed_publish_keeps_the_previous_snapshot(

@@ -7,24 +7,35 @@ from pathlib import Path
 import dagster as dg
 from test_report_fixture import ROW_COUNTS, build_fixture_marts
 
-from pipeline.defs import WAREHOUSE_POOL
-from pipeline.defs.forecast import FORECAST_KEYS
-from pipeline.defs.publish import MART_KEYS, defs, ltv_report, marts_snapshot
+from pipeline.defs import SNAPSHOT_KEY, WAREHOUSE_POOL
+from pipeline.defs import forecast as forecast_defs
+from pipeline.defs.forecast import FORECAST_KEYS, INPUT_KEYS
+from pipeline.defs.publish import (
+    MART_KEYS,
+    defs,
+    forecast_in_snapshot,
+    ltv_report,
+    marts_snapshot,
+)
 from pipeline.settings import load_settings
 
-SNAPSHOT_KEY = dg.AssetKey(["publish", "marts_snapshot"])
+FORECAST_PUBLISH_KEY = dg.AssetKey(["publish", "forecast"])
 REPORT_KEY = dg.AssetKey(["publish", "ltv_report"])
 
 
-def test_snapshot_follows_the_contract_marts_in_the_warehouse_pool() -> None:
+def test_snapshot_follows_the_contract_marts_and_the_forecast_follows_it() -> None:
     with_settings = dg.Definitions(resources={"settings": load_settings({})})
-    publish = dg.Definitions.merge(defs, with_settings)
+    publish = dg.Definitions.merge(defs, forecast_defs.defs, with_settings)
     dg.Definitions.validate_loadable(publish)
     graph = publish.resolve_asset_graph()
-    assert graph.get(SNAPSHOT_KEY).parent_keys == {*MART_KEYS, *FORECAST_KEYS}
+    # A new payment reaches the snapshot without waiting for the forecast to fit.
+    assert graph.get(SNAPSHOT_KEY).parent_keys == set(MART_KEYS)
     assert {key.path[1] for key in MART_KEYS} == set(ROW_COUNTS)
-    assert graph.get(REPORT_KEY).parent_keys == {SNAPSHOT_KEY}
-    assert marts_snapshot.op.pool == WAREHOUSE_POOL
+    for key in FORECAST_KEYS:
+        assert graph.get(key).parent_keys == {*INPUT_KEYS, SNAPSHOT_KEY}
+    assert graph.get(FORECAST_PUBLISH_KEY).parent_keys == set(FORECAST_KEYS)
+    assert graph.get(REPORT_KEY).parent_keys == {FORECAST_PUBLISH_KEY}
+    assert marts_snapshot.op.pool == forecast_in_snapshot.op.pool == WAREHOUSE_POOL
     assert ltv_report.op.pool is None  # reads only the snapshot: no warehouse lock needed
 
 
@@ -33,9 +44,12 @@ def test_materializing_publishes_the_snapshot_then_the_report(tmp_path: Path) ->
     warehouse = build_fixture_marts(tmp_path / "ltv.duckdb")
     settings = load_settings({"LTV_WAREHOUSE": str(warehouse), "LTV_MARTS_SNAPSHOT": str(snapshot)})
 
-    result = dg.materialize([marts_snapshot, ltv_report], resources={"settings": settings})
+    resources = {"settings": settings}
+    result = dg.materialize([marts_snapshot], resources=resources)
+    # In a build the forecast is fitted in between; here the warehouse has no forecast.
+    then = dg.materialize([forecast_in_snapshot, ltv_report], resources=resources)
 
-    assert result.success
+    assert result.success and then.success
     published = result.asset_materializations_for_node("publish__marts_snapshot")[0].metadata
     assert {k: v.value for k, v in published.items() if k.startswith("rows/")} == {
         f"rows/{table}": n for table, n in ROW_COUNTS.items()
@@ -43,7 +57,9 @@ def test_materializing_publishes_the_snapshot_then_the_report(tmp_path: Path) ->
     assert published["dagster/row_count"].value == sum(ROW_COUNTS.values())
     assert published["snapshot"].value == str(snapshot)
     assert "| USD | 3 | 450.00 | 150.00 | 165.00 | n/a |" in published["key numbers"].value
-    report = result.asset_materializations_for_node("publish__ltv_report")[0].metadata
+    republished = then.asset_materializations_for_node("publish__forecast")[0].metadata
+    assert republished["dagster/row_count"].value == sum(ROW_COUNTS.values())
+    report = then.asset_materializations_for_node("publish__ltv_report")[0].metadata
     assert report["path"].value == str(snapshot.with_name("ltv_report.html"))
     assert report["currencies"].value == "EUR, USD"
     assert report["size (bytes)"].value == snapshot.with_name("ltv_report.html").stat().st_size

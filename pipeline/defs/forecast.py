@@ -1,7 +1,9 @@
 """The Dagster asset that forecasts lifetime value after the dbt marts (pipeline/forecast/).
 
-One multi-asset writes both forecast marts, downstream of the marts it reads, so `build_marts`
-runs it after the dbt models and their tests and the snapshot waits for it. The logic lives in
+One multi-asset writes both forecast marts, downstream of the marts it reads and of their
+snapshot: `build_marts` runs it after the dbt models and their tests have been published, so a
+new payment reaches analysts without waiting for the models to fit, and `publish/forecast` then
+adds the two tables to that snapshot. The logic lives in
 pipeline.forecast; PyMC is imported only when the asset runs, never when the code location
 loads.
 
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipeline.defs import WAREHOUSE_POOL
+from pipeline.defs import SNAPSHOT_KEY, WAREHOUSE_POOL
 from pipeline.forecast import FORECAST_MARTS
 from pipeline.settings import Settings
 
@@ -26,7 +28,9 @@ FORECAST_KEYS = [dg.AssetKey(["marts", name]) for name in FORECAST_MARTS]
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key, deps=INPUT_KEYS, group_name="marts", kinds={"python", "duckdb"})
+        dg.AssetSpec(
+            key, deps=[*INPUT_KEYS, SNAPSHOT_KEY], group_name="marts", kinds={"python", "duckdb"}
+        )
         for key in FORECAST_KEYS
     ],
     # Reads and writes the warehouse, which takes one writer at a time.

@@ -1,5 +1,5 @@
-"""Dagster assets that publish the marts: the analysts' snapshot, then the HTML LTV report and
-the dbt docs beside it.
+"""Dagster assets that publish the marts: the analysts' snapshot, the forecast marts added to
+it once they are fitted, then the HTML LTV report and the dbt docs beside it.
 
 They are part of the `build_marts` run (pipeline/defs/automation.py) after the dbt models, so
 they run only when the build and its error-level tests passed, and of any run that selects
@@ -13,8 +13,9 @@ definition time.
 import dagster as dg
 
 from pipeline.dbt_docs import write_dbt_docs
-from pipeline.defs import WAREHOUSE_POOL
+from pipeline.defs import SNAPSHOT_KEY, WAREHOUSE_POOL
 from pipeline.defs.forecast import FORECAST_KEYS
+from pipeline.forecast import FORECAST_MARTS
 from pipeline.publish import CONTRACT_MARTS, PublishResult, publish_snapshot
 from pipeline.report.build import write_report
 from pipeline.report.formatting import when
@@ -22,14 +23,14 @@ from pipeline.report.marts import SNAPSHOT_SCHEMA
 from pipeline.report.summary import summary_markdown
 from pipeline.settings import Settings
 
-# The snapshot copies whatever schema `marts` holds, but waits for the contract's marts and
-# the forecast's.
+# The snapshot copies whatever schema `marts` holds, but waits only for the contract's marts:
+# the forecast is fitted after it and published into it (`forecast_in_snapshot`).
 MART_KEYS = [dg.AssetKey(["marts", name]) for name in CONTRACT_MARTS]
 
 
 @dg.asset(
-    key=["publish", "marts_snapshot"],
-    deps=[*MART_KEYS, *FORECAST_KEYS],
+    key=SNAPSHOT_KEY,
+    deps=MART_KEYS,
     # Reads the warehouse file, which DuckDB will not open while a writer holds it.
     pool=WAREHOUSE_POOL,
     group_name="publish",
@@ -40,6 +41,21 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in CONTRACT_MARTS]
 def marts_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     """Copy schema `marts` of the warehouse into the snapshot and its Parquet folder."""
     result = publish_snapshot(settings)
+    return dg.MaterializeResult(metadata=snapshot_metadata(result))
+
+
+@dg.asset(
+    key=["publish", "forecast"],
+    deps=FORECAST_KEYS,
+    pool=WAREHOUSE_POOL,
+    group_name="publish",
+    kinds={"duckdb", "parquet"},
+    description="The forecast marts added to the snapshot of the build they were fitted on "
+    "(the other marts' files are kept as published), replaced atomically like the snapshot.",
+)
+def forecast_in_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+    """Republish the snapshot with the forecast marts just written."""
+    result = publish_snapshot(settings, refresh=FORECAST_MARTS)
     return dg.MaterializeResult(metadata=snapshot_metadata(result))
 
 
@@ -58,11 +74,11 @@ def snapshot_metadata(result: PublishResult) -> dict[str, dg.MetadataValue]:
 
 @dg.asset(
     key=["publish", "ltv_report"],
-    deps=[marts_snapshot],
+    deps=[forecast_in_snapshot],
     group_name="publish",
     kinds={"html"},
     description="The HTML LTV report (one offline file beside the snapshot), built from the "
-    "snapshot, so it needs no warehouse lock.",
+    "snapshot once it holds the forecast, so it needs no warehouse lock.",
 )
 def ltv_report(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     """Write the report of the freshly published snapshot."""
@@ -99,4 +115,4 @@ def dbt_docs(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[marts_snapshot, ltv_report, dbt_docs])
+defs = dg.Definitions(assets=[marts_snapshot, forecast_in_snapshot, ltv_report, dbt_docs])

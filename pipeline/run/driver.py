@@ -170,8 +170,8 @@ def build_and_publish(
     summary: RunSummary,
     full_refresh: bool = False,
 ) -> bool:
-    """Build the dbt models (with their tests), incrementally unless `full_refresh`, forecast
-    lifetime value, then publish the snapshot and the report."""
+    """Build the dbt models (with their tests), incrementally unless `full_refresh`, publish
+    the snapshot, forecast lifetime value into it, then write the report."""
     from pipeline.defs import dbt, forecast, publish
 
     dbt_assets = dbt.build_defs().assets
