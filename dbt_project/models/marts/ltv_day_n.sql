@@ -20,60 +20,60 @@ as_of as (
 
 customer_day_n as (
 
-    -- Each customer's day-N sums, kept per customer; eligibility moves with as_of.
+    -- Each customer's day-N sums with their segments; eligibility moves with as_of. Every
+    -- customer belongs to one value of each segment type; a missing campaign or affiliate is
+    -- its own segment, '(none)'. The traffic source (utm_*) of a customer whose acquiring order
+    -- came before tracking existed is '(not tracked)'.
     select
-        customer_day_n.*,
-        customer_day_n.window_end_date <= as_of.as_of_date as is_eligible
-    from {{ ref('int_customer_day_n') }} as customer_day_n
+        customers.currency,
+        customer_day_n.day_n,
+        {% for segment_type, value in day_n_segments().items() -%}
+        {{ value }} as {{ segment_type }},
+        {% endfor -%}
+        customer_day_n.window_end_date <= as_of.as_of_date as is_eligible,
+        {% for measure in day_n_measures() -%}
+        customer_day_n.{{ measure }}{{ ',' if not loop.last }}
+        {% endfor %}
+    from customers
+    inner join {{ ref('int_customer_day_n') }} as customer_day_n
+        on customers.customer_id = customer_day_n.customer_id
+        and customers.currency = customer_day_n.currency
     cross join as_of
-
-),
-
-segments as (
-
-    -- Every customer belongs to one value of each segment type; a missing campaign or
-    -- affiliate is its own segment, '(none)'. The traffic source (utm_*) of a customer whose
-    -- acquiring order came before tracking existed is '(not tracked)'.
-    select customer_id, currency, 'all' as segment_type, 'all' as segment_value
-    from customers
-    union all
-    select customer_id, currency, 'cohort_month', cast(cohort_month as {{ dbt.type_string() }})
-    from customers
-    union all
-    select customer_id, currency, 'first_product', coalesce(first_product_id, '(none)')
-    from customers
-    union all
-    select customer_id, currency, 'campaign', coalesce(acquisition_campaign_id, '(none)')
-    from customers
-    union all
-    select customer_id, currency, 'affiliate', coalesce(acquisition_affiliate_id, '(none)')
-    from customers
-    {% for key in utm_segments() -%}
-    union all
-    select customer_id, currency, '{{ key }}', coalesce(acquisition_{{ key }}, '(not tracked)')
-    from customers
-    {% endfor %}
 
 ),
 
 aggregated as (
 
+    -- One grouping set per segment type (and one for all customers): a single pass over the
+    -- customers' rows instead of a copy of them per segment type.
     select
-        segments.currency,
-        segments.segment_type,
-        segments.segment_value,
-        customer_day_n.day_n,
+        currency,
+        day_n,
+        case
+            {% for segment_type in day_n_segments() -%}
+            when grouping({{ segment_type }}) = 0 then '{{ segment_type }}'
+            {% endfor -%}
+            else 'all'
+        end as segment_type,
+        case
+            {% for segment_type in day_n_segments() -%}
+            when grouping({{ segment_type }}) = 0 then {{ segment_type }}
+            {% endfor -%}
+            else 'all'
+        end as segment_value,
         count(*) as customers,
-        sum(case when customer_day_n.is_eligible then 1 else 0 end) as eligible_customers,
+        sum(case when is_eligible then 1 else 0 end) as eligible_customers,
         {% for measure in day_n_measures() -%}
-        sum(case
-            when customer_day_n.is_eligible then customer_day_n.{{ measure }} else 0
-        end) as {{ measure }}{{ ',' if not loop.last }}
-        {% endfor %}    from segments
-    inner join customer_day_n
-        on segments.customer_id = customer_day_n.customer_id
-        and segments.currency = customer_day_n.currency
-    group by segments.currency, segments.segment_type, segments.segment_value, customer_day_n.day_n
+        sum(case when is_eligible then {{ measure }} else 0 end) as {{ measure }}
+        {{- ',' if not loop.last }}
+        {% endfor %}
+    from customer_day_n
+    group by grouping sets (
+        (currency, day_n),
+        {% for segment_type in day_n_segments() -%}
+        (currency, day_n, {{ segment_type }}){{ ',' if not loop.last }}
+        {% endfor %}
+    )
 
 )
 
