@@ -1,14 +1,20 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_customers('email')) }}",
+) }}
 -- One row per order an acquired customer bought, numbered in the order they bought them. An
 -- order counts once one of its payments is above zero (its charge; after a 100% coupon, a
 -- rebill of its subscription), at the time of the first such payment, and a refund never takes
 -- it back. The first payment above zero is the acquisition, so the acquiring order is always
 -- order 1. An order's product is its front item, ranked as dim_customers ranks the acquiring
--- payment. The repeat-purchase marts count these rows.
+-- payment. The repeat-purchase marts count these rows. A customer's orders depend on their
+-- payments only, so only the customers a build recomputes are replaced (macros/incremental.sql).
 with customers as (
 
-    select customer_id, currency, cohort_month, first_paid_date
+    select customer_id, email, currency, cohort_month, first_paid_date
     from {{ ref('dim_customers') }}
-    where cohort_month is not null
+    where cohort_month is not null and {{ in_changed_customers('email') }}
 
 ),
 
@@ -26,7 +32,7 @@ paid_items as (
         payment_id,
         {{ item_rank('item_type') }} as item_rank
     from {{ ref('fct_payments') }}
-    where amount > 0
+    where amount > 0 and {{ in_changed_customers('email') }}
 
 ),
 
@@ -48,6 +54,7 @@ orders as (
     -- Only acquired customers' orders; ranked by the time bought.
     select
         front_items.*,
+        customers.email,
         customers.cohort_month,
         customers.first_paid_date,
         row_number() over (
@@ -64,6 +71,7 @@ orders as (
 
 select
     customer_id,
+    email,
     currency,
     -- The customer's account is the acquiring order's, on every order of theirs.
     coalesce(
