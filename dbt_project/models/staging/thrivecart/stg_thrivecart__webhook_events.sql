@@ -1,6 +1,14 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_units('segment_day', 'webhook')) }}",
+) }}
 -- One row per webhook delivery, with the fields every event shares and, as JSON text, the
 -- blocks the per-family models (order items, rebills, refunds, cancellations, failed rebills)
--- read. A payload is ~2 KB: it is parsed once here for all fields, never once per field.
+-- read. A payload is ~2 KB: it is parsed once here for all fields, never once per field, and
+-- once per delivery: a table, not a view, to which an incremental build adds only the webhook
+-- days loaded since the last build (macros/incremental.sql). The payload itself stays in raw.
+-- depends_on: {{ ref('int_build_units') }}
 {%- set paths = [
     'order_id', 'order.id', 'invoice_id', 'event_id', 'webhook_id', 'subscription_id',
     'currency', 'date', 'date_unix', 'order_date', 'order.date', 'customer_id', 'customer.id',
@@ -19,6 +27,7 @@
 with source as (
 
     select * from {{ source('thrivecart', 'thrivecart_webhook_events') }}
+    where {{ in_changed_units('_segment_day', 'webhook') }}
 
 ),
 
@@ -111,9 +120,9 @@ final as (
         -- Every passthrough key, as JSON text; the tracking keys also as columns.
         {{ null_if_missing(json_list_item('fields', paths, 'passthrough')) }} as passthrough_json,
         {% for key in tracked_keys -%}
-        {{ null_if_missing(json_list_item('fields', paths, 'passthrough.' ~ key)) }} as {{ key }},
-        {% endfor -%}
-        payload
+        {{ null_if_missing(json_list_item('fields', paths, 'passthrough.' ~ key)) }} as {{ key }}
+        {{- ',' if not loop.last }}
+        {% endfor %}
 
     from extracted
 

@@ -1,5 +1,13 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_recomputed(in_changed_units('segment_day', 'webhook')) }}",
+) }}
 -- One row per item of an order webhook: order.charges[] exploded (product, bump, upsell,
 -- downsell), with the item's processor charge id and subscription ids looked up by its key.
+-- Each order's items depend on its delivery alone, so this is a table that an incremental
+-- build extends by the webhook days loaded since the last build (macros/incremental.sql).
+-- depends_on: {{ ref('int_build_units') }}
 {%- set charge_paths = [
     'item_type', 'reference', 'name', 'type', 'amount', 'amount_gross', 'tax_paid',
     'payment_plan_id', 'payment_plan_name'
@@ -9,7 +17,7 @@
 with orders as (
 
     select * from {{ ref('stg_thrivecart__webhook_events') }}
-    where event_family = 'order'
+    where event_family = 'order' and {{ in_changed_units('segment_day', 'webhook') }}
 
 ),
 
