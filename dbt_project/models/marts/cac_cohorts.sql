@@ -28,19 +28,6 @@ customers as (
 
 ),
 
-customer_groups as (
-
-    select customer_id, currency, account, cohort_month, first_paid_date, channel, campaign
-    from customers
-    union all
-    select customer_id, currency, account, cohort_month, first_paid_date, channel, '*'
-    from customers
-    union all
-    select customer_id, currency, account, cohort_month, first_paid_date, '*', '*'
-    from customers
-
-),
-
 customer_values as (
 
     -- Each customer's revenue and margin to date and within each day N of acquisition.
@@ -69,21 +56,23 @@ customer_values as (
 
 customer_stats as (
 
+    -- Per campaign, per channel (campaign '*') and per account and month (both '*'): one
+    -- grouping set each, in one pass over the customers.
     select
-        {% for column in key %}customer_groups.{{ column }}, {% endfor %}
+        {{ cac_group_columns() }},
         count(*) as new_customers,
-        max(customer_groups.first_paid_date) as last_acquired_date,
+        max(customers.first_paid_date) as last_acquired_date,
         sum(customer_values.net_revenue) as net_revenue,
         sum(customer_values.net_margin) as net_margin
         {%- for n in days %},
         sum(customer_values.net_revenue_{{ n }}) as net_revenue_{{ n }},
         sum(customer_values.net_margin_{{ n }}) as net_margin_{{ n }}
         {%- endfor %}
-    from customer_groups
+    from customers
     left join customer_values
-        on customer_groups.customer_id = customer_values.customer_id
-        and customer_groups.currency = customer_values.currency
-    group by {% for column in key %}customer_groups.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+        on customers.customer_id = customer_values.customer_id
+        and customers.currency = customer_values.currency
+    group by {{ cac_grouping_sets() }}
 
 ),
 
@@ -134,20 +123,19 @@ spend_groups as (
 monthly_margin as (
 
     select
-        {% for column in key %}customer_groups.{{ column }}, {% endfor %}
+        {{ cac_group_columns() }},
         greatest(
-            {{ dbt.datediff('customer_groups.cohort_month', 'payments.paid_date', 'month') }}, 0
+            {{ dbt.datediff('customers.cohort_month', 'payments.paid_date', 'month') }}, 0
         ) as months_since_acquisition,
         sum(payments.margin) as margin
-    from customer_groups
+    from customers
     inner join {{ ref('fct_payments') }} as payments
-        on customer_groups.customer_id = payments.customer_id
-        and customer_groups.currency = payments.currency
-    group by
-        {% for column in key %}customer_groups.{{ column }}, {% endfor %}
-        greatest(
-            {{ dbt.datediff('customer_groups.cohort_month', 'payments.paid_date', 'month') }}, 0
-        )
+        on customers.customer_id = payments.customer_id
+        and customers.currency = payments.currency
+    group by {{ cac_grouping_sets(
+        'greatest(' ~ dbt.datediff('customers.cohort_month', 'payments.paid_date', 'month')
+        ~ ', 0)'
+    ) }}
 
 ),
 
