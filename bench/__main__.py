@@ -194,8 +194,9 @@ def render_e2e(result: dict[str, Any]) -> list[str]:
     sizes = result["sizes"]
     lines = [
         f"Median of {len(sizes[0]['runs'])} run(s) per size; every stage in a process of its own: "
-        "wall s / CPU s / peak MiB. `ltv run` = ingest + dbt + publish. Generating the seller "
-        "and replaying its deliveries into the webhook log (the sidecar's work, done live as "
+        "wall s / CPU s / peak MiB. `ltv run` = the sum of the stages; the marts are in the "
+        "snapshot after publish, the forecast follows. Generating the seller and replaying its "
+        "deliveries into the webhook log (the sidecar's work, done live as "
         "they arrive) are cached per size and shown apart, as wall s, when this run did them.",
         "",
         "| latest-export rows | deliveries | "
