@@ -20,13 +20,13 @@ import duckdb
 
 RAW_SCHEMA = "raw"
 
-# DuckDB type name -> PostgreSQL's, where they differ. DECIMAL(p, s), lists and the types both
-# spell alike are handled by postgres_type().
+# DuckDB type name -> PostgreSQL's, as format_type() spells it (so an existing table's columns
+# compare as equal). DECIMAL(p, s) and lists are handled by postgres_type().
 _TYPES = {
     "VARCHAR": "text",
     "JSON": "json",  # json, not jsonb: it keeps a payload's text as sent, as DuckDB's JSON does
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "TIMESTAMP": "timestamp without time zone",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone",
     "DATE": "date",
     "BOOLEAN": "boolean",
     "TINYINT": "smallint",
@@ -42,7 +42,9 @@ _DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 class CopyCursor(Protocol):
     """What a psycopg2 cursor offers that the copy uses."""
 
-    def execute(self, query: str) -> object: ...
+    def execute(self, query: str, params: object = None) -> object: ...
+
+    def fetchall(self) -> list[tuple[object, ...]]: ...
 
     def copy_expert(self, sql: str, file: object) -> object: ...
 
@@ -87,9 +89,35 @@ def raw_tables(duck: duckdb.DuckDBPyConnection) -> list[RawTable]:
 
 
 def create_table_sql(table: RawTable) -> str:
-    """CREATE TABLE for `table` in PostgreSQL, replacing one of that name."""
+    """CREATE TABLE for `table` in PostgreSQL."""
     columns = ", ".join(f'"{name}" {postgres_type(kind)}' for name, kind in table.columns)
-    return f"drop table if exists {table.qualified}; create table {table.qualified} ({columns})"
+    return f"create table {table.qualified} ({columns})"
+
+
+def _postgres_columns(cursor: CopyCursor, table: RawTable) -> list[tuple[str, str]]:
+    """The columns PostgreSQL's table of that name has now (none: no such table), with
+    types spelled as postgres_type() spells them."""
+    cursor.execute(
+        """select attname, format_type(atttypid, atttypmod) from pg_attribute
+           where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped
+           order by attnum""",
+        [table.qualified],
+    )
+    return [(str(name), str(kind).replace(",", ", ")) for name, kind in cursor.fetchall()]
+
+
+def _empty_table(cursor: CopyCursor, table: RawTable) -> None:
+    """An empty table with `table`'s columns: emptied in place when it has them (the staging
+    views read it and stay), else created anew, dropping what read the old columns (dbt
+    recreates its views at the next build)."""
+    wanted = [(name, postgres_type(kind)) for name, kind in table.columns]
+    existing = _postgres_columns(cursor, table)
+    if existing == wanted:
+        cursor.execute(f"truncate {table.qualified}")
+        return
+    if existing:
+        cursor.execute(f"drop table {table.qualified} cascade")
+    cursor.execute(create_table_sql(table))
 
 
 def _csv_expression(column: str, duckdb_type: str) -> str:
@@ -108,12 +136,12 @@ def _csv_expression(column: str, duckdb_type: str) -> str:
 def copy_table(
     duck: duckdb.DuckDBPyConnection, cursor: CopyCursor, table: RawTable, folder: Path
 ) -> None:
-    """Recreate `table` in PostgreSQL and fill it from DuckDB through one CSV file.
+    """Replace the rows of `table` in PostgreSQL by DuckDB's, through one CSV file.
 
     DuckDB writes NULL as an empty field and '' as `""`, which is how PostgreSQL's CSV COPY
     tells them apart too.
     """
-    cursor.execute(create_table_sql(table))
+    _empty_table(cursor, table)
     path = folder / f"{table.name}.csv"
     select = ", ".join(_csv_expression(name, kind) for name, kind in table.columns)
     duck.execute(
