@@ -116,16 +116,21 @@ def reload_everything(settings: Settings) -> None:
 
 
 @cache
-def _parsed_project() -> tuple[Manifest, Path]:
-    """The project parsed once per process (a parse costs seconds, a run reuses it).
+def _parsed_project(engine: str = "duckdb") -> tuple[Manifest, Path]:
+    """The project parsed once per process and engine (a parse costs seconds, a run reuses it;
+    the engine decides which adapter's macros the manifest holds).
 
     dbt names a DuckDB database after its file, so every warehouse these tests build is called
-    ltv.duckdb and the parsed manifest's `ltv` database fits them all.
+    ltv.duckdb and the parsed manifest's `ltv` database fits them all. A PostgreSQL database is
+    named by the run's vars.
     """
     work = Path(tempfile.mkdtemp(prefix="ltv-dbt-"))
     atexit.register(shutil.rmtree, work, ignore_errors=True)
-    warehouse = json.dumps({"ltv_warehouse": str(work / "ltv.duckdb")})
-    result = dbtRunner().invoke(["parse", "--vars", warehouse, *_project_args(work)])
+    if engine == "duckdb":
+        engine_vars = {"ltv_warehouse": str(work / "ltv.duckdb")}
+    else:
+        engine_vars = {"ltv_engine": engine}
+    result = dbtRunner().invoke(["parse", "--vars", json.dumps(engine_vars), *_project_args(work)])
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
     return result.result, work
@@ -160,14 +165,15 @@ def _release_warehouse() -> None:
 
 
 def run_dbt(settings: Settings, *args: str) -> list[RunResult]:
-    """Run `dbt <args>` in-process on the settings' warehouse with their vars.
+    """Run `dbt <args>` in-process on the settings' warehouse (their engine's) with their vars.
 
     Fails the test with every failing node's message when dbt fails. Target and logs go beside
-    the warehouse, never into the shared dbt_project/target.
+    the DuckDB warehouse file, never into the shared dbt_project/target.
     """
-    assert settings.warehouse.name == "ltv.duckdb", "see _parsed_project"
-    manifest, _ = _parsed_project()
-    work = settings.warehouse.parent / f"dbt-{args[0]}"
+    if settings.engine == "duckdb":
+        assert settings.warehouse.name == "ltv.duckdb", "see _parsed_project"
+    manifest, _ = _parsed_project(settings.engine)
+    work = settings.warehouse.parent / f"dbt-{settings.engine}-{args[0]}"
     try:
         outcome = dbtRunner(manifest=manifest).invoke(
             [*args, *vars_args(settings), *_project_args(work)]

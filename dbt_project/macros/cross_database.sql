@@ -23,11 +23,16 @@
     ])
 {%- endmacro %}
 
-{#- PostgreSQL reads each path from the parsed value; `#>>` gives text, objects as JSON. -#}
+{#-
+    PostgreSQL reads each path with `#>>` (text; objects and arrays as JSON text) from jsonb,
+    its parsed form: the raw payloads are jsonb (pipeline/engines/postgres_raw.py), so no path
+    parses a payload again, however often a model reads the list (PostgreSQL inlines the list
+    into every reference).
+-#}
 {% macro postgres__json_texts(json_expr, paths) -%}
     array[
         {%- for path in paths %}
-        cast(({{ json_expr }}) as json) #>> {{ _json_path_array(path) }}
+        cast(({{ json_expr }}) as jsonb) #>> {{ _json_path_array(path) }}
         {{- ', ' if not loop.last }}
         {%- endfor %}
     ]
@@ -58,7 +63,7 @@
 {%- endmacro %}
 
 {% macro postgres__json_text_at_key(json_expr, key_expr) -%}
-    (cast(({{ json_expr }}) as json) ->> ({{ key_expr }}))
+    (cast(({{ json_expr }}) as jsonb) ->> ({{ key_expr }}))
 {%- endmacro %}
 
 {#-
@@ -84,15 +89,15 @@
     (null, a scalar) has no elements.
 -#}
 {% macro postgres__json_array_elements(json_expr) -%}
-    {%- set value = 'cast((' ~ json_expr ~ ') as json)' -%}
+    {%- set value = 'cast((' ~ json_expr ~ ') as jsonb)' -%}
     lateral (
         select cast(position - 1 as integer) as element_index, element
-        from json_array_elements(
-            case when json_typeof({{ value }}) = 'array' then {{ value }} end
+        from jsonb_array_elements(
+            case when jsonb_typeof({{ value }}) = 'array' then {{ value }} end
         ) with ordinality as elements (element, position)
         union all
         select cast(key as integer) as element_index, value as element
-        from json_each(case when json_typeof({{ value }}) = 'object' then {{ value }} end)
+        from jsonb_each(case when jsonb_typeof({{ value }}) = 'object' then {{ value }} end)
     )
 {%- endmacro %}
 
@@ -225,8 +230,9 @@
     makes it in DuckDB; a day the month lacks (2024-02-30) passes it and fails the cast.
 -#}
 {% macro postgres__export_stamp(path_expr) -%}
-    {%- set day = '\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])' -%}
-    {%- set clock = '([01]\d|2[0-3])_[0-5]\d_[0-5]\d' -%}
+    {#- Jinja reads a backslash in its strings as an escape: `\\d` is the SQL's `\d`. -#}
+    {%- set day = '\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])' -%}
+    {%- set clock = '([01]\\d|2[0-3])_[0-5]\\d_[0-5]\\d' -%}
     cast(replace(substring({{ path_expr }} from '({{ day }} {{ clock }})'), '_', ':') as timestamp)
 {%- endmacro %}
 

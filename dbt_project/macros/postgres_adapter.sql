@@ -10,7 +10,7 @@
     model with an enforced contract the table has the contract's types, which PostgreSQL
     spells differently from what the SQL computes while holding the same values:
 
-    - `varchar` without a length is `text` with another name;
+    - `varchar` without a length is `text` with another name, and so are their arrays;
     - `numeric` from a sum or a CASE loses its `(18, 2)` typmod, while the insert casts each
       value into the contract's decimal (which dbt checks against the SQL on every full build).
 
@@ -36,6 +36,10 @@
     {%- set unbounded = ['text', 'character varying'] -%}
     {%- if computed.dtype | lower in unbounded and table.dtype | lower in unbounded
             and computed.char_size is none and table.char_size is none -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set text_arrays = ['text[]', 'varchar[]'] -%}
+    {%- if computed.dtype | lower in text_arrays and table.dtype | lower in text_arrays -%}
         {{ return(true) }}
     {%- endif -%}
     {{ return(
@@ -78,7 +82,7 @@
 -#}
 {% macro postgres__safe_cast(field, type) -%}
     {%- if (type | trim).endswith('[]') and field is string and field.startswith("'[") -%}
-        {%- set inner = "regexp_replace(" ~ field ~ ", '^\s*\[\s*|\s*\]\s*$', '', 'g')" -%}
+        {%- set inner = "regexp_replace(" ~ field ~ ", '^\\s*\\[\\s*|\\s*\\]\\s*$', '', 'g')" -%}
         cast(case when {{ inner }} = '' then '{}' else array(
             select btrim(element, ''' "')
             from unnest(regexp_split_to_array({{ inner }}, ',')) with ordinality

@@ -24,7 +24,10 @@ RAW_SCHEMA = "raw"
 # compare as equal). DECIMAL(p, s) and lists are handled by postgres_type().
 _TYPES = {
     "VARCHAR": "text",
-    "JSON": "json",  # json, not jsonb: it keeps a payload's text as sent, as DuckDB's JSON does
+    # jsonb, parsed once at the copy: the models read many paths of every payload, and json
+    # parses its text again for each. What jsonb drops (whitespace, key order, all but the
+    # last of duplicate keys) is not what a path reads; DuckDB's raw table keeps the text.
+    "JSON": "jsonb",
     "TIMESTAMP": "timestamp without time zone",
     "TIMESTAMP WITH TIME ZONE": "timestamp with time zone",
     "DATE": "date",
@@ -152,6 +155,8 @@ def copy_table(
     with path.open("rb") as data:
         cursor.copy_expert(f"copy {table.qualified} ({names}) from stdin with (format csv)", data)
     path.unlink()
+    # Statistics now, not when autovacuum comes by: the next build plans its joins with them.
+    cursor.execute(f"analyze {table.qualified}")
 
 
 def copy_raw_schema(duck: duckdb.DuckDBPyConnection, cursor: CopyCursor) -> list[str]:
