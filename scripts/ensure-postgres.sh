@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install Debian's postgresql when its server programs are missing, so the PostgreSQL tests
-# (tests/test_dbt_postgres.py) run on a fresh machine as they do here. `make test` calls this.
+# (tests/test_dbt_postgres.py, tests/test_postgres_raw.py) run on a fresh machine as they do
+# here. `make test` calls this, and so do those tests when initdb is missing.
 #
 # Debian keeps initdb and pg_ctl in /usr/lib/postgresql/<version>/bin, off the PATH; the tests
 # look there too, so finding them there is enough. When they cannot be installed (no apt-get,
@@ -20,24 +21,8 @@ if has_initdb; then
     exit 0
 fi
 
-warn() {
-    echo "ensure-postgres: $*; the PostgreSQL tests will be skipped." >&2
-    exit 0
-}
-
-command -v apt-get >/dev/null 2>&1 || warn "no apt-get here, install PostgreSQL yourself"
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || warn "not root and no sudo, cannot install postgresql"
-    SUDO="sudo"
-fi
-
-echo "ensure-postgres: installing postgresql (Debian package)..." >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq || warn "apt-get update failed"
-# The package's own cluster is not needed (the tests start throwaway ones), but Debian creates
-# and starts it; that is harmless and left alone.
-$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null \
-    || warn "apt-get install postgresql failed"
-has_initdb || warn "postgresql is installed but initdb is not where it should be"
+. "$(dirname "$0")/apt-install.sh"
+# The package creates and starts a cluster of its own; the tests start throwaway ones and
+# leave it alone.
+apt_install ensure-postgres "the PostgreSQL tests" postgresql
+has_initdb || apt_give_up "postgresql is installed but initdb is not where it should be"

@@ -5,8 +5,9 @@ trusts every local connection and runs without fsync (nothing in it must survive
 PostgreSQL refuses to run as root, so under root initdb and pg_ctl run as the `postgres` system
 user (which Debian's package creates) and the folder belongs to it.
 
-When PostgreSQL is not installed or does not start, `PostgresUnavailable` says why; the fixture
-turns that into a skip, as `scripts/ensure-postgres.sh` promises.
+When initdb is missing, `scripts/ensure-postgres.sh` installs it first (once, whichever xdist
+worker comes first), as a plain pytest run does for chromium. When PostgreSQL still is not
+there or does not start, `PostgresUnavailable` says why, and the tests skip with that reason.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ from typing import Any
 import duckdb
 import psycopg2
 import pyarrow as pa
+from filelock import FileLock
 
-from pipeline.settings import PostgresWarehouse
+from pipeline.settings import PROJECT_ROOT, PostgresWarehouse
 
 SUPERUSER = "postgres"
+ENSURE_POSTGRES = PROJECT_ROOT / "scripts" / "ensure-postgres.sh"
+INSTALL_TIMEOUT_SECONDS = 600
 # pg_ctl's own bounded wait for the server to accept connections.
 START_TIMEOUT_SECONDS = 60
 # Durability is not worth its fsyncs in a cluster that is removed after the tests.
@@ -80,6 +84,31 @@ def server_bin() -> Path:
     return Path(candidates[-1]).parent
 
 
+def installed_server_bin() -> Path:
+    """server_bin(), after installing PostgreSQL with ensure-postgres.sh when it is missing."""
+    try:
+        return server_bin()
+    except PostgresUnavailable:
+        pass
+    with FileLock(str(Path(tempfile.gettempdir()) / "ltv-ensure-postgres.lock")):
+        try:
+            return server_bin()  # another worker installed it meanwhile
+        except PostgresUnavailable:
+            pass
+        done = subprocess.run(
+            ["sh", str(ENSURE_POSTGRES)],
+            capture_output=True,
+            text=True,
+            timeout=INSTALL_TIMEOUT_SECONDS,
+            check=False,
+        )
+    try:
+        return server_bin()
+    except PostgresUnavailable as exc:
+        output = (done.stdout + done.stderr).strip()[-1000:]
+        raise PostgresUnavailable(f"{exc}; {ENSURE_POSTGRES.name} said: {output}") from None
+
+
 def _as_server_user() -> list[str]:
     """The prefix that runs a command as the user owning the cluster."""
     if os.geteuid() != 0:
@@ -107,7 +136,7 @@ def _run(command: list[str], what: str) -> None:
 
 def start_cluster(root: Path) -> Cluster:
     """initdb in `root`/data and start the server; `root` must exist and be empty."""
-    binaries, prefix = server_bin(), _as_server_user()
+    binaries, prefix = installed_server_bin(), _as_server_user()
     if prefix:
         shutil.chown(root, user="postgres", group="postgres")
     data = root / "data"

@@ -31,15 +31,14 @@ from postgres_support import (
     throwaway_cluster,
 )
 from test_dbt_support import (
-    aggregate_mismatches,
     built_once,
-    customer_mismatches,
     generate_and_replay,
     load_landing,
     marts_differences,
+    mismatch_report,
     run_dbt,
     settings_for,
-    truth_section_mismatches,
+    truth_mismatches,
 )
 
 from pipeline.demo import load_truth
@@ -136,10 +135,6 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
         )
 
 
-def _report(problems: list[str]) -> str:
-    return f"{len(problems)} mismatches, e.g.:\n" + "\n".join(problems[:20])
-
-
 def test_the_second_postgres_build_was_incremental(builds: Builds) -> None:
     with builds.connect_postgres_marts() as con:
         rebuilt_all, orders = con.execute(
@@ -149,23 +144,11 @@ def test_the_second_postgres_build_was_incremental(builds: Builds) -> None:
     assert orders > 0
 
 
-def test_every_customer_matches_truth(builds: Builds) -> None:
+def test_every_customer_cohort_day_n_and_mart_matches_truth(builds: Builds) -> None:
     assert len(builds.truth["customers"]) > 200
     with builds.connect_postgres_marts() as con:
-        problems = customer_mismatches(con, builds.truth)
-    assert not problems, _report(problems)
-
-
-def test_totals_cohorts_day_n_and_as_of_match_truth(builds: Builds) -> None:
-    with builds.connect_postgres_marts() as con:
-        problems = aggregate_mismatches(con, builds.truth)
-    assert not problems, _report(problems)
-
-
-def test_repeat_purchase_and_subscription_marts_match_truth(builds: Builds) -> None:
-    with builds.connect_postgres_marts() as con:
-        problems = truth_section_mismatches(con, builds.truth)
-    assert not problems, _report(problems)
+        problems = truth_mismatches(con, builds.truth)
+    assert not problems, mismatch_report(problems)
 
 
 def test_every_mart_equals_duckdbs_build_with_the_same_types(builds: Builds) -> None:

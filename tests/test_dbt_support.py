@@ -260,6 +260,20 @@ def marts_differences(
     return differences
 
 
+def mismatch_report(problems: list[str]) -> str:
+    """The assertion message of a comparison with truth: how many, and the first twenty."""
+    return f"{len(problems)} mismatches, e.g.:\n" + "\n".join(problems[:20])
+
+
+def truth_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
+    """Every comparison of the marts with truth.json: customers, aggregates and the sections."""
+    return (
+        customer_mismatches(con, truth)
+        + aggregate_mismatches(con, truth)
+        + truth_section_mismatches(con, truth)
+    )
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
