@@ -14,7 +14,7 @@ Where PostgreSQL is not installed or does not start, the tests skip saying why.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date
@@ -30,6 +30,7 @@ from postgres_support import (
     copy_tables_to_duckdb,
     throwaway_cluster,
 )
+from test_dbt_samples import SAMPLES_BUILD, build_seller_with_samples
 from test_dbt_support import (
     built_once,
     generate_and_replay,
@@ -87,6 +88,7 @@ def _first_half(days: list[date]) -> list[list[date]]:
 
 
 def _build_on(cluster: Cluster, root: Path) -> None:
+    """The seller loaded in two steps and built on PostgreSQL after each, then on DuckDB."""
     on_duckdb = settings_for(root, **CLOCK)
     generate_and_replay(on_duckdb, customers=250, seed=21)
     warehouse = cluster.create_database("ltv")
@@ -111,21 +113,46 @@ def _build_on(cluster: Cluster, root: Path) -> None:
     (root / UNIT_TEST_RESULTS).write_text(json.dumps(outcome))
 
 
-def _build(root: Path) -> None:
-    """Everything the checks read, in files: the cluster lives only while it builds, so the
-    build runs once for all xdist workers (built_once)."""
+def _with_cluster(root: Path, build: Callable[[Cluster], None]) -> None:
+    """`build` on a throwaway cluster that lives only while it runs, so a built_once folder
+    holds everything the checks read and the build runs once for all xdist workers; why
+    PostgreSQL could not run, instead, when it cannot."""
     try:
         with throwaway_cluster() as cluster:
-            _build_on(cluster, root)
+            build(cluster)
     except PostgresUnavailable as exc:
         (root / UNAVAILABLE).write_text(str(exc))
+
+
+def _skip_if_unavailable(root: Path) -> None:
+    if (root / UNAVAILABLE).exists():
+        pytest.skip(f"PostgreSQL unavailable: {(root / UNAVAILABLE).read_text()}")
+
+
+def _build(root: Path) -> None:
+    _with_cluster(root, lambda cluster: _build_on(cluster, root))
+
+
+def _build_samples_on(cluster: Cluster, samples: Settings, root: Path) -> None:
+    """The raw tables of test_dbt_samples' seller, with the recorded ThriveCart deliveries in
+    every format, built on PostgreSQL, the marts copied back into DuckDB."""
+    warehouse = cluster.create_database("ltv")  # the parsed manifest's database (run_dbt)
+    on_postgres = replace(
+        settings_for(
+            samples.landing_dir.parent, LTV_ENGINE="postgres", LTV_WAREHOUSE=warehouse.url
+        ),
+        warehouse=root / "samples" / "ltv.duckdb",  # only dbt's target folder, beside it
+    )
+    _copy_raw(samples, on_postgres)
+    run_dbt(on_postgres, *BUILD)
+    with duckdb.connect(str(root / POSTGRES_MARTS)) as con:
+        copy_tables_to_duckdb(warehouse, con, "marts")
 
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
     with built_once(tmp_path_factory, "dbt-postgres-seller", _build) as root:
-        if (root / UNAVAILABLE).exists():
-            pytest.skip(f"PostgreSQL unavailable: {(root / UNAVAILABLE).read_text()}")
+        _skip_if_unavailable(root)
         settings = settings_for(root, **CLOCK)
         yield Builds(
             settings,
@@ -169,3 +196,35 @@ def test_every_mart_equals_duckdbs_build_with_the_same_types(builds: Builds) -> 
 def test_unit_tests_pass_on_postgres(builds: Builds) -> None:
     assert len(builds.unit_tests) > 30
     assert set(builds.unit_tests.values()) == {"pass"}, builds.unit_tests
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Path]]:
+    """test_dbt_samples' seller (built once for the session) and its marts built on
+    PostgreSQL from the same raw tables."""
+    with built_once(tmp_path_factory, SAMPLES_BUILD, build_seller_with_samples) as samples_root:
+        on_duckdb = settings_for(samples_root)
+
+        def build(root: Path) -> None:
+            _with_cluster(root, lambda cluster: _build_samples_on(cluster, on_duckdb, root))
+
+        with built_once(tmp_path_factory, "dbt-postgres-samples", build) as root:
+            _skip_if_unavailable(root)
+            yield on_duckdb, root / POSTGRES_MARTS
+
+
+def test_recorded_deliveries_build_the_same_marts_on_postgres(
+    samples: tuple[Settings, Path],
+) -> None:
+    """The deliveries as ThriveCart sends them (JSON and form-encoded, every event kind) read
+    alike from jsonb and from DuckDB's JSON."""
+    on_duckdb, postgres_marts = samples
+    with duckdb.connect() as con:
+        con.execute(f"attach '{postgres_marts}' as on_postgres (read_only)")
+        con.execute(f"attach '{on_duckdb.warehouse}' as on_duckdb (read_only)")
+        assert marts_differences(con, "on_postgres", "on_duckdb") == {}
+        events, formats = con.execute(
+            "select count(*), count(distinct format) from on_duckdb.raw.thrivecart_webhook_events"
+        ).fetchone()
+    assert events > 50
+    assert formats >= 2  # JSON and form-encoded bodies

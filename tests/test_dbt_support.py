@@ -121,8 +121,9 @@ def _parsed_project(engine: str = "duckdb") -> tuple[Manifest, Path]:
     the engine decides which adapter's macros the manifest holds).
 
     dbt names a DuckDB database after its file, so every warehouse these tests build is called
-    ltv.duckdb and the parsed manifest's `ltv` database fits them all. A PostgreSQL database is
-    named by the run's vars.
+    ltv.duckdb and the parsed manifest's `ltv` database fits them all. For the same reason every
+    PostgreSQL database they build in is called `ltv` (the profile's default), each in a
+    cluster of its own: dbt-postgres refuses a relation of the manifest in another database.
     """
     work = Path(tempfile.mkdtemp(prefix="ltv-dbt-"))
     atexit.register(shutil.rmtree, work, ignore_errors=True)
