@@ -27,6 +27,7 @@ run: setup
 
 test: setup
 	sh scripts/ensure-chromium.sh
+	sh scripts/ensure-postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2

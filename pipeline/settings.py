@@ -12,6 +12,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -24,10 +25,36 @@ DEFAULT_DELINQUENCY_DAYS = 14
 # pool up to that limit. With a limit it spills to disk instead (bench/README.md, "Memory").
 DEFAULT_MEMORY_LIMIT = "3GB"
 _MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+# The warehouses the dbt project builds on (LTV_ENGINE); the first is the default.
+ENGINES = ("duckdb", "postgres")
+DEFAULT_DUCKDB_WAREHOUSE = "warehouse/ltv.duckdb"
+_POSTGRES_URL_EXAMPLE = "postgresql://ltv@localhost:5432/ltv"
 
 
 class SettingsError(ValueError):
     """A setting is present but unusable; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class PostgresWarehouse:
+    """Where a PostgreSQL warehouse is (LTV_WAREHOUSE with LTV_ENGINE=postgres).
+
+    No password: one in a URL ends up in process lists, logs and dbt's `--vars`. libpq finds it
+    in `~/.pgpass` or `PGPASSWORD` instead, as for `psql`.
+    """
+
+    host: str
+    port: int
+    user: str
+    database: str
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def connect_kwargs(self) -> dict[str, object]:
+        """psycopg2.connect() arguments (a host starting with `/` is a socket folder)."""
+        return {"host": self.host, "port": self.port, "user": self.user, "dbname": self.database}
 
 
 @dataclass(frozen=True)
@@ -53,6 +80,11 @@ class Settings:
     csv_date_order: str = "MDY"
     # ISO 4217 code the marts' *_reporting columns convert to ("" = no conversion).
     reporting_currency: str = ""
+    # The warehouse dbt builds in: "duckdb" (the file `warehouse`) or "postgres" (`postgres`).
+    # With postgres the loaders still validate into the DuckDB file at `warehouse`, from
+    # where the raw tables are copied (pipeline/engines/postgres_raw.py).
+    engine: str = "duckdb"
+    postgres: PostgresWarehouse | None = None
 
     @property
     def webhooks_dir(self) -> Path:
@@ -67,15 +99,29 @@ class Settings:
     def dbt_vars(self) -> dict[str, object]:
         """Everything dbt reads from the settings, passed with `--vars`: the models' options,
         and the warehouse path and memory limit the profile connects with."""
-        return {
+        models = {
             "ltv_timezone": self.timezone,
             "csv_timezone": self.csv_timezone,
             "match_tolerance_minutes": self.match_tolerance_minutes,
             "day_n": list(self.day_n),
             "delinquency_days": self.delinquency_days,
             "reporting_currency": self.reporting_currency,
-            "ltv_warehouse": str(self.warehouse),
-            "ltv_memory_limit": self.memory_limit,
+        }
+        if self.postgres is None:
+            # DuckDB is the profile's default target, so these vars are those of a DuckDB-only
+            # project: nothing a build or its fingerprints compare changes.
+            return {
+                **models,
+                "ltv_warehouse": str(self.warehouse),
+                "ltv_memory_limit": self.memory_limit,
+            }
+        return {
+            **models,
+            "ltv_engine": "postgres",
+            "ltv_postgres_host": self.postgres.host,
+            "ltv_postgres_port": self.postgres.port,
+            "ltv_postgres_user": self.postgres.user,
+            "ltv_postgres_database": self.postgres.database,
         }
 
 
@@ -149,6 +195,36 @@ def _check_currency(value: str) -> str:
     return code
 
 
+def _check_engine(value: str) -> str:
+    engine = value.strip().lower()
+    if engine not in ENGINES:
+        raise SettingsError(
+            f"LTV_ENGINE={value!r} is not a warehouse engine; use one of {', '.join(ENGINES)}."
+        )
+    return engine
+
+
+def parse_postgres_url(value: str) -> PostgresWarehouse:
+    """`postgresql://user@host:port/database` -> PostgresWarehouse; port 5432 by default."""
+    problem = f"LTV_WAREHOUSE={value!r} is not a PostgreSQL URL like {_POSTGRES_URL_EXAMPLE!r}"
+    try:
+        url = urlsplit(value.strip())
+        port = url.port or 5432
+    except ValueError as exc:
+        raise SettingsError(f"{problem}: {exc}.") from exc
+    database = unquote(url.path.lstrip("/"))
+    if url.scheme not in ("postgresql", "postgres") or not url.hostname or not url.username:
+        raise SettingsError(f"{problem} (scheme, user and host are needed).")
+    if not database or "/" in database or url.query or url.fragment:
+        raise SettingsError(f"{problem} (one database name after the port, nothing else).")
+    if url.password is not None:
+        raise SettingsError(
+            f"LTV_WAREHOUSE holds a password; remove it and put it in ~/.pgpass or "
+            f"PGPASSWORD, where PostgreSQL's client looks for it (e.g. {_POSTGRES_URL_EXAMPLE!r})."
+        )
+    return PostgresWarehouse(unquote(url.hostname), port, unquote(url.username), database)
+
+
 def _path(value: str) -> Path:
     path = Path(value).expanduser()
     return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
@@ -169,9 +245,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sorted({_parse_int("LTV_DAY_N", d) for d in get("LTV_DAY_N", "").split(",") if d.strip()})
     )
     archive = get("LTV_ARCHIVE_DIR", "")
+    engine = _check_engine(get("LTV_ENGINE", ENGINES[0]))
+    warehouse = get("LTV_WAREHOUSE", DEFAULT_DUCKDB_WAREHOUSE)
+    postgres = None
+    if engine == "postgres":
+        postgres = parse_postgres_url(warehouse)
+        warehouse = DEFAULT_DUCKDB_WAREHOUSE
     return Settings(
         landing_dir=_path(get("LTV_LANDING_DIR", "landing")),
-        warehouse=_path(get("LTV_WAREHOUSE", "warehouse/ltv.duckdb")),
+        warehouse=_path(warehouse),
         marts_snapshot=_path(get("LTV_MARTS_SNAPSHOT", "warehouse/marts.duckdb")),
         dagster_home=_path(get("DAGSTER_HOME", ".dagster")),
         timezone=_check_timezone("LTV_TIMEZONE", get("LTV_TIMEZONE", "UTC")),
@@ -188,4 +270,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         memory_limit=_check_memory_limit(get("LTV_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)),
         csv_date_order=_check_date_order(get("LTV_CSV_DATE_ORDER", "MDY")),
         reporting_currency=_check_currency(get("LTV_REPORTING_CURRENCY", "")),
+        engine=engine,
+        postgres=postgres,
     )

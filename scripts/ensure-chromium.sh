@@ -14,22 +14,6 @@ if [ -x "$DRIVER" ] && [ -x "$BROWSER" ]; then
     exit 0
 fi
 
-warn() {
-    echo "ensure-chromium: $*; the browser tests will be skipped." >&2
-    exit 0
-}
-
-command -v apt-get >/dev/null 2>&1 || warn "no apt-get here, install chromium and chromedriver yourself"
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null 2>&1 || warn "not root and no sudo, cannot install chromium-driver"
-    SUDO="sudo"
-fi
-
-echo "ensure-chromium: installing chromium and chromium-driver (Debian packages)..." >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq || warn "apt-get update failed"
-$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
-    || warn "apt-get install chromium chromium-driver failed"
+. "$(dirname "$0")/apt-install.sh"
+apt_install ensure-chromium "the browser tests" chromium chromium-driver
 "$DRIVER" --version >&2

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ hypothesis.settings.load_profile("shared-machine")
 
 if TYPE_CHECKING:
     import dagster as dg
+    from postgres_support import Cluster
 
     from pipeline.demo import SellerSummary
 
@@ -110,3 +112,17 @@ def demo_landing(pipeline_settings: Settings) -> SellerSummary:
     summary = generate_seller(pipeline_settings.landing_dir, customers=30, seed=3)
     _settle(pipeline_settings.landing_dir)
     return summary
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster for the session (tests/postgres_support.py); the tests
+    that use it skip, saying why, where PostgreSQL is not installed or does not start."""
+    from postgres_support import PostgresUnavailable, throwaway_cluster
+
+    with ExitStack() as stack:
+        try:
+            cluster = stack.enter_context(throwaway_cluster())
+        except PostgresUnavailable as exc:
+            pytest.skip(f"PostgreSQL unavailable: {exc}")
+        yield cluster

@@ -25,9 +25,11 @@ from test_dbt_support import (
     generate_and_replay,
     load_landing,
     marts_differences,
+    mismatch_report,
     reload_everything,
     run_dbt,
     settings_for,
+    truth_mismatches,
     truth_section_mismatches,
 )
 
@@ -89,21 +91,17 @@ def large_seller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seller]:
         yield Seller(settings, load_truth(settings.landing_dir))
 
 
-def _report(problems: list[str]) -> str:
-    return f"{len(problems)} mismatches, e.g.:\n" + "\n".join(problems[:20])
-
-
 def test_every_customer_matches_truth(small_seller: Seller) -> None:
     assert len(small_seller.truth["customers"]) > 350
     with small_seller.connect() as con:
         problems = customer_mismatches(con, small_seller.truth)
-    assert not problems, _report(problems)
+    assert not problems, mismatch_report(problems)
 
 
 def test_totals_cohorts_day_n_and_as_of_match_truth(small_seller: Seller) -> None:
     with small_seller.connect() as con:
         problems = aggregate_mismatches(con, small_seller.truth)
-    assert not problems, _report(problems)
+    assert not problems, mismatch_report(problems)
 
 
 def test_repeat_purchase_and_subscription_marts_match_truth(small_seller: Seller) -> None:
@@ -121,7 +119,7 @@ def test_repeat_purchase_and_subscription_marts_match_truth(small_seller: Seller
     assert all(sum(row[k] for row in plans) > 0 for k in ("completed", "cancelled", "active"))
     with small_seller.connect() as con:
         problems = truth_section_mismatches(con, truth)
-    assert not problems, _report(problems)
+    assert not problems, mismatch_report(problems)
 
 
 def test_the_seller_exercises_the_repeat_purchase_rules(small_seller: Seller) -> None:
@@ -248,7 +246,7 @@ def test_subscriptions_keep_what_the_exports_say(small_seller: Seller) -> None:
         cancelled_ok = row and (row["status"] != "cancelled") == (row["cancelled_at"] is None)
         if not (kept and status_ok and cancelled_ok):
             wrong.append(f"{subscription_id}: export {export}, built {row}")
-    assert not wrong, _report(wrong)
+    assert not wrong, mismatch_report(wrong)
     assert first_payments[0] == first_payments[1] >= len(exported)
 
 
@@ -270,11 +268,9 @@ def test_a_100k_row_seller_matches_truth(large_seller: Seller) -> None:
             """select count(*) from raw.thrivecart_transactions
                where _file_path = (select max(_file_path) from raw.thrivecart_transactions)"""
         ).fetchone()[0]
-        problems = customer_mismatches(con, large_seller.truth)
-        problems += aggregate_mismatches(con, large_seller.truth)
-        problems += truth_section_mismatches(con, large_seller.truth)
+        problems = truth_mismatches(con, large_seller.truth)
     assert export_rows > 90_000
-    assert not problems, _report(problems)
+    assert not problems, mismatch_report(problems)
 
 
 def test_empty_raw_tables_build_empty_marts_and_one_metadata_row(tmp_path: Path) -> None:

@@ -150,7 +150,14 @@ def _write_sample_deliveries(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _build(root: Path) -> None:
+# The folder the seller with the samples is built in once per session (built_once); the
+# PostgreSQL tests build the same raw tables there.
+SAMPLES_BUILD = "dbt-samples"
+
+
+def build_seller_with_samples(root: Path) -> None:
+    """A generated seller and the recorded deliveries of tests/fixtures/webhooks, loaded and
+    built on DuckDB, the unit tests' outcome beside them."""
     settings = settings_for(root)
     generate_and_replay(settings, customers=60, seed=13)
     deliveries = root / "samples.jsonl"
@@ -169,7 +176,7 @@ def _build(root: Path) -> None:
 
 @pytest.fixture(scope="module")
 def seller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seller]:
-    with built_once(tmp_path_factory, "dbt-samples", _build) as root:
+    with built_once(tmp_path_factory, SAMPLES_BUILD, build_seller_with_samples) as root:
         settings = settings_for(root)
         yield Seller(settings, load_truth(settings.landing_dir))
 

@@ -116,16 +116,22 @@ def reload_everything(settings: Settings) -> None:
 
 
 @cache
-def _parsed_project() -> tuple[Manifest, Path]:
-    """The project parsed once per process (a parse costs seconds, a run reuses it).
+def _parsed_project(engine: str = "duckdb") -> tuple[Manifest, Path]:
+    """The project parsed once per process and engine (a parse costs seconds, a run reuses it;
+    the engine decides which adapter's macros the manifest holds).
 
     dbt names a DuckDB database after its file, so every warehouse these tests build is called
-    ltv.duckdb and the parsed manifest's `ltv` database fits them all.
+    ltv.duckdb and the parsed manifest's `ltv` database fits them all. For the same reason every
+    PostgreSQL database they build in is called `ltv` (the profile's default), each in a
+    cluster of its own: dbt-postgres refuses a relation of the manifest in another database.
     """
     work = Path(tempfile.mkdtemp(prefix="ltv-dbt-"))
     atexit.register(shutil.rmtree, work, ignore_errors=True)
-    warehouse = json.dumps({"ltv_warehouse": str(work / "ltv.duckdb")})
-    result = dbtRunner().invoke(["parse", "--vars", warehouse, *_project_args(work)])
+    if engine == "duckdb":
+        engine_vars = {"ltv_warehouse": str(work / "ltv.duckdb")}
+    else:
+        engine_vars = {"ltv_engine": engine}
+    result = dbtRunner().invoke(["parse", "--vars", json.dumps(engine_vars), *_project_args(work)])
     if not result.success:
         raise RuntimeError(f"dbt parse failed: {result.exception}")
     return result.result, work
@@ -160,14 +166,15 @@ def _release_warehouse() -> None:
 
 
 def run_dbt(settings: Settings, *args: str) -> list[RunResult]:
-    """Run `dbt <args>` in-process on the settings' warehouse with their vars.
+    """Run `dbt <args>` in-process on the settings' warehouse (their engine's) with their vars.
 
     Fails the test with every failing node's message when dbt fails. Target and logs go beside
-    the warehouse, never into the shared dbt_project/target.
+    the DuckDB warehouse file, never into the shared dbt_project/target.
     """
-    assert settings.warehouse.name == "ltv.duckdb", "see _parsed_project"
-    manifest, _ = _parsed_project()
-    work = settings.warehouse.parent / f"dbt-{args[0]}"
+    if settings.engine == "duckdb":
+        assert settings.warehouse.name == "ltv.duckdb", "see _parsed_project"
+    manifest, _ = _parsed_project(settings.engine)
+    work = settings.warehouse.parent / f"dbt-{settings.engine}-{args[0]}"
     try:
         outcome = dbtRunner(manifest=manifest).invoke(
             [*args, *vars_args(settings), *_project_args(work)]
@@ -252,6 +259,20 @@ def marts_differences(
         if any(counts):
             differences[mart] = (counts[0], counts[1])
     return differences
+
+
+def mismatch_report(problems: list[str]) -> str:
+    """The assertion message of a comparison with truth: how many, and the first twenty."""
+    return f"{len(problems)} mismatches, e.g.:\n" + "\n".join(problems[:20])
+
+
+def truth_mismatches(con: duckdb.DuckDBPyConnection, truth: dict[str, Any]) -> list[str]:
+    """Every comparison of the marts with truth.json: customers, aggregates and the sections."""
+    return (
+        customer_mismatches(con, truth)
+        + aggregate_mismatches(con, truth)
+        + truth_section_mismatches(con, truth)
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:

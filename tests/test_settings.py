@@ -1,4 +1,5 @@
-"""Settings that reach DuckDB and dbt: the memory limit and the reporting currency."""
+"""Settings that reach the warehouse and dbt: the memory limit, the reporting currency, the
+engine and where its warehouse is."""
 
 from __future__ import annotations
 
@@ -38,3 +39,42 @@ def test_reporting_currency_is_an_iso_code_or_nothing() -> None:
     assert settings.dbt_vars()["reporting_currency"] == "EUR"
     with pytest.raises(SettingsError, match=r"LTV_REPORTING_CURRENCY='euro'.*ISO 4217"):
         load_settings({"LTV_REPORTING_CURRENCY": "euro"})
+
+
+def test_engine_defaults_to_duckdb_with_the_vars_of_a_duckdb_project() -> None:
+    settings = load_settings({"LTV_ENGINE": "", "LTV_WAREHOUSE": "w/ltv.duckdb"})
+    assert (settings.engine, settings.postgres) == ("duckdb", None)
+    assert settings.warehouse.name == "ltv.duckdb"
+    assert "ltv_engine" not in settings.dbt_vars()
+    assert settings.dbt_vars()["ltv_warehouse"] == str(settings.warehouse)
+
+
+def test_postgres_engine_reads_the_warehouse_as_a_url_and_hands_it_to_dbt() -> None:
+    settings = load_settings(
+        {"LTV_ENGINE": " Postgres ", "LTV_WAREHOUSE": "postgresql://ltv@db.example:6543/shop"}
+    )
+    assert settings.engine == "postgres"
+    assert settings.postgres is not None
+    assert settings.postgres.url == "postgresql://ltv@db.example:6543/shop"
+    dbt_vars = settings.dbt_vars()
+    assert dbt_vars["ltv_engine"] == "postgres"
+    assert (dbt_vars["ltv_postgres_host"], dbt_vars["ltv_postgres_port"]) == ("db.example", 6543)
+    assert (dbt_vars["ltv_postgres_user"], dbt_vars["ltv_postgres_database"]) == ("ltv", "shop")
+    default_port = load_settings({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgres://u@h/d"})
+    assert default_port.postgres is not None and default_port.postgres.port == 5432
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LTV_ENGINE": "spark"}, r"LTV_ENGINE='spark'.*duckdb, postgres"),
+        ({"LTV_ENGINE": "postgres"}, r"LTV_WAREHOUSE=.*ltv\.duckdb.*not a PostgreSQL URL"),
+        ({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgresql://h:5432/d"}, "user and host"),
+        ({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgresql://u@h:99999/d"}, "Port"),
+        ({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgresql://u@h/"}, "one database"),
+        ({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgresql://u:pw@h/d"}, "pgpass"),
+    ],
+)
+def test_a_bad_engine_or_postgres_url_is_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env)

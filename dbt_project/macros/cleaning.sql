@@ -43,12 +43,17 @@
     Export money: "-47.00" or "1,234.50" in major units; a thousands separator is stripped.
     A comma without a dot ("47,00" from a re-saved spreadsheet, or "1,234") is ambiguous: NULL,
     which the not_null tests on amounts report, rather than a guess off by a factor of 100.
+    The outer cast keeps the column DECIMAL(18, 2): PostgreSQL types a CASE of decimals as a
+    numeric of any scale.
 -#}
 {% macro decimal_amount(expr) -%}
-    case
-        when {{ expr }} like '%,%' and {{ expr }} not like '%.%' then null
-        else cast(replace({{ null_if_missing(expr) }}, ',', '') as decimal(18, 2))
-    end
+    cast(
+        case
+            when {{ expr }} like '%,%' and {{ expr }} not like '%.%' then null
+            else cast(replace({{ null_if_missing(expr) }}, ',', '') as decimal(18, 2))
+        end
+        as decimal(18, 2)
+    )
 {%- endmacro %}
 
 {#-

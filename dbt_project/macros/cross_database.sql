@@ -23,6 +23,21 @@
     ])
 {%- endmacro %}
 
+{#-
+    PostgreSQL reads each path with `#>>` (text; objects and arrays as JSON text) from jsonb,
+    its parsed form: the raw payloads are jsonb (pipeline/engines/postgres_raw.py), so no path
+    parses a payload again, however often a model reads the list (PostgreSQL inlines the list
+    into every reference).
+-#}
+{% macro postgres__json_texts(json_expr, paths) -%}
+    array[
+        {%- for path in paths %}
+        cast(({{ json_expr }}) as jsonb) #>> {{ _json_path_array(path) }}
+        {{- ', ' if not loop.last }}
+        {%- endfor %}
+    ]
+{%- endmacro %}
+
 {#- The value of `path` from the array json_texts built over `paths`. -#}
 {% macro json_list_item(list_expr, paths, path) -%}
     {{ return(adapter.dispatch('json_list_item', 'thrivecart_ltv')(list_expr, paths.index(path))) }}
@@ -33,6 +48,11 @@
     {{ list_expr }}[{{ index + 1 }}]
 {%- endmacro %}
 
+{#- So are PostgreSQL's arrays; an expression needs parentheses to be subscripted. -#}
+{% macro postgres__json_list_item(list_expr, index) -%}
+    ({{ list_expr }})[{{ index + 1 }}]
+{%- endmacro %}
+
 {#- The value under a key computed per row (e.g. 'product-12') of a JSON object, as text. -#}
 {% macro json_text_at_key(json_expr, key_expr) -%}
     {{ return(adapter.dispatch('json_text_at_key', 'thrivecart_ltv')(json_expr, key_expr)) }}
@@ -40,6 +60,10 @@
 
 {% macro duckdb__json_text_at_key(json_expr, key_expr) -%}
     json_extract_string({{ json_expr }}, '$."' || {{ key_expr }} || '"')
+{%- endmacro %}
+
+{% macro postgres__json_text_at_key(json_expr, key_expr) -%}
+    (cast(({{ json_expr }}) as jsonb) ->> ({{ key_expr }}))
 {%- endmacro %}
 
 {#-
@@ -58,9 +82,33 @@
     )
 {%- endmacro %}
 
+{#-
+    PostgreSQL joins a subquery that reads the outer row only when it is `lateral`. DuckDB's
+    json_each also walks an object by its keys ('0', '1', ... where a form-encoded list became
+    an object); PostgreSQL has a function for each kind, so both are here. Anything else
+    (null, a scalar) has no elements.
+-#}
+{% macro postgres__json_array_elements(json_expr) -%}
+    {%- set value = 'cast((' ~ json_expr ~ ') as jsonb)' -%}
+    lateral (
+        select cast(position - 1 as integer) as element_index, element
+        from jsonb_array_elements(
+            case when jsonb_typeof({{ value }}) = 'array' then {{ value }} end
+        ) with ordinality as elements (element, position)
+        union all
+        select cast(key as integer) as element_index, value as element
+        from jsonb_each(case when jsonb_typeof({{ value }}) = 'object' then {{ value }} end)
+    )
+{%- endmacro %}
+
 {#- Every key is quoted, so ids with dashes ('product-12') are safe steps; '' is the root. -#}
 {% macro _json_path(path) -%}
     ${% for key in path.split('.') if key %}."{{ key }}"{% endfor %}
+{%- endmacro %}
+
+{#- The same path as a text[] literal for PostgreSQL's `#>>`: '{}' is the root. -#}
+{% macro _json_path_array(path) -%}
+    '{ {%- for key in path.split('.') if key %}"{{ key }}"{{ ',' if not loop.last }}{% endfor -%} }'
 {%- endmacro %}
 
 {#-
@@ -173,6 +221,19 @@
         regexp_extract({{ path_expr }}, '\d{4}-\d{2}-\d{2} \d{2}_\d{2}_\d{2}'),
         '%Y-%m-%d %H_%M_%S'
     )
+{%- endmacro %}
+
+{#-
+    PostgreSQL: the stamp with ':' for '_' read as a timestamp (to_timestamp would give a
+    timestamptz on the session's clock). The pattern takes only months 01-12, days 01-31 and
+    a 24-hour clock, so a name like 'export 2024-13-01 10_00_00' has no stamp, as try_strptime
+    makes it in DuckDB; a day the month lacks (2024-02-30) passes it and fails the cast.
+-#}
+{% macro postgres__export_stamp(path_expr) -%}
+    {#- Jinja reads a backslash in its strings as an escape: `\\d` is the SQL's `\d`. -#}
+    {%- set day = '\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])' -%}
+    {%- set clock = '([01]\\d|2[0-3])_[0-5]\\d_[0-5]\\d' -%}
+    cast(replace(substring({{ path_expr }} from '({{ day }} {{ clock }})'), '_', ':') as timestamp)
 {%- endmacro %}
 
 {#-
@@ -292,4 +353,28 @@
 
 {% macro duckdb__epoch_microseconds(expr) -%}
     epoch_us({{ expr }})
+{%- endmacro %}
+
+{#- PostgreSQL's epoch is exact (numeric) since version 14. -#}
+{% macro postgres__epoch_microseconds(expr) -%}
+    cast(extract(epoch from {{ expr }}) * 1000000 as bigint)
+{%- endmacro %}
+
+
+
+{#-
+    A schema's name for `create schema`, in the target's database: the SQL standard (and
+    DuckDB, where other databases may be attached) qualify it with the catalog; PostgreSQL
+    names only schemas of the database it is connected to, and refuses the qualifier there.
+-#}
+{% macro schema_in_target_database(schema) -%}
+    {{ return(adapter.dispatch('schema_in_target_database', 'thrivecart_ltv')(schema)) }}
+{%- endmacro %}
+
+{% macro default__schema_in_target_database(schema) -%}
+    {{ target.database }}.{{ schema }}
+{%- endmacro %}
+
+{% macro postgres__schema_in_target_database(schema) -%}
+    {{ schema }}
 {%- endmacro %}

@@ -19,7 +19,7 @@
 
 {#- on-run-start: the state table exists before any model reads it. -#}
 {% macro create_build_state() -%}
-    create schema if not exists {{ target.database }}.intermediate;
+    create schema if not exists {{ schema_in_target_database('intermediate') }};
     create table if not exists {{ build_state_relation() }} (
         unit {{ dbt.type_string() }} not null,
         loaded_at {{ dbt.type_timestamp() }}

@@ -17,7 +17,9 @@ with ranked as (
         _file_path as file_path,
         row_number() over (
             partition by {{ keys }}, valid_from
-            order by _loaded_at desc, _file_path desc, _row_number desc
+            order by
+                _loaded_at desc nulls last, _file_path desc nulls last,
+                _row_number desc nulls last
         ) as file_rank
     from {{ source_relation }}
 

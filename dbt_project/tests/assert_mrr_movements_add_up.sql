@@ -55,7 +55,7 @@ new_subscribers as (
 
 broken_cohorts as (
 
-    select new_subscribers.account, new_subscribers.currency, null as month,
+    select new_subscribers.account, new_subscribers.currency, cast(null as date) as month,
         'the cohorts hold fewer subscribers than mrr_monthly has new ones' as problem
     from new_subscribers
     left join cohorts

@@ -29,7 +29,7 @@ cohort_finals as (
         currency,
         cumulative_net_revenue,
         row_number() over (
-            partition by currency, cohort_month order by months_since_acquisition desc
+            partition by currency, cohort_month order by months_since_acquisition desc nulls last
         ) as recency
     from {{ ref('ltv_cohorts_monthly') }}
 

@@ -51,7 +51,7 @@ copies_ranked as (
         natural_key || '#' || cast(occurrence as {{ dbt.type_string() }}) as csv_key,
         row_number() over (
             partition by natural_key, occurrence
-            order by export_latest_at desc, file_sha256 desc
+            order by export_latest_at desc nulls last, file_sha256 desc nulls last
         ) as export_rank,
         count(*) over (partition by natural_key, occurrence) as copies_seen
     from occurrences

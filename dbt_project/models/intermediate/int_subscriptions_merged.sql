@@ -42,9 +42,9 @@ exports_ranked as (
             partition by subscription_id
             order by
                 case when export_stamp is null then 1 else 0 end,
-                export_stamp desc,
-                export_latest_start desc,
-                file_sha256 desc
+                export_stamp desc nulls last,
+                export_latest_start desc nulls last,
+                file_sha256 desc nulls last
         ) as export_rank,
         -- The folder says recurring or limited; a file dropped elsewhere says unknown.
         max(case when kind in ('recurring', 'limited') then kind end)
@@ -128,7 +128,7 @@ rebills_ranked as (
         rebills.remaining_rebills,
         row_number() over (
             partition by subscription_items.subscription_id
-            order by rebills.rebilled_at desc, rebills.delivery_id
+            order by rebills.rebilled_at desc nulls last, rebills.delivery_id
         ) as recency
     from {{ ref('stg_thrivecart__webhook_rebills') }} as rebills
     inner join subscription_items

@@ -52,7 +52,7 @@ product_names as (
         product_name,
         row_number() over (
             partition by account, currency, product_id
-            order by purchased_at desc, product_name desc
+            order by purchased_at desc nulls last, product_name desc nulls last
         ) as recency
     from orders
 

@@ -31,7 +31,9 @@ collected as (
             amount,
             row_number() over (
                 partition by subscription_id
-                order by case when amount > 0 then 0 else 1 end, paid_at desc, payment_id desc
+                order by
+                    case when amount > 0 then 0 else 1 end, paid_at desc nulls last,
+                    payment_id desc nulls last
             ) as latest_rank
         from {{ ref('fct_payments') }}
         where subscription_id is not null and payment_type in ('charge', 'rebill')
@@ -57,7 +59,7 @@ rebill_schedules as (
             + {{ dbt.safe_cast('rebills.remaining_rebills', 'integer') }} as planned,
         row_number() over (
             partition by coalesce(rebills.subscription_id, subscription_items.subscription_id)
-            order by rebills.rebilled_at desc, rebills.delivery_id
+            order by rebills.rebilled_at desc nulls last, rebills.delivery_id
         ) as recency
     from {{ ref('stg_thrivecart__webhook_rebills') }} as rebills
     left join subscription_items
@@ -116,7 +118,7 @@ names as (
             account, currency, product_id, product_name,
             row_number() over (
                 partition by account, currency, product_id
-                order by started_at desc, subscription_id desc
+                order by started_at desc nulls last, subscription_id desc nulls last
             ) as recency
         from plans
     ) as ranked

@@ -24,7 +24,7 @@ ranked as (
         *,
         row_number() over (
             partition by account, spend_date, channel, campaign, currency
-            order by loaded_at desc, file_path desc
+            order by loaded_at desc nulls last, file_path desc nulls last
         ) as file_rank
     from per_file
 

@@ -8,7 +8,9 @@ with ranked as (
         rate,
         row_number() over (
             partition by rate_date, base, currency
-            order by _loaded_at desc, _file_path desc, _row_number desc
+            order by
+                _loaded_at desc nulls last, _file_path desc nulls last,
+                _row_number desc nulls last
         ) as file_rank
     from {{ source('inputs', 'fx_rates') }}
     where rate > 0

@@ -1,0 +1,172 @@
+"""The raw tables in PostgreSQL, copied in bulk from DuckDB's `raw` schema.
+
+The loaders validate every landing file into DuckDB (pipeline/ingest); with LTV_ENGINE=postgres
+dbt builds in PostgreSQL, so the raw tables must be there too, with the same columns. They go
+over in bulk: DuckDB writes each table as CSV, PostgreSQL reads it with `COPY … FROM STDIN`
+(row-by-row inserts cost a round trip per row, which a 1M-row export cannot afford).
+
+Only logic here, no Dagster: the same functions serve the tests and, later, the loaders.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+
+RAW_SCHEMA = "raw"
+
+# DuckDB type name -> PostgreSQL's, as format_type() spells it (so an existing table's columns
+# compare as equal). DECIMAL(p, s) and lists are handled by postgres_type().
+_TYPES = {
+    "VARCHAR": "text",
+    # jsonb, parsed once at the copy: the models read many paths of every payload, and json
+    # parses its text again for each. What jsonb drops (whitespace, key order, all but the
+    # last of duplicate keys) is not what a path reads; DuckDB's raw table keeps the text.
+    "JSON": "jsonb",
+    "TIMESTAMP": "timestamp without time zone",
+    "TIMESTAMP WITH TIME ZONE": "timestamp with time zone",
+    "DATE": "date",
+    "BOOLEAN": "boolean",
+    "TINYINT": "smallint",
+    "SMALLINT": "smallint",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+}
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+class CopyCursor(Protocol):
+    """What a psycopg2 cursor offers that the copy uses."""
+
+    def execute(self, query: str, params: object = None) -> object: ...
+
+    def fetchall(self) -> list[tuple[object, ...]]: ...
+
+    def copy_expert(self, sql: str, file: object) -> object: ...
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One table of DuckDB's raw schema: its name and (column, DuckDB type) pairs."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+
+    @property
+    def qualified(self) -> str:
+        return f'{RAW_SCHEMA}."{self.name}"'
+
+
+def postgres_type(duckdb_type: str) -> str:
+    """The PostgreSQL type holding the same values as a DuckDB column type."""
+    if duckdb_type.endswith("[]"):
+        return postgres_type(duckdb_type[:-2]) + "[]"
+    decimal = _DECIMAL.fullmatch(duckdb_type)
+    if decimal:
+        return f"numeric({decimal.group(1)}, {decimal.group(2)})"
+    try:
+        return _TYPES[duckdb_type]
+    except KeyError as exc:
+        raise ValueError(f"no PostgreSQL type for DuckDB's {duckdb_type}") from exc
+
+
+def raw_tables(duck: duckdb.DuckDBPyConnection) -> list[RawTable]:
+    """Every table of DuckDB's raw schema with its columns, in their order."""
+    rows = duck.execute(
+        """select table_name, column_name, data_type from duckdb_columns()
+           where schema_name = ? and database_name = current_database()
+           order by table_name, column_index""",
+        [RAW_SCHEMA],
+    ).fetchall()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, data_type in rows:
+        tables.setdefault(table, []).append((column, data_type))
+    return [RawTable(name, tuple(columns)) for name, columns in tables.items()]
+
+
+def create_table_sql(table: RawTable) -> str:
+    """CREATE TABLE for `table` in PostgreSQL."""
+    columns = ", ".join(f'"{name}" {postgres_type(kind)}' for name, kind in table.columns)
+    return f"create table {table.qualified} ({columns})"
+
+
+def _postgres_columns(cursor: CopyCursor, table: RawTable) -> list[tuple[str, str]]:
+    """The columns PostgreSQL's table of that name has now (none: no such table), with
+    types spelled as postgres_type() spells them."""
+    cursor.execute(
+        """select attname, format_type(atttypid, atttypmod) from pg_attribute
+           where attrelid = to_regclass(%s) and attnum > 0 and not attisdropped
+           order by attnum""",
+        [table.qualified],
+    )
+    return [(str(name), str(kind).replace(",", ", ")) for name, kind in cursor.fetchall()]
+
+
+def _empty_table(cursor: CopyCursor, table: RawTable) -> None:
+    """An empty table with `table`'s columns: emptied in place when it has them (the staging
+    views read it and stay), else created anew, dropping what read the old columns (dbt
+    recreates its views at the next build)."""
+    wanted = [(name, postgres_type(kind)) for name, kind in table.columns]
+    existing = _postgres_columns(cursor, table)
+    if existing == wanted:
+        cursor.execute(f"truncate {table.qualified}")
+        return
+    if existing:
+        cursor.execute(f"drop table {table.qualified} cascade")
+    cursor.execute(create_table_sql(table))
+
+
+def _csv_expression(column: str, duckdb_type: str) -> str:
+    """The column as DuckDB writes it for PostgreSQL's CSV COPY. Scalars are written alike by
+    both; a list becomes an array literal, `{"a","b\\"c",NULL}`, each element quoted."""
+    quoted = f'"{column}"'
+    if not duckdb_type.endswith("[]"):
+        return quoted
+    element = (
+        "case when e is null then 'NULL' else "
+        "'\"' || replace(replace(cast(e as varchar), '\\', '\\\\'), '\"', '\\\"') || '\"' end"
+    )
+    return f"'{{' || array_to_string(list_transform({quoted}, lambda e: {element}), ',') || '}}'"
+
+
+def copy_table(
+    duck: duckdb.DuckDBPyConnection, cursor: CopyCursor, table: RawTable, folder: Path
+) -> None:
+    """Replace the rows of `table` in PostgreSQL by DuckDB's, through one CSV file.
+
+    DuckDB writes NULL as an empty field and '' as `""`, which is how PostgreSQL's CSV COPY
+    tells them apart too.
+    """
+    _empty_table(cursor, table)
+    path = folder / f"{table.name}.csv"
+    select = ", ".join(_csv_expression(name, kind) for name, kind in table.columns)
+    duck.execute(
+        f'copy (select {select} from {RAW_SCHEMA}."{table.name}") '
+        f"to '{path}' (format csv, header false)"
+    )
+    names = ", ".join(f'"{name}"' for name, _ in table.columns)
+    with path.open("rb") as data:
+        cursor.copy_expert(f"copy {table.qualified} ({names}) from stdin with (format csv)", data)
+    path.unlink()
+    # Statistics now, not when autovacuum comes by: the next build plans its joins with them.
+    cursor.execute(f"analyze {table.qualified}")
+
+
+def copy_raw_schema(duck: duckdb.DuckDBPyConnection, cursor: CopyCursor) -> list[str]:
+    """Replace PostgreSQL's raw schema's tables by DuckDB's, rows included; the names copied.
+
+    The caller owns the transaction: in one, readers see the old tables or the new ones.
+    """
+    cursor.execute(f"create schema if not exists {RAW_SCHEMA}")
+    tables = raw_tables(duck)
+    with tempfile.TemporaryDirectory(prefix="ltv-raw-copy-") as folder:
+        for table in tables:
+            copy_table(duck, cursor, table, Path(folder))
+    return [table.name for table in tables]

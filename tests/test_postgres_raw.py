@@ -1,0 +1,87 @@
+"""DuckDB's raw tables reach PostgreSQL whole: every table, column type and value, NULL and ''
+kept apart, lists as arrays, JSON as jsonb with every value (pipeline/engines/postgres_raw.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+
+import duckdb
+import psycopg2
+import pytest
+from postgres_support import Cluster
+
+from pipeline.engines.postgres_raw import copy_raw_schema, postgres_type, raw_tables
+from pipeline.warehouse import ensure_raw_schema
+
+
+@pytest.fixture
+def duck() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect()
+    ensure_raw_schema(con)
+    yield con
+    con.close()
+
+
+def test_every_raw_column_type_has_a_postgres_type(duck: duckdb.DuckDBPyConnection) -> None:
+    types = {kind for table in raw_tables(duck) for _, kind in table.columns}
+    assert {"JSON", "VARCHAR[]", "DECIMAL(18,8)"} <= types
+    assert {postgres_type(kind) for kind in types} >= {"jsonb", "text[]", "numeric(18, 8)"}
+    assert postgres_type("TIMESTAMP") == "timestamp without time zone"
+    with pytest.raises(ValueError, match="HUGEINT"):
+        postgres_type("HUGEINT")
+
+
+def test_raw_tables_are_copied_with_their_values(
+    duck: duckdb.DuckDBPyConnection, postgres_cluster: Cluster
+) -> None:
+    duck.execute(
+        """insert into raw.landing_files (sha256, path, missing_columns, notes, loaded_at)
+           values ('a', 'say "hi", 2\n', ['x', 'y"z', null, 'b\\s'], [], '2024-05-01 10:00:00.5'),
+                  ('b', '', null, null, null)"""
+    )
+    duck.execute(
+        """insert into raw.fx_rates values ('2024-05-01', 'EUR', 'USD', 1.07125, 'ecb', null,
+           'f', 'fx.csv', 2, null)"""
+    )
+    duck.execute(
+        """insert into raw.thrivecart_webhook_events (delivery_id, payload, _segment, _segment_day)
+           values ('d', '{"z": 1, "a": [2.50, "x"]}', 's', '2024-05-01')"""
+    )
+    target = postgres_cluster.create_database("raw_copy")
+    con = psycopg2.connect(**target.connect_kwargs())
+    try:
+        with con, con.cursor() as cursor:
+            copied = copy_raw_schema(duck, cursor)
+            # A view reading a raw table, as dbt's staging views do, outlives the next copy.
+            cursor.execute("create view raw_files as select sha256 from raw.landing_files")
+            copy_raw_schema(duck, cursor)  # replaces the rows of the first
+            cursor.execute("select count(*) from raw_files")
+            assert cursor.fetchone() == (2,)
+            cursor.execute(
+                "select sha256, path, missing_columns, notes, loaded_at from raw.landing_files "
+                "order by sha256"
+            )
+            files = cursor.fetchall()
+            cursor.execute("select rate_date, rate, _extra from raw.fx_rates")
+            rates = cursor.fetchall()
+            cursor.execute(
+                "select payload #>> '{a,0}', payload ->> 'z' from raw.thrivecart_webhook_events"
+            )
+            payloads = cursor.fetchall()
+    finally:
+        con.close()
+    assert sorted(copied) == sorted(table.name for table in raw_tables(duck))
+    assert files == [
+        (
+            "a",
+            'say "hi", 2\n',
+            ["x", 'y"z', None, "b\\s"],
+            [],
+            datetime(2024, 5, 1, 10, 0, 0, 500000),
+        ),
+        ("b", "", None, None, None),
+    ]
+    assert rates == [(date(2024, 5, 1), Decimal("1.07125000"), None)]
+    assert payloads == [("2.50", "1")]
