@@ -225,6 +225,24 @@ def parse_postgres_url(value: str) -> PostgresWarehouse:
     return PostgresWarehouse(unquote(url.hostname), port, unquote(url.username), database)
 
 
+def check_pipeline_engine(settings: Settings) -> Settings:
+    """`settings`, when the pipeline itself (`ltv run`, `make run`, the Dagster jobs) can run
+    on their engine.
+
+    The dbt project builds on PostgreSQL, but the loads, publishing and the forecast are
+    wired for DuckDB only: refusing here says so before anything is loaded, instead of a dbt
+    failure halfway through a run.
+    """
+    if settings.engine != "duckdb":
+        raise SettingsError(
+            f"LTV_ENGINE={settings.engine}: the dbt models build on PostgreSQL, but `ltv run`, "
+            "`make run` and the Dagster jobs load, build and publish on DuckDB only so far. "
+            "Remove LTV_ENGINE (and set LTV_WAREHOUSE to a DuckDB file, e.g. "
+            f"{DEFAULT_DUCKDB_WAREHOUSE}) to run the pipeline."
+        )
+    return settings
+
+
 def _path(value: str) -> Path:
     path = Path(value).expanduser()
     return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()

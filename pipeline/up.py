@@ -22,7 +22,13 @@ import click
 from pipeline.dbt_docs import default_docs_path
 from pipeline.instance import prepare_dagster_home
 from pipeline.report.build import default_report_path
-from pipeline.settings import PROJECT_ROOT, Settings, load_settings
+from pipeline.settings import (
+    PROJECT_ROOT,
+    Settings,
+    SettingsError,
+    check_pipeline_engine,
+    load_settings,
+)
 
 LANDING_KEEP = {"README.md", ".gitkeep"}
 STOP_GRACE_SECONDS = 15
@@ -184,7 +190,10 @@ def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
     created = ensure_secret()
     if created:
         click.echo("ltv up: no THRIVECART_SECRET was set; created one and saved it in .env.")
-    settings = load_settings()
+    try:
+        settings = check_pipeline_engine(load_settings())
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     prepare_dagster_home(settings)
     create_instance_storage(settings)
     settings.landing_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import click
 from pipeline.ingest.landing import WRITE_WAIT_SECONDS
 from pipeline.run.lock import RunLocked, lock_path, run_lock
 from pipeline.run.summary import RunSummary
-from pipeline.settings import Settings, load_settings
+from pipeline.settings import Settings, SettingsError, check_pipeline_engine, load_settings
 from pipeline.warehouse import WarehouseBusy
 
 # Exit codes: 0 all loaded and published, 1 something failed or was not loaded (the marts are
@@ -46,7 +46,11 @@ def run(write_wait: float, full_refresh: bool) -> None:
     are still built and published from everything that did load. Exits 2 at once when another
     `ltv run` is running on the same warehouse.
     """
-    settings = load_settings()
+    try:
+        settings = check_pipeline_engine(load_settings())
+    except SettingsError as exc:
+        click.echo(f"ltv run: {exc}", err=True)
+        raise SystemExit(EXIT_REFUSED) from None
     try:
         with run_lock(lock_path(settings.warehouse)):
             summary = _run(settings, write_wait, full_refresh)
