@@ -16,7 +16,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from typing import Any
 import duckdb
 import psycopg2
 import pyarrow as pa
+from e2e_support import free_port
 from filelock import FileLock
 
 from pipeline.settings import PROJECT_ROOT, PostgresWarehouse
@@ -122,12 +122,6 @@ def _as_server_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _run(command: list[str], what: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -157,7 +151,7 @@ def start_cluster(root: Path) -> Cluster:
         ],
         "initdb",
     )
-    port = _free_port()
+    port = free_port()
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 {SERVER_OPTIONS}"
     _run(
         [
