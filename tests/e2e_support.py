@@ -452,11 +452,13 @@ class Stalled(AssertionError):
 
 @dataclass
 class StallWatch:
-    """Notices a pipeline that will not get there: every run since `since` has finished, one
-    failed, and no new run came for `grace` seconds (several sensor and automation ticks).
+    """Tells a pipeline that will not get there from one that is merely slow.
 
-    Without it a broken chain costs the whole deadline; with it the test fails in about a
-    minute and says which run failed and why.
+    Stalled: every run since `since` has finished, one failed, and no new run came for `grace`
+    seconds (several sensor and automation ticks). Without it a broken chain costs the whole
+    deadline; with it the test fails in about a minute and says which run failed and why.
+    Progress: the last time a run since `since` finished, so a loaded machine that keeps
+    finishing runs is given time while one where nothing moves is not.
     """
 
     dagster_home: Path
@@ -464,14 +466,17 @@ class StallWatch:
     grace: float = 60.0
     _quiet_since: float | None = None
     _runs_seen: int = 0
+    _finished_seen: int = 0
+    _progress_at: float = field(default_factory=time.monotonic)
 
     def check(self) -> None:
         """Raise Stalled when the pipeline has been stopped on a failure for `grace` seconds."""
         runs = runs_since(self.dagster_home, self.since)
+        finished = sum(r.status in FINISHED for r in runs)
+        if finished != self._finished_seen:
+            self._finished_seen, self._progress_at = finished, time.monotonic()
         stopped_on_failure = (
-            bool(runs)
-            and all(r.status in FINISHED for r in runs)
-            and any(r.status == "FAILURE" for r in runs)
+            bool(runs) and finished == len(runs) and any(r.status == "FAILURE" for r in runs)
         )
         if not stopped_on_failure:
             self._quiet_since = None
@@ -484,12 +489,20 @@ class StallWatch:
                 f"{self.grace:.0f} s\n{describe_runs(self.dagster_home, self.since)}"
             )
 
+    def seconds_without_progress(self) -> float:
+        """Seconds since a run finished (or since watching began, before any has)."""
+        return time.monotonic() - self._progress_at
+
+
+# A phase that keeps finishing runs may take this many times its idle timeout in all.
+PROGRESS_ALLOWANCE = 3.0
+
 
 def wait_for_snapshot(
     stack: Stack,
     what: str,
     probe: Callable[[], T | None],
-    timeout: float,
+    idle_timeout: float,
     *,
     since: float,
     last_seen: Callable[[], object] = lambda: None,
@@ -497,23 +510,25 @@ def wait_for_snapshot(
     """Poll `probe` until it returns a value; fail early if the pipeline stalls on a failure.
 
     `since` (epoch seconds) is when this phase's input arrived: runs before it are history.
+    The wait fails when no run has finished for `idle_timeout` seconds, or after
+    `PROGRESS_ALLOWANCE` times that in all: on a loaded machine each run takes longer, and a
+    fixed deadline would fail a pipeline that is working.
     """
     watch = StallWatch(stack.settings.dagster_home, since)
+
+    def describe() -> str:
+        return f"last seen: {last_seen()}\n{stack.diagnostics(since)}"
 
     def check() -> T | None:
         stack.check_alive()
         value = probe()
         if value is None:
             watch.check()
+            if (idle := watch.seconds_without_progress()) >= idle_timeout:
+                raise Timeout(f"no run finished for {idle:.0f} s waiting for {what}\n{describe()}")
         return value
 
-    return wait_for(
-        what,
-        check,
-        timeout,
-        interval=3.0,
-        describe=lambda: f"last seen: {last_seen()}\n{stack.diagnostics(since)}",
-    )
+    return wait_for(what, check, idle_timeout * PROGRESS_ALLOWANCE, interval=3.0, describe=describe)
 
 
 # --- inputs -----------------------------------------------------------------------------------
