@@ -8,6 +8,7 @@ instance; a bad file fails only its own load and the command's exit code, never 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import duckdb
 from click.testing import CliRunner
@@ -15,7 +16,9 @@ from spreadsheet import resave
 from test_dbt_support import aggregate_mismatches, customer_mismatches, generate_and_replay
 
 from pipeline.cli import main
+from pipeline.run.unchanged import published_build_id
 from pipeline.settings import Settings
+from pipeline.sidecar.replay import ReplaySummary, replay_to_log
 
 CUSTOMERS = 40
 SEED = 11
@@ -56,14 +59,37 @@ def test_ltv_run_builds_marts_equal_to_truth_and_reports_a_bad_file(
     assert payments == sum(total["payments"] for total in truth["totals"])
     assert f"payments: {payments:,}" in first.output
 
-    # Nothing new: the build patches nothing and the marts stay; --full-refresh rebuilds all.
+    # Nothing new: no build at all, the published build stays (notes.csv was set aside).
+    built = published_build_id(pipeline_settings.marts_snapshot)
+    same = CliRunner().invoke(main, ["run"])
+    assert same.exit_code == 0, same.output
+    assert f"nothing new since build {built}" in same.output
+    assert f"marts unchanged in {pipeline_settings.marts_snapshot}" in same.output
+    assert f"payments: {payments:,}" in same.output
+    assert published_build_id(pipeline_settings.marts_snapshot) == built
+
+    # A webhook delivered again (ThriveCart retries): the log grew, so the build runs and
+    # patches what changed, which is nothing; --full-refresh rebuilds all.
+    again = replay_first_delivery_again(pipeline_settings, truth)
     for args, rebuilt_all in ((["run"], False), (["run", "--full-refresh"], True)):
-        again = CliRunner().invoke(main, args)
-        assert again.exit_code == 0, again.output  # notes.csv was set aside by the first
+        rebuilt = CliRunner().invoke(main, args)
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert f"marts published to {pipeline_settings.marts_snapshot}" in rebuilt.output
+        assert published_build_id(pipeline_settings.marts_snapshot) != built, args
+        built = published_build_id(pipeline_settings.marts_snapshot)
         with duckdb.connect(str(pipeline_settings.warehouse), read_only=True) as con:
             scope = con.execute("select rebuild_all from intermediate.int_build_scope")
             assert scope.fetchone()[0] is rebuilt_all, args
             assert customer_mismatches(con, truth) == []
+    assert again.accepted == 1, again.describe()
+
+
+def replay_first_delivery_again(settings: Settings, truth: dict[str, Any]) -> ReplaySummary:
+    """Append the seller's first webhook delivery to the log once more."""
+    deliveries = settings.landing_dir / "_demo" / "deliveries.jsonl"
+    first = settings.landing_dir / "_demo" / "first-delivery.jsonl"
+    first.write_text(deliveries.read_text().splitlines()[0] + "\n")
+    return replay_to_log(first, settings.webhooks_dir, {truth["account"]: truth["secret"]})
 
 
 def test_spreadsheet_resaves_dropped_just_before_a_run_give_the_clean_marts(

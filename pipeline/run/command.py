@@ -63,7 +63,8 @@ def run(write_wait: float, full_refresh: bool) -> None:
 def _run(settings: Settings, write_wait: float, full_refresh: bool) -> RunSummary:
     """Load, build and publish under the run lock; Dagster is imported only now (slow)."""
     from pipeline.instance import dagster_instance
-    from pipeline.run.driver import build_and_publish, ingest, read_totals
+    from pipeline.run.driver import build_and_publish, built_inputs, ingest, read_totals
+    from pipeline.run.unchanged import forget_record, record_build
 
     started = time.monotonic()
     summary = RunSummary()
@@ -71,10 +72,18 @@ def _run(settings: Settings, write_wait: float, full_refresh: bool) -> RunSummar
         instance = dagster_instance(settings)
         _progress("[1/2] loading landing files and the webhook log ...")
         ingest(instance, settings, summary, echo=_progress, write_wait=write_wait)
-        _progress("[2/2] building the marts (dbt), forecasting and publishing them ...")
-        if build_and_publish(instance, settings, summary, full_refresh):
+        inputs, unchanged = built_inputs(settings, on_wait=_progress)
+        if unchanged and not full_refresh:
+            _progress(f"[2/2] nothing new since build {unchanged}: its marts stay published")
             read_totals(settings, summary)
-            click.echo(f"marts published to {settings.marts_snapshot}")
+            click.echo(f"marts unchanged in {settings.marts_snapshot}")
+        else:
+            _progress("[2/2] building the marts (dbt), forecasting and publishing them ...")
+            forget_record(settings)
+            if build_and_publish(instance, settings, summary, full_refresh):
+                read_totals(settings, summary)
+                record_build(settings, inputs)
+                click.echo(f"marts published to {settings.marts_snapshot}")
     except WarehouseBusy as exc:
         summary.failures.append(str(exc))
     for line in summary.lines(time.monotonic() - started):

@@ -25,6 +25,7 @@ from pipeline.ingest.landing import WRITE_WAIT_SECONDS, pending_files, wait_for_
 from pipeline.ingest.webhook_load import loaded_segment_sizes
 from pipeline.ingest.webhook_scan import pending_webhook_days
 from pipeline.run.summary import RunSummary
+from pipeline.run.unchanged import inputs_fingerprint, unchanged_build
 from pipeline.settings import Settings
 from pipeline.warehouse import connect, ensure_raw_schema
 
@@ -187,6 +188,20 @@ def build_and_publish(
     )
     summary.failures.extend(failure_messages([result]))
     return result.success
+
+
+def built_inputs(
+    settings: Settings, on_wait: Callable[[str], None] | None = None
+) -> tuple[str, str | None]:
+    """The fingerprint of what a build now would be made from, and the id of the published
+    build already made from it by the last `ltv run` (None: build)."""
+    con = connect(settings.warehouse, memory_limit=settings.memory_limit, on_wait=on_wait)
+    try:
+        ensure_raw_schema(con)
+        inputs = inputs_fingerprint(con, settings)
+        return inputs, unchanged_build(con, settings, inputs)
+    finally:
+        con.close()
 
 
 def read_totals(settings: Settings, summary: RunSummary) -> None:
