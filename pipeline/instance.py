@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 from pathlib import Path
 
 import dagster as dg
 
-from pipeline.settings import Settings
+from pipeline.files import write_atomically
+from pipeline.settings import PostgresWarehouse, Settings
 
 DAGSTER_YAML_TEMPLATE = Path(__file__).with_name("dagster.yaml")
 
@@ -20,12 +21,31 @@ def prepare_dagster_home(settings: Settings) -> None:
     cursors and partitions beside it are kept.
     """
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(DAGSTER_YAML_TEMPLATE, settings.dagster_home / "dagster.yaml")
+    config = DAGSTER_YAML_TEMPLATE.read_text(encoding="utf-8")
+    if settings.dagster_postgres is not None:
+        config += postgres_storage_yaml(settings.dagster_postgres)
+    write_atomically(settings.dagster_home / "dagster.yaml", config.encode())
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    # Opening the instance creates its SQLite storage now, once: a daemon and a webserver started
-    # together on a fresh home would both create it and leave two schema heads behind.
+    # Opening the instance creates its storage (SQLite files, or the tables in PostgreSQL) now,
+    # once: a daemon and a webserver started together would both create it and leave two
+    # schema heads behind.
     with dg.DagsterInstance.from_config(str(settings.dagster_home)):
         pass
+
+
+def postgres_storage_yaml(database: PostgresWarehouse) -> str:
+    """The instance's `storage` section for runs, events and schedules in PostgreSQL.
+
+    The URL has no password (Settings refuses one): libpq reads it from ~/.pgpass or
+    PGPASSWORD in every process that opens the instance, so the file holds no secret.
+    SQLAlchemy 2.1 takes a bare postgresql:// for psycopg 3; the pinned driver is psycopg2.
+    """
+    url = database.url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    return (
+        "\n# DAGSTER_POSTGRES_URL: runs, events and schedules in PostgreSQL (dagster-postgres),\n"
+        "# so the webserver, the daemon and the runs may be on different machines.\n"
+        f"storage:\n  postgres:\n    postgres_url: {json.dumps(url)}\n"
+    )
 
 
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -37,7 +38,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class PostgresWarehouse:
-    """Where a PostgreSQL warehouse is (LTV_WAREHOUSE with LTV_ENGINE=postgres).
+    """Where a PostgreSQL database is: the warehouse (LTV_WAREHOUSE with LTV_ENGINE=postgres)
+    or Dagster's run, event and schedule storage (DAGSTER_POSTGRES_URL).
 
     No password: one in a URL ends up in process lists, logs and dbt's `--vars`. libpq finds it
     in `~/.pgpass` or `PGPASSWORD` instead, as for `psql`.
@@ -85,6 +87,8 @@ class Settings:
     # where the raw tables are copied (pipeline/engines/postgres_raw.py).
     engine: str = "duckdb"
     postgres: PostgresWarehouse | None = None
+    # Dagster's storage in PostgreSQL instead of SQLite files in `dagster_home`.
+    dagster_postgres: PostgresWarehouse | None = None
 
     @property
     def webhooks_dir(self) -> Path:
@@ -204,9 +208,12 @@ def _check_engine(value: str) -> str:
     return engine
 
 
-def parse_postgres_url(value: str) -> PostgresWarehouse:
-    """`postgresql://user@host:port/database` -> PostgresWarehouse; port 5432 by default."""
-    problem = f"LTV_WAREHOUSE={value!r} is not a PostgreSQL URL like {_POSTGRES_URL_EXAMPLE!r}"
+def parse_postgres_url(value: str, name: str = "LTV_WAREHOUSE") -> PostgresWarehouse:
+    """`postgresql://user@host:port/database` -> PostgresWarehouse; port 5432 by default.
+
+    `name` is the setting the URL came from, for the error messages.
+    """
+    problem = f"{name}={value!r} is not a PostgreSQL URL like {_POSTGRES_URL_EXAMPLE!r}"
     try:
         url = urlsplit(value.strip())
         port = url.port or 5432
@@ -219,7 +226,7 @@ def parse_postgres_url(value: str) -> PostgresWarehouse:
         raise SettingsError(f"{problem} (one database name after the port, nothing else).")
     if url.password is not None:
         raise SettingsError(
-            f"LTV_WAREHOUSE holds a password; remove it and put it in ~/.pgpass or "
+            f"{name} holds a password; remove it and put it in ~/.pgpass or "
             f"PGPASSWORD, where PostgreSQL's client looks for it (e.g. {_POSTGRES_URL_EXAMPLE!r})."
         )
     return PostgresWarehouse(unquote(url.hostname), port, unquote(url.username), database)
@@ -290,4 +297,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reporting_currency=_check_currency(get("LTV_REPORTING_CURRENCY", "")),
         engine=engine,
         postgres=postgres,
+        dagster_postgres=_optional_postgres_url("DAGSTER_POSTGRES_URL", get),
     )
+
+
+def _optional_postgres_url(name: str, get: Callable[[str, str], str]) -> PostgresWarehouse | None:
+    value = get(name, "")
+    return parse_postgres_url(value, name) if value else None
