@@ -39,15 +39,18 @@ def test_raw_tables_are_copied_with_their_values(
     duck.execute(
         """insert into raw.landing_files (sha256, path, missing_columns, notes, loaded_at)
            values ('a', 'say "hi", 2\n', ['x', 'y"z', null, 'b\\s'], [], '2024-05-01 10:00:00.5'),
-                  ('b', '', null, null, null)"""
+                  ('b', '', null, null, null),
+                  ('c', 'nul' || chr(0), ['x' || chr(0)], null, null)"""
     )
     duck.execute(
         """insert into raw.fx_rates values ('2024-05-01', 'EUR', 'USD', 1.07125, 'ecb', null,
            'f', 'fx.csv', 2, null)"""
     )
     duck.execute(
-        """insert into raw.thrivecart_webhook_events (delivery_id, payload, _segment, _segment_day)
-           values ('d', '{"z": 1, "a": [2.50, "x"]}', 's', '2024-05-01')"""
+        r"""insert into raw.thrivecart_webhook_events (delivery_id, payload, _segment, _segment_day)
+           values ('d', '{"z": 1, "a": [2.50, "x"]}', 's', '2024-05-01'),
+                  ('n', '{"nul": "x\u0000y", "two": "\u0000\u0000", "kept": "\\u0000\\"}',
+                   's', '2024-05-01')"""
     )
     target = postgres_cluster.create_database("raw_copy")
     con = psycopg2.connect(**target.connect_kwargs())
@@ -58,7 +61,7 @@ def test_raw_tables_are_copied_with_their_values(
             cursor.execute("create view raw_files as select sha256 from raw.landing_files")
             copy_raw_schema(duck, cursor)  # replaces the rows of the first
             cursor.execute("select count(*) from raw_files")
-            assert cursor.fetchone() == (2,)
+            assert cursor.fetchone() == (3,)
             cursor.execute(
                 "select sha256, path, missing_columns, notes, loaded_at from raw.landing_files "
                 "order by sha256"
@@ -67,7 +70,9 @@ def test_raw_tables_are_copied_with_their_values(
             cursor.execute("select rate_date, rate, _extra from raw.fx_rates")
             rates = cursor.fetchall()
             cursor.execute(
-                "select payload #>> '{a,0}', payload ->> 'z' from raw.thrivecart_webhook_events"
+                "select payload #>> '{a,0}', payload ->> 'z', payload ->> 'nul', "
+                "payload ->> 'two', payload ->> 'kept' "
+                "from raw.thrivecart_webhook_events order by delivery_id"
             )
             payloads = cursor.fetchall()
     finally:
@@ -82,6 +87,13 @@ def test_raw_tables_are_copied_with_their_values(
             datetime(2024, 5, 1, 10, 0, 0, 500000),
         ),
         ("b", "", None, None, None),
+        # PostgreSQL's text cannot hold NUL: the replacement character stands in for it.
+        ("c", "nul\ufffd", ["x\ufffd"], None, None),
     ]
     assert rates == [(date(2024, 5, 1), Decimal("1.07125000"), None)]
-    assert payloads == [("2.50", "1")]
+    # jsonb refuses the \\u0000 escape: U+FFFD again, and an escaped backslash before
+    # "u0000" is text, kept as it is.
+    assert payloads == [
+        ("2.50", "1", None, None, None),
+        (None, None, "x\ufffdy", "\ufffd\ufffd", "\\u0000\\"),
+    ]

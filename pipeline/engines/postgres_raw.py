@@ -123,15 +123,33 @@ def _empty_table(cursor: CopyCursor, table: RawTable) -> None:
     cursor.execute(create_table_sql(table))
 
 
+# PostgreSQL's text holds no NUL character and its jsonb no `\u0000` escape, while DuckDB's
+# raw tables may (a hostile webhook, a broken export). Both become U+FFFD, the replacement
+# character, so one such value cannot stop the copy of every other row.
+_NO_NUL = "replace({}, chr(0), chr(65533))"
+# In JSON text a raw control character never occurs, so chr(1) stands in for each escaped
+# backslash while `\u0000` is replaced: `\\u0000` (a backslash, then "u0000") stays as it is.
+_JSON_NO_NUL = (
+    "replace(replace(replace(cast({} as varchar), '\\\\', chr(1)), "
+    "'\\u0000', '\\ufffd'), chr(1), '\\\\')"
+)
+
+
 def _csv_expression(column: str, duckdb_type: str) -> str:
-    """The column as DuckDB writes it for PostgreSQL's CSV COPY. Scalars are written alike by
-    both; a list becomes an array literal, `{"a","b\\"c",NULL}`, each element quoted."""
+    """The column as DuckDB writes it for PostgreSQL's CSV COPY, NULs replaced. Scalars are
+    written alike by both; a list becomes an array literal, `{"a","b\\"c",NULL}`, each element
+    quoted."""
     quoted = f'"{column}"'
+    if duckdb_type == "JSON":
+        return _JSON_NO_NUL.format(quoted)
+    if duckdb_type == "VARCHAR":
+        return _NO_NUL.format(quoted)
     if not duckdb_type.endswith("[]"):
         return quoted
+    text = _NO_NUL.format("cast(e as varchar)")
     element = (
         "case when e is null then 'NULL' else "
-        "'\"' || replace(replace(cast(e as varchar), '\\', '\\\\'), '\"', '\\\"') || '\"' end"
+        f"'\"' || replace(replace({text}, '\\', '\\\\'), '\"', '\\\"') || '\"' end"
     )
     return f"'{{' || array_to_string(list_transform({quoted}, lambda e: {element}), ',') || '}}'"
 
