@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -272,6 +271,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     archive = get("LTV_ARCHIVE_DIR", "")
     engine = _check_engine(get("LTV_ENGINE", ENGINES[0]))
     warehouse = get("LTV_WAREHOUSE", DEFAULT_DUCKDB_WAREHOUSE)
+    dagster_url = get("DAGSTER_POSTGRES_URL", "")
     postgres = None
     if engine == "postgres":
         postgres = parse_postgres_url(warehouse)
@@ -297,10 +297,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reporting_currency=_check_currency(get("LTV_REPORTING_CURRENCY", "")),
         engine=engine,
         postgres=postgres,
-        dagster_postgres=_optional_postgres_url("DAGSTER_POSTGRES_URL", get),
+        dagster_postgres=(
+            parse_postgres_url(dagster_url, "DAGSTER_POSTGRES_URL") if dagster_url else None
+        ),
     )
-
-
-def _optional_postgres_url(name: str, get: Callable[[str, str], str]) -> PostgresWarehouse | None:
-    value = get(name, "")
-    return parse_postgres_url(value, name) if value else None

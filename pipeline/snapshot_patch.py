@@ -63,7 +63,7 @@ def plan_patch(con: duckdb.DuckDBPyConnection, snapshot: Path) -> Patch | None:
     when every mart must be copied."""
     if not snapshot.is_file():
         return None
-    published, _ = _snapshot_build(con, snapshot)
+    published, _ = snapshot_build(con, snapshot)
     try:
         state = dict(
             con.execute(
@@ -104,7 +104,7 @@ def plan_refresh(
     snapshot was not published from the build the warehouse `wh` holds (copy everything)."""
     if not snapshot.is_file():
         return None
-    published, published_tables = _snapshot_build(con, snapshot)
+    published, published_tables = snapshot_build(con, snapshot)
     try:
         marts = con.execute("select build_id from wh.marts.mart_metadata").fetchone()
     except duckdb.Error:
@@ -114,7 +114,7 @@ def plan_refresh(
     return Patch(snapshot, frozenset(), published_tables - frozenset(tables))
 
 
-def _snapshot_build(
+def snapshot_build(
     con: duckdb.DuckDBPyConnection, snapshot: Path
 ) -> tuple[str | None, frozenset[str]]:
     """The build id the snapshot was published from (None for an unreadable or older one),

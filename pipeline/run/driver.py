@@ -196,8 +196,7 @@ def built_inputs(
     """The fingerprint of what a build now would be made from, and the id of the published
     build already made from it by the last `ltv run` (None: build)."""
     con = connect(settings.warehouse, memory_limit=settings.memory_limit, on_wait=on_wait)
-    try:
-        ensure_raw_schema(con)
+    try:  # the loads before it created the raw schema
         inputs = inputs_fingerprint(con, settings)
         return inputs, unchanged_build(con, settings, inputs)
     finally:

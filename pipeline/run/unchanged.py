@@ -26,6 +26,7 @@ from pipeline.dbt_state import project_fingerprint
 from pipeline.files import write_atomically
 from pipeline.report.build import default_report_path
 from pipeline.settings import Settings
+from pipeline.snapshot_patch import snapshot_build
 from pipeline.warehouse import LANDING_FILES_TABLE, WEBHOOK_SEGMENTS_TABLE
 
 # The packages whose upgrade can change a mart's rows without a change in this repository.
@@ -77,12 +78,10 @@ def built_build_id(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def published_build_id(snapshot: Path) -> str | None:
     """The build id of the published snapshot (None when it is missing or unreadable)."""
-    try:
-        with duckdb.connect(str(snapshot), read_only=True) as con:
-            row = con.execute("select build_id from mart_metadata").fetchone()
-    except duckdb.Error:
+    if not snapshot.is_file():
         return None
-    return row[0] if row else None
+    with duckdb.connect() as con:
+        return snapshot_build(con, snapshot)[0]
 
 
 def read_record(settings: Settings) -> BuiltFrom | None:
