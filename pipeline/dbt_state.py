@@ -10,11 +10,12 @@ runs with `--full-refresh`. Settings, forgotten files and the like are handled i
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from pipeline.settings import DBT_PROJECT_DIR
+from pipeline.settings import DBT_PROJECT_DIR, Settings
 
 # What the models are made of; docs, target/ and logs/ are not.
 _PROJECT_PARTS = ("dbt_project.yml", "models", "macros")
@@ -39,24 +40,35 @@ def project_unit(fingerprint: str) -> str:
     return f"project:{fingerprint}"
 
 
-def full_refresh_reason(warehouse: Path, fingerprint: str) -> str | None:
-    """Why the next build must rebuild every model from raw, or None when it may patch.
+def full_refresh_reason(settings: Settings, fingerprint: str) -> str | None:
+    """Why the next build must rebuild every model from raw, or None when it may patch: asked
+    of the warehouse dbt builds in (LTV_ENGINE).
 
     Read-only and brief: the caller holds the warehouse's single writer slot.
     """
-    if not warehouse.exists():
+    if settings.postgres is not None:
+        from pipeline.engines.postgres_raw import postgres_transaction
+
+        with postgres_transaction(settings.postgres) as cursor:
+
+            def on_postgres(sql: str, params: list[str]) -> int:
+                cursor.execute(sql.replace("?", "%s"), params)
+                return int(cursor.fetchone()[0])
+
+            return _reason(on_postgres, fingerprint)
+    if not settings.warehouse.exists():
         return None  # a first build is a full build anyway
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        state = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'intermediate' and table_name = 'ltv_build_state'"
-        ).fetchone()[0]
-        if not state:
-            marts = con.execute(
-                "select count(*) from information_schema.tables where table_schema = 'marts'"
-            ).fetchone()[0]
-            return "the marts were built by a version without incremental builds" if marts else None
-        known = con.execute(
-            f"select count(*) from {_STATE_TABLE} where unit = ?", [project_unit(fingerprint)]
-        ).fetchone()[0]
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        return _reason(lambda sql, params: con.execute(sql, params).fetchone()[0], fingerprint)
+
+
+def _reason(count: Callable[[str, list[str]], int], fingerprint: str) -> str | None:
+    """full_refresh_reason() with `count(sql, params)`, the one number a query returns."""
+    tables = "select count(*) from information_schema.tables where table_schema = ?"
+    if not count(f"{tables} and table_name = 'ltv_build_state'", ["intermediate"]):
+        if count(tables, ["marts"]):
+            return "the marts were built by a version without incremental builds"
+        return None
+    unit = project_unit(fingerprint)
+    known = count(f"select count(*) from {_STATE_TABLE} where unit = ?", [unit])
     return None if known else "the dbt project changed since the last complete build"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipeline.settings import Settings, check_pipeline_engine, load_settings
+from pipeline.settings import Settings, load_settings
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -19,7 +19,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     from pipeline.defs import automation, dbt, forecast, ingest, publish
     from pipeline.defs.resources import pipeline_resources
 
-    settings = check_pipeline_engine(settings or load_settings())
+    settings = settings or load_settings()
     resources = dg.Definitions(resources=pipeline_resources(settings))
     return dg.Definitions.merge(
         ingest.defs, dbt.build_defs(), forecast.defs, publish.defs, automation.defs, resources

@@ -28,6 +28,8 @@ _MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IG
 # The warehouses the dbt project builds on (LTV_ENGINE); the first is the default.
 ENGINES = ("duckdb", "postgres")
 DEFAULT_DUCKDB_WAREHOUSE = "warehouse/ltv.duckdb"
+# With LTV_ENGINE=postgres: the DuckDB file the loads validate into, beside the snapshot.
+POSTGRES_LOCAL_WAREHOUSE = "ltv.duckdb"
 _POSTGRES_URL_EXAMPLE = "postgresql://ltv@localhost:5432/ltv"
 
 
@@ -82,8 +84,9 @@ class Settings:
     # ISO 4217 code the marts' *_reporting columns convert to ("" = no conversion).
     reporting_currency: str = ""
     # The warehouse dbt builds in: "duckdb" (the file `warehouse`) or "postgres" (`postgres`).
-    # With postgres the loaders still validate into the DuckDB file at `warehouse`, from
-    # where the raw tables are copied (pipeline/engines/postgres_raw.py).
+    # With postgres the loaders still validate into the DuckDB file at `warehouse` (named
+    # POSTGRES_LOCAL_WAREHOUSE, beside the snapshot), from where the raw tables are copied
+    # (pipeline/engines/postgres_raw.py) and where the published marts are copied back to.
     engine: str = "duckdb"
     postgres: PostgresWarehouse | None = None
     # Dagster's storage in PostgreSQL instead of SQLite files in `dagster_home`.
@@ -231,24 +234,6 @@ def parse_postgres_url(value: str, name: str = "LTV_WAREHOUSE") -> PostgresWareh
     return PostgresWarehouse(unquote(url.hostname), port, unquote(url.username), database)
 
 
-def check_pipeline_engine(settings: Settings) -> Settings:
-    """`settings`, when the pipeline itself (`ltv run`, `make run`, the Dagster jobs) can run
-    on their engine.
-
-    The dbt project builds on PostgreSQL, but the loads, publishing and the forecast are
-    wired for DuckDB only: refusing here says so before anything is loaded, instead of a dbt
-    failure halfway through a run.
-    """
-    if settings.engine != "duckdb":
-        raise SettingsError(
-            f"LTV_ENGINE={settings.engine}: the dbt models build on PostgreSQL, but `ltv run`, "
-            "`make run` and the Dagster jobs load, build and publish on DuckDB only so far. "
-            "Remove LTV_ENGINE (and set LTV_WAREHOUSE to a DuckDB file, e.g. "
-            f"{DEFAULT_DUCKDB_WAREHOUSE}) to run the pipeline."
-        )
-    return settings
-
-
 def _path(value: str) -> Path:
     path = Path(value).expanduser()
     return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
@@ -272,14 +257,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     engine = _check_engine(get("LTV_ENGINE", ENGINES[0]))
     warehouse = get("LTV_WAREHOUSE", DEFAULT_DUCKDB_WAREHOUSE)
     dagster_url = get("DAGSTER_POSTGRES_URL", "")
+    snapshot = _path(get("LTV_MARTS_SNAPSHOT", "warehouse/marts.duckdb"))
     postgres = None
     if engine == "postgres":
         postgres = parse_postgres_url(warehouse)
-        warehouse = DEFAULT_DUCKDB_WAREHOUSE
+        warehouse = str(snapshot.with_name(POSTGRES_LOCAL_WAREHOUSE))
     return Settings(
         landing_dir=_path(get("LTV_LANDING_DIR", "landing")),
         warehouse=_path(warehouse),
-        marts_snapshot=_path(get("LTV_MARTS_SNAPSHOT", "warehouse/marts.duckdb")),
+        marts_snapshot=snapshot,
         dagster_home=_path(get("DAGSTER_HOME", ".dagster")),
         timezone=_check_timezone("LTV_TIMEZONE", get("LTV_TIMEZONE", "UTC")),
         csv_timezone=_check_timezone("LTV_CSV_TIMEZONE", get("LTV_CSV_TIMEZONE", "UTC")),

@@ -26,7 +26,6 @@ from pipeline.settings import (
     PROJECT_ROOT,
     Settings,
     SettingsError,
-    check_pipeline_engine,
     load_settings,
 )
 
@@ -191,7 +190,7 @@ def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
     if created:
         click.echo("ltv up: no THRIVECART_SECRET was set; created one and saved it in .env.")
     try:
-        settings = check_pipeline_engine(load_settings())
+        settings = load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     prepare_dagster_home(settings)

@@ -21,13 +21,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import duckdb
 import psycopg2
-import pyarrow as pa
 from e2e_support import free_port
 from filelock import FileLock
 
@@ -202,74 +198,3 @@ def throwaway_cluster() -> Iterator[Cluster]:
         yield start_cluster(root)
     finally:
         stop_cluster(root)
-
-
-# PostgreSQL's information_schema type -> Arrow's, for the copy of built tables into DuckDB.
-_ARROW_TYPES = {
-    "text": pa.string(),
-    "character varying": pa.string(),
-    "boolean": pa.bool_(),
-    "smallint": pa.int16(),
-    "integer": pa.int32(),
-    "bigint": pa.int64(),
-    "double precision": pa.float64(),
-    "real": pa.float32(),
-    "date": pa.date32(),
-    "timestamp without time zone": pa.timestamp("us"),
-}
-_ARRAY_ELEMENTS = {"_text": pa.string(), "_varchar": pa.string(), "_int4": pa.int32()}
-
-
-def _arrow_type(column: tuple[Any, ...], values: list[Any]) -> pa.DataType:
-    """The Arrow type of a column: a numeric without a declared scale gets the largest scale
-    of its values, so nothing is rounded on the way."""
-    _, data_type, udt_name, precision, scale = column
-    if data_type == "numeric":
-        if precision is not None:
-            return pa.decimal128(precision, scale)
-        scales = [-v.as_tuple().exponent for v in values if isinstance(v, Decimal)]
-        return pa.decimal128(38, max([0, *scales]))
-    if data_type == "ARRAY":
-        return pa.list_(_ARRAY_ELEMENTS[udt_name])
-    return _ARROW_TYPES[data_type]
-
-
-def copy_tables_to_duckdb(
-    source: PostgresWarehouse, duck: duckdb.DuckDBPyConnection, schema: str
-) -> list[str]:
-    """Every table of a PostgreSQL schema into the DuckDB schema of that name, with the same
-    columns, types and values, so checks written for DuckDB read PostgreSQL's build."""
-    duck.execute(f"create schema if not exists {schema}")
-    con = psycopg2.connect(**source.connect_kwargs())
-    try:
-        with con.cursor() as cursor:
-            cursor.execute(
-                """select table_name, column_name, data_type, udt_name, numeric_precision,
-                          numeric_scale
-                   from information_schema.columns
-                   join information_schema.tables using (table_schema, table_name)
-                   where table_schema = %s and table_type = 'BASE TABLE'
-                   order by table_name, ordinal_position""",
-                [schema],
-            )
-            tables: dict[str, list[tuple[Any, ...]]] = {}
-            for table, *column in cursor.fetchall():
-                tables.setdefault(table, []).append(tuple(column))
-            for table, columns in tables.items():
-                names = ", ".join(f'"{column[0]}"' for column in columns)
-                cursor.execute(f'select {names} from {schema}."{table}"')
-                _create_from_rows(duck, f"{schema}.{table}", columns, cursor.fetchall())
-    finally:
-        con.close()
-    return sorted(tables)
-
-
-def _create_from_rows(
-    duck: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[Any, ...]], rows: list[Any]
-) -> None:
-    arrays = []
-    for index, column in enumerate(columns):
-        values = [row[index] for row in rows]
-        arrays.append(pa.array(values, type=_arrow_type(column, values)))
-    batch = pa.table(arrays, names=[column[0] for column in columns])  # noqa: F841
-    duck.execute(f"create or replace table {name} as select * from batch")

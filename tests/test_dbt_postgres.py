@@ -15,21 +15,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import psycopg2
 import pytest
-from postgres_support import (
-    Cluster,
-    PostgresUnavailable,
-    copy_tables_to_duckdb,
-    throwaway_cluster,
-)
+from postgres_support import Cluster, PostgresUnavailable, throwaway_cluster
 from test_dbt_samples import SAMPLES_BUILD, build_seller_with_samples
 from test_dbt_support import (
     built_once,
@@ -43,8 +36,9 @@ from test_dbt_support import (
 )
 
 from pipeline.demo import load_truth
-from pipeline.engines.postgres_raw import copy_raw_schema
-from pipeline.settings import Settings
+from pipeline.engines.postgres_marts import BUILD_SCHEMA, mirror_into_duckdb
+from pipeline.engines.postgres_raw import copy_raw_schema, postgres_transaction
+from pipeline.settings import PostgresWarehouse, Settings
 
 # The exports on a New York clock, so every CSV-only payment's date depends on the conversion.
 CLOCK = {"LTV_CSV_TIMEZONE": "America/New_York"}
@@ -76,11 +70,15 @@ def _copy_raw(source: Settings, target: Settings) -> None:
     assert target.postgres is not None
     with (
         duckdb.connect(str(source.warehouse), read_only=True) as duck,
-        closing(psycopg2.connect(**target.postgres.connect_kwargs())) as con,
-        con,
-        con.cursor() as cursor,
+        postgres_transaction(target.postgres) as cursor,
     ):
         copy_raw_schema(duck, cursor)
+
+
+def _copy_marts(source: PostgresWarehouse, target: Path) -> None:
+    """PostgreSQL's marts as dbt built them into a DuckDB file, as publishing copies them."""
+    with duckdb.connect(str(target)) as duck, postgres_transaction(source) as cursor:
+        mirror_into_duckdb(cursor, duck, source=BUILD_SCHEMA)
 
 
 def _first_half(days: list[date]) -> list[list[date]]:
@@ -105,8 +103,7 @@ def _build_on(cluster: Cluster, root: Path) -> None:
     run_dbt(on_postgres, *BUILD)
     run_dbt(on_duckdb, *BUILD)
 
-    with duckdb.connect(str(root / POSTGRES_MARTS)) as con:
-        copy_tables_to_duckdb(warehouse, con, "marts")
+    _copy_marts(warehouse, root / POSTGRES_MARTS)
     # They read their inputs' column types from the built relations, so they run last.
     results = run_dbt(on_postgres, "test", "--select", "resource_type:unit_test")
     outcome = {r.node.name: str(r.status) for r in results if r.node.resource_type == "unit_test"}
@@ -145,8 +142,7 @@ def _build_samples_on(cluster: Cluster, samples: Settings, root: Path) -> None:
     )
     _copy_raw(samples, on_postgres)
     run_dbt(on_postgres, *BUILD)
-    with duckdb.connect(str(root / POSTGRES_MARTS)) as con:
-        copy_tables_to_duckdb(warehouse, con, "marts")
+    _copy_marts(warehouse, root / POSTGRES_MARTS)
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.dbt_state import full_refresh_reason, project_fingerprint, project_unit
+from pipeline.settings import Settings
 
 
 def _project(root: Path) -> Path:
@@ -40,6 +41,13 @@ def _warehouse(path: Path, *statements: str) -> Path:
     return path
 
 
+def _asked(warehouse: Path, fingerprint: str) -> str | None:
+    """full_refresh_reason() of a DuckDB warehouse."""
+    folder = warehouse.parent
+    settings = Settings(folder / "landing", warehouse, folder / "marts.duckdb", folder / "home")
+    return full_refresh_reason(settings, fingerprint)
+
+
 STATE = (
     "create schema intermediate",
     "create table intermediate.ltv_build_state (unit varchar, loaded_at timestamp)",
@@ -49,19 +57,19 @@ STATE = (
 def test_a_full_refresh_is_needed_only_when_the_warehouse_does_not_know_the_project(
     tmp_path: Path,
 ) -> None:
-    assert full_refresh_reason(tmp_path / "none.duckdb", "f1") is None, "first build"
+    assert _asked(tmp_path / "none.duckdb", "f1") is None, "first build"
     raw_only = _warehouse(tmp_path / "raw.duckdb", "create schema raw")
-    assert full_refresh_reason(raw_only, "f1") is None, "nothing built yet"
+    assert _asked(raw_only, "f1") is None, "nothing built yet"
 
     before_incremental = _warehouse(
         tmp_path / "old.duckdb", "create schema marts", "create table marts.t (a int)"
     )
-    assert "without incremental builds" in full_refresh_reason(before_incremental, "f1")
+    assert "without incremental builds" in _asked(before_incremental, "f1")
 
     built = _warehouse(
         tmp_path / "built.duckdb",
         *STATE,
         f"insert into intermediate.ltv_build_state values ('{project_unit('f1')}', null)",
     )
-    assert full_refresh_reason(built, "f1") is None
-    assert "project changed" in full_refresh_reason(built, "f2")
+    assert _asked(built, "f1") is None
+    assert "project changed" in _asked(built, "f2")

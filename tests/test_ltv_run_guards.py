@@ -13,14 +13,12 @@ import time
 from pathlib import Path
 
 import duckdb
-import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.definitions import build_definitions
 from pipeline.ingest.landing import wait_for_writes
 from pipeline.run.lock import lock_path
-from pipeline.settings import Settings, SettingsError
+from pipeline.settings import Settings
 
 HEADER = (
     "company,first_name,last_name,full_name,address_line1,address_city,address_state,"
@@ -91,23 +89,6 @@ def test_a_second_run_is_refused_at_once_with_one_line(pipeline_settings: Settin
     assert "Traceback" not in second.stderr and second.stdout == ""
     assert took < 30  # refused, not queued behind the holder
     assert not pipeline_settings.dagster_home.exists()  # nothing was started
-
-
-def test_a_run_on_postgres_is_refused_before_anything_loads(
-    pipeline_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    write_transactions(pipeline_settings.landing_dir / "orders" / "export.csv", rows=1)
-    monkeypatch.setenv("LTV_ENGINE", "postgres")
-    monkeypatch.setenv("LTV_WAREHOUSE", "postgresql://ltv@localhost:5432/ltv")
-
-    result = CliRunner().invoke(main, ["run"])
-
-    assert result.exit_code == 2, result.output
-    assert "LTV_ENGINE=postgres" in result.output and "Remove LTV_ENGINE" in result.output
-    assert (pipeline_settings.landing_dir / "orders" / "export.csv").exists()
-    assert not pipeline_settings.dagster_home.exists()  # nothing was started
-    with pytest.raises(SettingsError, match="LTV_ENGINE=postgres"):
-        build_definitions()
 
 
 def test_a_run_says_who_holds_the_warehouse_then_goes_on(pipeline_settings: Settings) -> None:

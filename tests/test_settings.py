@@ -51,9 +51,16 @@ def test_engine_defaults_to_duckdb_with_the_vars_of_a_duckdb_project() -> None:
 
 def test_postgres_engine_reads_the_warehouse_as_a_url_and_hands_it_to_dbt() -> None:
     settings = load_settings(
-        {"LTV_ENGINE": " Postgres ", "LTV_WAREHOUSE": "postgresql://ltv@db.example:6543/shop"}
+        {
+            "LTV_ENGINE": " Postgres ",
+            "LTV_WAREHOUSE": "postgresql://ltv@db.example:6543/shop",
+            "LTV_MARTS_SNAPSHOT": "/srv/ltv/marts.duckdb",
+        }
     )
     assert settings.engine == "postgres"
+    # The loads validate into a DuckDB file beside the snapshot, never one shared with another
+    # deployment's default.
+    assert settings.warehouse == Path("/srv/ltv/ltv.duckdb")
     assert settings.postgres is not None
     assert settings.postgres.url == "postgresql://ltv@db.example:6543/shop"
     dbt_vars = settings.dbt_vars()

@@ -19,6 +19,7 @@ from pipeline.dbt_command import build_args
 from pipeline.dbt_docs import dbt_executable
 from pipeline.dbt_state import full_refresh_reason, project_fingerprint
 from pipeline.defs import WAREHOUSE_POOL
+from pipeline.engines.postgres_raw import sync_raw
 from pipeline.settings import DBT_PROJECT_DIR, Settings
 
 # dagster-dbt writes a fresh target folder per invocation; keep only the newest few.
@@ -120,9 +121,12 @@ def build_defs() -> dg.Definitions:
         """Build every model and run its data tests (`pipeline.dbt_command.build_args`):
         incrementally, or from raw when asked or when the project changed."""
         prune_target_runs(context.op_execution_context.op.name)
+        if settings.postgres is not None:
+            copied = sync_raw(settings)
+            context.log.info(f"Copied {len(copied)} raw tables into {settings.postgres.url}.")
         full_refresh = config.full_refresh
         if not full_refresh:
-            reason = full_refresh_reason(settings.warehouse, project_fingerprint())
+            reason = full_refresh_reason(settings, project_fingerprint())
             if reason:
                 context.log.info(f"Rebuilding every model from raw: {reason}.")
                 full_refresh = True

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from pipeline.defs import SNAPSHOT_KEY, WAREHOUSE_POOL
+from pipeline.engines.postgres_marts import push_forecast
 from pipeline.forecast import FORECAST_MARTS
 from pipeline.settings import Settings
 
@@ -36,13 +37,16 @@ FORECAST_KEYS = [dg.AssetKey(["marts", name]) for name in FORECAST_MARTS]
     # Reads and writes the warehouse, which takes one writer at a time.
     pool=WAREHOUSE_POOL,
     description="Predicted lifetime value per customer and per cohort (BG/NBD, Gamma-Gamma, "
-    "sBG per plan, split-pay completion), written into schema marts (docs/forecast.md).",
+    "sBG per plan, split-pay completion), written into schema marts, and on PostgreSQL into "
+    "its published schema `ltv` too (docs/forecast.md).",
 )
 def ltv_forecast(settings: dg.ResourceParam[Settings]) -> Iterator[dg.MaterializeResult]:
     """Fit the models on the freshly built marts and replace the forecast marts."""
     from pipeline.forecast.write import write_forecast
 
     result = write_forecast(settings)
+    if settings.postgres is not None:
+        push_forecast(settings, FORECAST_MARTS)
     parameters = {
         f"{currency}/{name}": dg.MetadataValue.float(value)
         for currency, fitted in result.parameters.items()

@@ -15,6 +15,7 @@ import dagster as dg
 from pipeline.dbt_docs import write_dbt_docs
 from pipeline.defs import SNAPSHOT_KEY, WAREHOUSE_POOL
 from pipeline.defs.forecast import FORECAST_KEYS
+from pipeline.engines.postgres_marts import publish_on_postgres
 from pipeline.forecast import FORECAST_MARTS
 from pipeline.publish import CONTRACT_MARTS, PublishResult, publish_snapshot
 from pipeline.report.build import write_report
@@ -39,7 +40,11 @@ MART_KEYS = [dg.AssetKey(["marts", name]) for name in CONTRACT_MARTS]
     "files beside it, replaced atomically so readers never block the pipeline.",
 )
 def marts_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-    """Copy schema `marts` of the warehouse into the snapshot and its Parquet folder."""
+    """Copy schema `marts` of the warehouse into the snapshot and its Parquet folder. On
+    PostgreSQL the build is first swapped into the schema readers query, and copied from there
+    into the DuckDB warehouse (pipeline/engines/postgres_marts.py)."""
+    if settings.postgres is not None:
+        publish_on_postgres(settings, keep=FORECAST_MARTS)
     result = publish_snapshot(settings)
     return dg.MaterializeResult(metadata=snapshot_metadata(result))
 

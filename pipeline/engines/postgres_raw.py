@@ -5,18 +5,25 @@ dbt builds in PostgreSQL, so the raw tables must be there too, with the same col
 over in bulk: DuckDB writes each table as CSV, PostgreSQL reads it with `COPY … FROM STDIN`
 (row-by-row inserts cost a round trip per row, which a 1M-row export cannot afford).
 
-Only logic here, no Dagster: the same functions serve the tests and, later, the loaders.
+Only logic here, no Dagster: the dbt build (pipeline/defs/dbt.py) copies the raw tables
+before it starts, and the tests call the same functions.
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import duckdb
+import psycopg2
+
+from pipeline.settings import PostgresWarehouse, Settings
+from pipeline.warehouse import connect
 
 RAW_SCHEMA = "raw"
 
@@ -54,14 +61,16 @@ class CopyCursor(Protocol):
 
 @dataclass(frozen=True)
 class RawTable:
-    """One table of DuckDB's raw schema: its name and (column, DuckDB type) pairs."""
+    """One table of a DuckDB schema (raw, or marts for the forecast): its name and (column,
+    DuckDB type) pairs. PostgreSQL's copy has the same schema and name unless told another."""
 
     name: str
     columns: tuple[tuple[str, str], ...]
+    schema: str = RAW_SCHEMA
 
     @property
     def qualified(self) -> str:
-        return f'{RAW_SCHEMA}."{self.name}"'
+        return f'{self.schema}."{self.name}"'
 
 
 def postgres_type(duckdb_type: str) -> str:
@@ -77,18 +86,18 @@ def postgres_type(duckdb_type: str) -> str:
         raise ValueError(f"no PostgreSQL type for DuckDB's {duckdb_type}") from exc
 
 
-def raw_tables(duck: duckdb.DuckDBPyConnection) -> list[RawTable]:
-    """Every table of DuckDB's raw schema with its columns, in their order."""
+def raw_tables(duck: duckdb.DuckDBPyConnection, schema: str = RAW_SCHEMA) -> list[RawTable]:
+    """Every table of DuckDB's `schema` with its columns, in their order."""
     rows = duck.execute(
         """select table_name, column_name, data_type from duckdb_columns()
            where schema_name = ? and database_name = current_database()
            order by table_name, column_index""",
-        [RAW_SCHEMA],
+        [schema],
     ).fetchall()
     tables: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in rows:
         tables.setdefault(table, []).append((column, data_type))
-    return [RawTable(name, tuple(columns)) for name, columns in tables.items()]
+    return [RawTable(name, tuple(columns), schema) for name, columns in tables.items()]
 
 
 def create_table_sql(table: RawTable) -> str:
@@ -155,26 +164,31 @@ def _csv_expression(column: str, duckdb_type: str) -> str:
 
 
 def copy_table(
-    duck: duckdb.DuckDBPyConnection, cursor: CopyCursor, table: RawTable, folder: Path
+    duck: duckdb.DuckDBPyConnection,
+    cursor: CopyCursor,
+    table: RawTable,
+    folder: Path,
+    into: str | None = None,
 ) -> None:
-    """Replace the rows of `table` in PostgreSQL by DuckDB's, through one CSV file.
+    """Replace the rows of `table` in PostgreSQL (in schema `into`, else the same schema) by
+    DuckDB's, through one CSV file.
 
     DuckDB writes NULL as an empty field and '' as `""`, which is how PostgreSQL's CSV COPY
     tells them apart too.
     """
-    _empty_table(cursor, table)
+    target = replace(table, schema=into or table.schema)
+    _empty_table(cursor, target)
     path = folder / f"{table.name}.csv"
     select = ", ".join(_csv_expression(name, kind) for name, kind in table.columns)
     duck.execute(
-        f'copy (select {select} from {RAW_SCHEMA}."{table.name}") '
-        f"to '{path}' (format csv, header false)"
+        f"copy (select {select} from {table.qualified}) to '{path}' (format csv, header false)"
     )
     names = ", ".join(f'"{name}"' for name, _ in table.columns)
     with path.open("rb") as data:
-        cursor.copy_expert(f"copy {table.qualified} ({names}) from stdin with (format csv)", data)
+        cursor.copy_expert(f"copy {target.qualified} ({names}) from stdin with (format csv)", data)
     path.unlink()
     # Statistics now, not when autovacuum comes by: the next build plans its joins with them.
-    cursor.execute(f"analyze {table.qualified}")
+    cursor.execute(f"analyze {target.qualified}")
 
 
 def copy_raw_schema(duck: duckdb.DuckDBPyConnection, cursor: CopyCursor) -> list[str]:
@@ -188,3 +202,38 @@ def copy_raw_schema(duck: duckdb.DuckDBPyConnection, cursor: CopyCursor) -> list
         for table in tables:
             copy_table(duck, cursor, table, Path(folder))
     return [table.name for table in tables]
+
+
+class PostgresUnreachable(RuntimeError):
+    """The PostgreSQL warehouse refused the connection; the message says what to check."""
+
+
+@contextmanager
+def postgres_transaction(target: PostgresWarehouse) -> Iterator[Any]:
+    """A cursor in one transaction on `target`: committed when the block ends, rolled back
+    when it raises."""
+    try:
+        con = psycopg2.connect(**target.connect_kwargs(), application_name="ltv")
+    except psycopg2.OperationalError as exc:
+        raise PostgresUnreachable(
+            f"Cannot connect to the PostgreSQL warehouse {target.url} (LTV_WAREHOUSE): "
+            f"{str(exc).strip()}. Check that the server runs and accepts this user, with the "
+            "password in ~/.pgpass or PGPASSWORD."
+        ) from exc
+    try:
+        with con, con.cursor() as cursor:
+            yield cursor
+    finally:
+        con.close()
+
+
+def sync_raw(settings: Settings) -> list[str]:
+    """Copy the DuckDB warehouse's raw tables into the PostgreSQL warehouse, in one
+    transaction: a build there reads the rows the loaders validated. The tables copied."""
+    assert settings.postgres is not None, "sync_raw is for LTV_ENGINE=postgres"
+    duck = connect(settings.warehouse, memory_limit=settings.memory_limit)
+    try:
+        with postgres_transaction(settings.postgres) as cursor:
+            return copy_raw_schema(duck, cursor)
+    finally:
+        duck.close()

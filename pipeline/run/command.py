@@ -9,7 +9,7 @@ import click
 from pipeline.ingest.landing import WRITE_WAIT_SECONDS
 from pipeline.run.lock import RunLocked, lock_path, run_lock
 from pipeline.run.summary import RunSummary
-from pipeline.settings import Settings, SettingsError, check_pipeline_engine, load_settings
+from pipeline.settings import Settings, SettingsError, load_settings
 from pipeline.warehouse import WarehouseBusy
 
 # Exit codes: 0 all loaded and published, 1 something failed or was not loaded (the marts are
@@ -47,7 +47,7 @@ def run(write_wait: float, full_refresh: bool) -> None:
     `ltv run` is running on the same warehouse.
     """
     try:
-        settings = check_pipeline_engine(load_settings())
+        settings = load_settings()
     except SettingsError as exc:
         click.echo(f"ltv run: {exc}", err=True)
         raise SystemExit(EXIT_REFUSED) from None
