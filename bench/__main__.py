@@ -346,6 +346,37 @@ TIMES = ("started", "ended")
 FRESHNESS_GOAL, FRESHNESS_GOAL_AT_SCALE = 60, 20
 
 
+def render_engines(result: dict[str, Any]) -> list[str]:
+    from bench.e2e_bench import STAGES
+
+    engines = result["engines"]
+    runs = len(next(iter(engines.values()))["runs"])
+    lines = [
+        f"{result['latest_export_rows']:,} latest-export rows, {result['deliveries']:,} "
+        f"deliveries; median of {runs} run(s) per engine, engines alternating. `ltv run` from "
+        "an empty warehouse, then after a new export of 1,000 rows (incremental). Stages in "
+        "wall s; CPU s of the pipeline's processes, and of the whole machine over the same "
+        "time (the PostgreSQL server's work included); peak MiB of the largest pipeline process.",
+        "",
+        "| engine | run | " + " | ".join(STAGES) + " | ltv run s | vs DuckDB | CPU s "
+        "| machine CPU s | peak MiB |",
+        "|---|---|" + "---:|" * (len(STAGES) + 5),
+    ]
+    for phase in ("from_empty", "new_export"):
+        duckdb_total = engines["duckdb"]["median"][phase]["total"]["seconds"]
+        for engine, figures in engines.items():
+            stages, total = figures["median"][phase], figures["median"][phase]["total"]
+            cells = " | ".join(f"{stages[stage]['seconds']:.1f}" for stage in STAGES)
+            lines.append(
+                f"| {engine} | {phase.replace('_', ' ')} | {cells} | {total['seconds']:.1f} "
+                f"| {total['seconds'] / duckdb_total:.2f} | {total['cpu_seconds']:.1f} "
+                f"| {total['machine_cpu_seconds']:.1f} | {total['peak_rss_mib']:.0f} |"
+            )
+    differ = result["differences"]
+    equal = f"- marts equal row for row on both engines: {_met(not differ)}"
+    return [*lines, "", f"{equal} {differ or ''}".rstrip()]
+
+
 def render_freshness(result: dict[str, Any]) -> list[str]:
     seconds = [r["seconds"] for r in result["runs"]]
     median = statistics.median(seconds)
@@ -429,6 +460,13 @@ BENCHMARKS = [
         "freshness_bench.py",
         {"small": ["--repeat", "2"], "large": ["--repeat", "3", "--rows", "1000000"]},
         render_freshness,
+    ),
+    Benchmark(
+        "engines",
+        "6. Warehouse engines: the same seller through `ltv run` on DuckDB and PostgreSQL",
+        "engine_bench.py",
+        {"small": ["--rows", "100000"], "large": ["--rows", "100000", "--repeat", "3"]},
+        render_engines,
     ),
     Benchmark(
         "demo",

@@ -124,8 +124,9 @@ def _run(command: list[str], what: str) -> None:
         raise PostgresUnavailable(f"{what} failed: {(done.stderr or done.stdout).strip()[-1500:]}")
 
 
-def start_cluster(root: Path) -> Cluster:
-    """initdb in `root`/data and start the server; `root` must exist and be empty."""
+def start_cluster(root: Path, durable: bool = False) -> Cluster:
+    """initdb in `root`/data and start the server; `root` must exist and be empty. Not
+    `durable`: without the fsyncs a server that must survive a crash pays (tests)."""
     binaries, prefix = installed_server_bin(), _as_server_user()
     if prefix:
         shutil.chown(root, user="postgres", group="postgres")
@@ -148,7 +149,8 @@ def start_cluster(root: Path) -> Cluster:
         "initdb",
     )
     port = free_port()
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 {SERVER_OPTIONS}"
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    options += "" if durable else f" {SERVER_OPTIONS}"
     _run(
         [
             *prefix,
@@ -191,10 +193,10 @@ def stop_cluster(root: Path) -> None:
 
 
 @contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
+def throwaway_cluster(durable: bool = False) -> Iterator[Cluster]:
     """A started cluster in a new temp folder, stopped and removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="ltv-postgres-"))
     try:
-        yield start_cluster(root)
+        yield start_cluster(root, durable)
     finally:
         stop_cluster(root)
