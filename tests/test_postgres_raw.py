@@ -97,3 +97,46 @@ def test_raw_tables_are_copied_with_their_values(
         ("2.50", "1", None, None, None),
         (None, None, "x\ufffdy", "\ufffd\ufffd", "\\u0000\\"),
     ]
+
+
+def _rates(rows: list[tuple[str, int, str | None]]) -> str:
+    """fx_rates rows of (file, row number, loaded at) as an insert."""
+    values = ", ".join(
+        f"('2024-05-01', 'EUR', 'USD', 1.1, 'ecb', null, '{sha}', 'fx.csv', {n}, "
+        + (f"'{loaded}')" if loaded else "null)")
+        for sha, n, loaded in rows
+    )
+    return f"insert into raw.fx_rates values {values}"
+
+
+def test_a_copy_moves_only_the_load_batches_postgres_lacks(
+    duck: duckdb.DuckDBPyConnection, postgres_cluster: Cluster
+) -> None:
+    kept, gone, shrunk = "2024-05-01 10:00:00", "2024-05-02 10:00:00", "2024-05-03 10:00:00"
+    duck.execute(_rates([("a", 1, kept), ("a", 2, kept), ("b", 1, gone), ("c", 1, shrunk)]))
+    duck.execute(_rates([("c", 2, shrunk), ("n", 1, None)]))
+    target = postgres_cluster.create_database("raw_sync")
+    query = "select _file_sha256, _row_number, xmin::text from raw.fx_rates order by 1, 2"
+    con = psycopg2.connect(**target.connect_kwargs())
+    try:
+        with con, con.cursor() as cursor:
+            copy_raw_schema(duck, cursor)
+        with con, con.cursor() as cursor:
+            cursor.execute(query)
+            before = {(sha, n): xmin for sha, n, xmin in cursor.fetchall()}
+        # A file forgotten, one row of a batch deleted, and a new file loaded.
+        duck.execute("delete from raw.fx_rates where _file_sha256 = 'b'")
+        duck.execute("delete from raw.fx_rates where _file_sha256 = 'c' and _row_number = 2")
+        duck.execute(_rates([("d", 1, "2024-05-04 10:00:00")]))
+        with con, con.cursor() as cursor:
+            changed = copy_raw_schema(duck, cursor)
+        with con, con.cursor() as cursor:
+            cursor.execute(query)
+            after = {(sha, n): xmin for sha, n, xmin in cursor.fetchall()}
+    finally:
+        con.close()
+    assert "fx_rates" in changed and "transactions" not in changed
+    assert sorted(after) == [("a", 1), ("a", 2), ("c", 1), ("d", 1), ("n", 1)]
+    # The untouched batches' rows were not written again; the shrunk one was copied anew.
+    assert [after[key] == before[key] for key in [("a", 1), ("a", 2), ("n", 1)]] == [True] * 3
+    assert after[("c", 1)] != before[("c", 1)]

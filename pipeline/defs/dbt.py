@@ -122,8 +122,8 @@ def build_defs() -> dg.Definitions:
         incrementally, or from raw when asked or when the project changed."""
         prune_target_runs(context.op_execution_context.op.name)
         if settings.postgres is not None:
-            copied = sync_raw(settings)
-            context.log.info(f"Copied {len(copied)} raw tables into {settings.postgres.url}.")
+            changed = sync_raw(settings)
+            context.log.info(f"Raw tables brought up to date in {settings.postgres.url}: {changed}")
         full_refresh = config.full_refresh
         if not full_refresh:
             reason = full_refresh_reason(settings, project_fingerprint())

@@ -171,17 +171,36 @@ def copy_table(
     into: str | None = None,
 ) -> None:
     """Replace the rows of `table` in PostgreSQL (in schema `into`, else the same schema) by
-    DuckDB's, through one CSV file.
+    DuckDB's."""
+    target = replace(table, schema=into or table.schema)
+    _empty_table(cursor, target)
+    _copy_rows(duck, cursor, table, target, folder)
+
+
+def _copy_rows(
+    duck: duckdb.DuckDBPyConnection,
+    cursor: CopyCursor,
+    table: RawTable,
+    target: RawTable,
+    folder: Path,
+    batches: list[object] | None = None,
+) -> None:
+    """Append DuckDB's rows of `table` (only those of the load `batches`, when given) to
+    PostgreSQL's `target`, through one CSV file, then refresh its statistics.
 
     DuckDB writes NULL as an empty field and '' as `""`, which is how PostgreSQL's CSV COPY
     tells them apart too.
     """
-    target = replace(table, schema=into or table.schema)
-    _empty_table(cursor, target)
     path = folder / f"{table.name}.csv"
     select = ", ".join(_csv_expression(name, kind) for name, kind in table.columns)
+    where = ""
+    if batches is not None:
+        where = f"where {_BATCH} in (select unnest(?))"
+        where += f" or {_BATCH} is null" if None in batches else ""
     duck.execute(
-        f"copy (select {select} from {table.qualified}) to '{path}' (format csv, header false)"
+        f"copy (select {select} from {table.qualified} {where}) "
+        f"to '{path}' (format csv, header false)",
+        [batches] if batches is not None else None,
     )
     names = ", ".join(f'"{name}"' for name, _ in table.columns)
     with path.open("rb") as data:
@@ -191,17 +210,54 @@ def copy_table(
     cursor.execute(f"analyze {target.qualified}")
 
 
+# Every load writes its rows with one `_loaded_at`, and a load's rows are only ever deleted
+# afterwards (a file forgotten or loaded again, webhook days reloaded), never changed: so a
+# batch whose row count is the same on both sides holds the same rows.
+_BATCH = "_loaded_at"
+
+
+def _batches(rows: list[tuple[object, ...]]) -> dict[object, int]:
+    return {batch: int(count) for batch, count in rows}
+
+
+def sync_table(
+    duck: duckdb.DuckDBPyConnection, cursor: CopyCursor, table: RawTable, folder: Path
+) -> bool:
+    """Bring PostgreSQL's copy of a raw table level with DuckDB's by its load batches: drop the
+    batches that shrank or are gone, copy those that are new or shrank. Copies the whole table
+    when it has no batches or its columns changed. Whether any row changed."""
+    wanted = [(name, postgres_type(kind)) for name, kind in table.columns]
+    if _BATCH not in dict(table.columns) or _postgres_columns(cursor, table) != wanted:
+        copy_table(duck, cursor, table, folder)
+        return True
+    here = _batches(
+        duck.execute(f"select {_BATCH}, count(*) from {table.qualified} group by all").fetchall()
+    )
+    cursor.execute(f"select {_BATCH}, count(*) from {table.qualified} group by 1")
+    there = _batches(cursor.fetchall())
+    stale = [batch for batch, rows in there.items() if here.get(batch) != rows]
+    new = [batch for batch, rows in here.items() if there.get(batch) != rows]
+    if stale:
+        null = f" or {_BATCH} is null" if None in stale else ""
+        cursor.execute(f"delete from {table.qualified} where {_BATCH} = any(%s){null}", [stale])
+    if new:
+        _copy_rows(duck, cursor, table, table, folder, new)
+    return bool(stale or new)
+
+
 def copy_raw_schema(duck: duckdb.DuckDBPyConnection, cursor: CopyCursor) -> list[str]:
-    """Replace PostgreSQL's raw schema's tables by DuckDB's, rows included; the names copied.
+    """Make PostgreSQL's raw schema's tables hold DuckDB's rows, copying only the load batches
+    it lacks (sync_table); the names of the tables that changed.
 
     The caller owns the transaction: in one, readers see the old tables or the new ones.
     """
     cursor.execute(f"create schema if not exists {RAW_SCHEMA}")
-    tables = raw_tables(duck)
+    changed = []
     with tempfile.TemporaryDirectory(prefix="ltv-raw-copy-") as folder:
-        for table in tables:
-            copy_table(duck, cursor, table, Path(folder))
-    return [table.name for table in tables]
+        for table in raw_tables(duck):
+            if sync_table(duck, cursor, table, Path(folder)):
+                changed.append(table.name)
+    return changed
 
 
 class PostgresUnreachable(RuntimeError):
@@ -227,13 +283,21 @@ def postgres_transaction(target: PostgresWarehouse) -> Iterator[Any]:
         con.close()
 
 
-def sync_raw(settings: Settings) -> list[str]:
-    """Copy the DuckDB warehouse's raw tables into the PostgreSQL warehouse, in one
-    transaction: a build there reads the rows the loaders validated. The tables copied."""
-    assert settings.postgres is not None, "sync_raw is for LTV_ENGINE=postgres"
+@contextmanager
+def both_warehouses(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, Any]]:
+    """The DuckDB file the loads validate into (the caller holds its single writer slot) and a
+    cursor in one transaction on the PostgreSQL warehouse (LTV_ENGINE=postgres)."""
+    assert settings.postgres is not None, "only with LTV_ENGINE=postgres"
     duck = connect(settings.warehouse, memory_limit=settings.memory_limit)
     try:
         with postgres_transaction(settings.postgres) as cursor:
-            return copy_raw_schema(duck, cursor)
+            yield duck, cursor
     finally:
         duck.close()
+
+
+def sync_raw(settings: Settings) -> list[str]:
+    """Bring the PostgreSQL warehouse's raw tables level with the DuckDB file's, in one
+    transaction: a build there reads the rows the loaders validated. The tables changed."""
+    with both_warehouses(settings) as (duck, cursor):
+        return copy_raw_schema(duck, cursor)
