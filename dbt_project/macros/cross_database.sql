@@ -25,9 +25,9 @@
 
 {#-
     PostgreSQL reads each path with `#>>` (text; objects and arrays as JSON text) from jsonb,
-    its parsed form: the raw payloads are jsonb (pipeline/engines/postgres_raw.py), so no path
-    parses a payload again, however often a model reads the list (PostgreSQL inlines the list
-    into every reference).
+    its parsed form: the raw payloads are jsonb (pipeline/engines/postgres_raw.py). The CTE
+    computing the list must be a computed_once_cte(), or PostgreSQL evaluates the whole list
+    again for every json_list_item() that reads it.
 -#}
 {% macro postgres__json_texts(json_expr, paths) -%}
     array[
@@ -261,6 +261,25 @@
 {%- endmacro %}
 
 {% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
+{#-
+    `with name as {{ computed_once_cte() }} (...)` for a CTE whose computed column (a
+    json_texts list) many expressions read: PostgreSQL inlines a CTE read once, and with it
+    copies the column's expression into every reference, so each json_list_item() would read
+    every path of the payload again (a 100k-row seller's webhook staging took 177 s so).
+    Materialized, the list is computed once per row. DuckDB computes it once either way, and
+    streams the rows instead of storing them.
+-#}
+{% macro computed_once_cte() -%}
+    {{ return(adapter.dispatch('computed_once_cte', 'thrivecart_ltv')()) }}
+{%- endmacro %}
+
+{% macro default__computed_once_cte() -%}
+{%- endmacro %}
+
+{% macro postgres__computed_once_cte() -%}
     materialized
 {%- endmacro %}
 

@@ -1,7 +1,7 @@
 -- One row per subscription cancellation webhook (order.subscription_cancelled).
 {%- set paths = ['type', 'id', 'remaining_rebills', 'billing_period_end'] %}
 
-with cancellations as (
+with cancellations as {{ computed_once_cte() }} (
 
     select
         *,

@@ -31,7 +31,7 @@ with source as (
 
 ),
 
-extracted as (
+extracted as {{ computed_once_cte() }} (
 
     select
         *,

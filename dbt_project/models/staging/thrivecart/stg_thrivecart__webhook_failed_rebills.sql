@@ -2,7 +2,7 @@
 -- retry with the same invoice; none of these is a payment.
 {%- set paths = ['type', 'id', 'amount', 'amount_gross'] %}
 
-with failed_rebills as (
+with failed_rebills as {{ computed_once_cte() }} (
 
     select
         *,

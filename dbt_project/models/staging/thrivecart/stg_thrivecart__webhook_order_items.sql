@@ -21,7 +21,7 @@ with orders as (
 
 ),
 
-charges as (
+charges as {{ computed_once_cte() }} (
 
     select
         orders.delivery_id,
@@ -32,7 +32,7 @@ charges as (
 
 ),
 
-future_charges as (
+future_charges as {{ computed_once_cte() }} (
 
     select
         orders.delivery_id,

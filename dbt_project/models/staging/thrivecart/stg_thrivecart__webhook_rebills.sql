@@ -4,7 +4,7 @@
     'remaining_rebills', 'processor'
 ] %}
 
-with rebills as (
+with rebills as {{ computed_once_cte() }} (
 
     select
         *,

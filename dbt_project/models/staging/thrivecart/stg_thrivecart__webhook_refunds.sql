@@ -4,7 +4,7 @@
     'type', 'id', 'name', 'currency', 'amount', 'amount_gross', 'tax_paid', 'processor'
 ] %}
 
-with refunds as (
+with refunds as {{ computed_once_cte() }} (
 
     select
         *,
