@@ -20,9 +20,14 @@ from typing import Any
 
 import duckdb
 
-from pipeline.engines.postgres_raw import CopyCursor, copy_table, postgres_transaction, raw_tables
+from pipeline.engines.postgres_raw import (
+    CopyCursor,
+    both_warehouses,
+    copy_table,
+    postgres_transaction,
+    raw_tables,
+)
 from pipeline.settings import Settings
-from pipeline.warehouse import connect
 
 BUILD_SCHEMA = "marts"
 PUBLISHED_SCHEMA = "ltv"
@@ -222,21 +227,12 @@ def publish_on_postgres(settings: Settings, keep: Collection[str] = ()) -> dict[
     assert settings.postgres is not None, "publish_on_postgres is for LTV_ENGINE=postgres"
     with postgres_transaction(settings.postgres) as cursor:
         swap_in_marts(cursor, keep)
-    duck = connect(settings.warehouse, memory_limit=settings.memory_limit)
-    try:
-        with postgres_transaction(settings.postgres) as cursor:
-            return mirror_into_duckdb(cursor, duck)
-    finally:
-        duck.close()
+    with both_warehouses(settings) as (duck, cursor):
+        return mirror_into_duckdb(cursor, duck)
 
 
 def push_forecast(settings: Settings, names: Collection[str]) -> list[str]:
     """The forecast marts just written to the DuckDB warehouse, into the published schema in
     one transaction; the tables pushed."""
-    assert settings.postgres is not None, "push_forecast is for LTV_ENGINE=postgres"
-    duck = connect(settings.warehouse, memory_limit=settings.memory_limit)
-    try:
-        with postgres_transaction(settings.postgres) as cursor:
-            return push_tables(duck, cursor, names)
-    finally:
-        duck.close()
+    with both_warehouses(settings) as (duck, cursor):
+        return push_tables(duck, cursor, names)
