@@ -527,12 +527,25 @@ def machine() -> list[str]:
     ]
 
 
+def published_sections() -> dict[str, str]:
+    """The sections results.md holds now, by their `## ` title line."""
+    if not RESULTS.exists():
+        return {}
+    parts = RESULTS.read_text().split("\n## ")[1:]
+    return {part.split("\n", 1)[0]: f"## {part.rstrip()}\n" for part in parts}
+
+
 def write_results() -> None:
-    """results.md from every benchmark's latest section, so `python -m bench e2e` refreshes one."""
+    """results.md from every benchmark's latest section, so `python -m bench e2e` refreshes
+    one: the section this checkout ran last, else the one results.md already has (a fresh
+    clone has no bench/out/)."""
+    published = published_sections()
     sections = [
         (SECTIONS / f"{b.name}.md").read_text()
-        for b in BENCHMARKS
         if (SECTIONS / f"{b.name}.md").exists()
+        else published[b.title]
+        for b in BENCHMARKS
+        if (SECTIONS / f"{b.name}.md").exists() or b.title in published
     ]
     header = [
         "# Benchmark results",
