@@ -13,7 +13,12 @@ import psycopg2
 import pytest
 from postgres_support import Cluster
 
-from pipeline.engines.postgres_marts import mirror_into_duckdb, push_tables, swap_in_marts
+from pipeline.engines.postgres_marts import (
+    drop_replaced,
+    mirror_into_duckdb,
+    push_tables,
+    swap_in_marts,
+)
 from pipeline.engines.postgres_raw import postgres_transaction
 from pipeline.settings import PostgresWarehouse
 
@@ -63,6 +68,8 @@ def test_the_build_is_swapped_in_whole_with_the_forecast_and_the_grants_kept(
     )
     with postgres_transaction(warehouse) as cursor:
         published = swap_in_marts(cursor, keep=["customer_ltv_forecast"])
+    with postgres_transaction(warehouse) as cursor:
+        drop_replaced(cursor)
 
     assert published == ["customer_ltv_forecast", "fct_payments", "mart_view"]
     assert _rows(warehouse, "select id from ltv.fct_payments order by id") == [(1,), (4,)]
@@ -97,6 +104,37 @@ def test_a_failed_swap_leaves_the_published_schema_as_it_was(
         raise RuntimeError("stopped before the commit")
 
     assert _rows(warehouse, "select id from ltv.a") == [(1,)]
+
+
+def test_a_long_query_on_the_old_marts_never_holds_up_the_swap_or_new_readers(
+    warehouse: PostgresWarehouse,
+) -> None:
+    _run(warehouse, "create schema marts", "create table marts.a as select 1 as id")
+    with postgres_transaction(warehouse) as cursor:
+        swap_in_marts(cursor)
+    _run(warehouse, "insert into marts.a values (2)")
+    reader = psycopg2.connect(**warehouse.connect_kwargs())
+    try:
+        with reader.cursor() as long_query:  # an analyst's transaction, still open
+            long_query.execute("select count(*) from ltv.a")
+            assert long_query.fetchone() == (1,)
+            with postgres_transaction(warehouse) as cursor:
+                cursor.execute("set local lock_timeout = '3s'")
+                swap_in_marts(cursor)
+            assert _rows(warehouse, "select count(*) from ltv.a") == [(2,)]
+            # Removing the replaced schema waits for that query (here: gives up after 0.2 s).
+            with (
+                pytest.raises(psycopg2.errors.LockNotAvailable),
+                postgres_transaction(warehouse) as cursor,
+            ):
+                cursor.execute("set local lock_timeout = '200ms'")
+                drop_replaced(cursor)
+        reader.rollback()
+    finally:
+        reader.close()
+    with postgres_transaction(warehouse) as cursor:
+        drop_replaced(cursor)
+    assert _rows(warehouse, "select to_regnamespace('ltv_previous')") == [(None,)]
 
 
 def test_the_published_marts_reach_duckdb_with_their_values_and_types(

@@ -71,6 +71,10 @@ def swap_in_marts(cursor: CopyCursor, keep: Collection[str] = ()) -> list[str]:
     """Replace schema `ltv` by a copy of everything dbt built in `marts`, plus the tables named
     in `keep` that dbt does not build (the forecast marts), carried over from the `ltv` being
     replaced. Returns the tables published. The caller owns the transaction: commit publishes.
+
+    The replaced schema is renamed aside, not dropped: a drop would wait for every query still
+    reading it, and queries arriving meanwhile would queue behind the drop. drop_replaced()
+    removes it after the commit, when new queries already read the new schema.
     """
     cursor.execute(f"drop schema if exists {_NEXT} cascade")
     cursor.execute(f"create schema {_NEXT}")
@@ -82,16 +86,20 @@ def swap_in_marts(cursor: CopyCursor, keep: Collection[str] = ()) -> list[str]:
     for schema, name in sources:
         cursor.execute(f'create table {_NEXT}."{name}" as select * from {schema}."{name}"')
     grantees = _schema_readers(cursor, PUBLISHED_SCHEMA)
-    cursor.execute(f"drop schema if exists {_OLD} cascade")
+    drop_replaced(cursor)  # left by a publish that stopped before removing it
     cursor.execute("select to_regnamespace(%s) is not null", [PUBLISHED_SCHEMA])
     if cursor.fetchall()[0][0]:
         cursor.execute(f"alter schema {PUBLISHED_SCHEMA} rename to {_OLD}")
-        cursor.execute(f"drop schema {_OLD} cascade")
     cursor.execute(f"alter schema {_NEXT} rename to {PUBLISHED_SCHEMA}")
     for role in grantees:
         cursor.execute(f"grant usage on schema {PUBLISHED_SCHEMA} to {role}")
         cursor.execute(f"grant select on all tables in schema {PUBLISHED_SCHEMA} to {role}")
     return sorted(name for _, name in sources)
+
+
+def drop_replaced(cursor: CopyCursor) -> None:
+    """Remove the schema the last swap replaced (it waits for the queries still reading it)."""
+    cursor.execute(f"drop schema if exists {_OLD} cascade")
 
 
 def _schema_readers(cursor: CopyCursor, schema: str) -> list[str]:
@@ -227,6 +235,8 @@ def publish_on_postgres(settings: Settings, keep: Collection[str] = ()) -> dict[
     assert settings.postgres is not None, "publish_on_postgres is for LTV_ENGINE=postgres"
     with postgres_transaction(settings.postgres) as cursor:
         swap_in_marts(cursor, keep)
+    with postgres_transaction(settings.postgres) as cursor:
+        drop_replaced(cursor)
     with both_warehouses(settings) as (duck, cursor):
         return mirror_into_duckdb(cursor, duck)
 
