@@ -91,13 +91,18 @@ def test_the_build_is_swapped_in_whole_with_the_forecast_and_the_grants_kept(
     ) == [(True, True, True)]
 
 
-def test_a_failed_swap_leaves_the_published_schema_as_it_was(
-    warehouse: PostgresWarehouse,
-) -> None:
+def _publish_then_build_again(warehouse: PostgresWarehouse) -> None:
+    """`ltv.a` published with one row, then a build that adds a second to `marts.a`."""
     _run(warehouse, "create schema marts", "create table marts.a as select 1 as id")
     with postgres_transaction(warehouse) as cursor:
         swap_in_marts(cursor)
     _run(warehouse, "insert into marts.a values (2)")
+
+
+def test_a_failed_swap_leaves_the_published_schema_as_it_was(
+    warehouse: PostgresWarehouse,
+) -> None:
+    _publish_then_build_again(warehouse)
 
     with pytest.raises(RuntimeError, match="stopped"), postgres_transaction(warehouse) as cursor:
         swap_in_marts(cursor)
@@ -109,10 +114,7 @@ def test_a_failed_swap_leaves_the_published_schema_as_it_was(
 def test_a_long_query_on_the_old_marts_never_holds_up_the_swap_or_new_readers(
     warehouse: PostgresWarehouse,
 ) -> None:
-    _run(warehouse, "create schema marts", "create table marts.a as select 1 as id")
-    with postgres_transaction(warehouse) as cursor:
-        swap_in_marts(cursor)
-    _run(warehouse, "insert into marts.a values (2)")
+    _publish_then_build_again(warehouse)
     reader = psycopg2.connect(**warehouse.connect_kwargs())
     try:
         with reader.cursor() as long_query:  # an analyst's transaction, still open
