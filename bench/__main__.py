@@ -540,13 +540,12 @@ def write_results() -> None:
     one: the section this checkout ran last, else the one results.md already has (a fresh
     clone has no bench/out/)."""
     published = published_sections()
-    sections = [
-        (SECTIONS / f"{b.name}.md").read_text()
-        if (SECTIONS / f"{b.name}.md").exists()
-        else published[b.title]
-        for b in BENCHMARKS
-        if (SECTIONS / f"{b.name}.md").exists() or b.title in published
-    ]
+
+    def latest(benchmark: Benchmark) -> str | None:
+        path = SECTIONS / f"{benchmark.name}.md"
+        return path.read_text() if path.exists() else published.get(benchmark.title)
+
+    sections = [section for b in BENCHMARKS if (section := latest(b))]
     header = [
         "# Benchmark results",
         "",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.engines.postgres_raw import postgres_transaction
 from pipeline.settings import DBT_PROJECT_DIR, Settings
 
 # What the models are made of; docs, target/ and logs/ are not.
@@ -47,8 +48,6 @@ def full_refresh_reason(settings: Settings, fingerprint: str) -> str | None:
     Read-only and brief: the caller holds the warehouse's single writer slot.
     """
     if settings.postgres is not None:
-        from pipeline.engines.postgres_raw import postgres_transaction
-
         with postgres_transaction(settings.postgres) as cursor:
 
             def on_postgres(sql: str, params: list[str]) -> int:

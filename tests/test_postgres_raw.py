@@ -12,7 +12,7 @@ import psycopg2
 import pytest
 from postgres_support import Cluster
 
-from pipeline.engines.postgres_raw import copy_raw_schema, postgres_type, raw_tables
+from pipeline.engines.postgres_raw import copy_raw_schema, duckdb_tables, postgres_type
 from pipeline.warehouse import ensure_raw_schema
 
 
@@ -25,7 +25,7 @@ def duck() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def test_every_raw_column_type_has_a_postgres_type(duck: duckdb.DuckDBPyConnection) -> None:
-    types = {kind for table in raw_tables(duck) for _, kind in table.columns}
+    types = {kind for table in duckdb_tables(duck) for _, kind in table.columns}
     assert {"JSON", "VARCHAR[]", "DECIMAL(18,8)"} <= types
     assert {postgres_type(kind) for kind in types} >= {"jsonb", "text[]", "numeric(18, 8)"}
     assert postgres_type("TIMESTAMP") == "timestamp without time zone"
@@ -77,7 +77,7 @@ def test_raw_tables_are_copied_with_their_values(
             payloads = cursor.fetchall()
     finally:
         con.close()
-    assert sorted(copied) == sorted(table.name for table in raw_tables(duck))
+    assert sorted(copied) == sorted(table.name for table in duckdb_tables(duck))
     assert files == [
         (
             "a",

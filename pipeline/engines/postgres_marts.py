@@ -21,11 +21,12 @@ from typing import Any
 import duckdb
 
 from pipeline.engines.postgres_raw import (
+    POSTGRES_TYPES,
     CopyCursor,
     both_warehouses,
     copy_table,
+    duckdb_tables,
     postgres_transaction,
-    raw_tables,
 )
 from pipeline.settings import Settings
 
@@ -36,20 +37,11 @@ _OLD = f"{PUBLISHED_SCHEMA}_previous"
 # The DuckDB warehouse's schema the snapshot is published from (pipeline/publish.py).
 DUCKDB_MARTS_SCHEMA = "marts"
 
-# PostgreSQL's information_schema type -> DuckDB's. numeric and arrays: duckdb_type().
-_DUCKDB_TYPES = {
-    "text": "VARCHAR",
+# PostgreSQL's information_schema type -> DuckDB's: the raw copy's map the other way round
+# (SMALLINT, listed after TINYINT, wins for smallint), and the spellings only PostgreSQL's
+# own tables have. numeric and arrays: duckdb_type().
+_DUCKDB_TYPES = {postgres: duck for duck, postgres in POSTGRES_TYPES.items()} | {
     "character varying": "VARCHAR",
-    "boolean": "BOOLEAN",
-    "smallint": "SMALLINT",
-    "integer": "INTEGER",
-    "bigint": "BIGINT",
-    "double precision": "DOUBLE",
-    "real": "FLOAT",
-    "date": "DATE",
-    "timestamp without time zone": "TIMESTAMP",
-    "timestamp with time zone": "TIMESTAMPTZ",
-    "jsonb": "JSON",
     "json": "JSON",
 }
 _ARRAY_ELEMENTS = {"_text": "VARCHAR", "_varchar": "VARCHAR", "_int4": "INTEGER", "_int8": "BIGINT"}
@@ -221,7 +213,7 @@ def push_tables(
 ) -> list[str]:
     """Replace the published schema's tables `names` by the DuckDB warehouse's marts of those
     names (the forecast marts, which are fitted from the DuckDB copy). The tables pushed."""
-    wanted = [t for t in raw_tables(duck, DUCKDB_MARTS_SCHEMA) if t.name in set(names)]
+    wanted = [t for t in duckdb_tables(duck, DUCKDB_MARTS_SCHEMA) if t.name in set(names)]
     with tempfile.TemporaryDirectory(prefix="ltv-marts-push-") as folder:
         for table in wanted:
             copy_table(duck, cursor, table, Path(folder), into=PUBLISHED_SCHEMA)

@@ -29,7 +29,7 @@ RAW_SCHEMA = "raw"
 
 # DuckDB type name -> PostgreSQL's, as format_type() spells it (so an existing table's columns
 # compare as equal). DECIMAL(p, s) and lists are handled by postgres_type().
-_TYPES = {
+POSTGRES_TYPES = {
     "VARCHAR": "text",
     # jsonb, parsed once at the copy: the models read many paths of every payload, and json
     # parses its text again for each. What jsonb drops (whitespace, key order, all but the
@@ -60,7 +60,7 @@ class CopyCursor(Protocol):
 
 
 @dataclass(frozen=True)
-class RawTable:
+class DuckTable:
     """One table of a DuckDB schema (raw, or marts for the forecast): its name and (column,
     DuckDB type) pairs. PostgreSQL's copy has the same schema and name unless told another."""
 
@@ -81,12 +81,12 @@ def postgres_type(duckdb_type: str) -> str:
     if decimal:
         return f"numeric({decimal.group(1)}, {decimal.group(2)})"
     try:
-        return _TYPES[duckdb_type]
+        return POSTGRES_TYPES[duckdb_type]
     except KeyError as exc:
         raise ValueError(f"no PostgreSQL type for DuckDB's {duckdb_type}") from exc
 
 
-def raw_tables(duck: duckdb.DuckDBPyConnection, schema: str = RAW_SCHEMA) -> list[RawTable]:
+def duckdb_tables(duck: duckdb.DuckDBPyConnection, schema: str = RAW_SCHEMA) -> list[DuckTable]:
     """Every table of DuckDB's `schema` with its columns, in their order."""
     rows = duck.execute(
         """select table_name, column_name, data_type from duckdb_columns()
@@ -97,16 +97,16 @@ def raw_tables(duck: duckdb.DuckDBPyConnection, schema: str = RAW_SCHEMA) -> lis
     tables: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in rows:
         tables.setdefault(table, []).append((column, data_type))
-    return [RawTable(name, tuple(columns), schema) for name, columns in tables.items()]
+    return [DuckTable(name, tuple(columns), schema) for name, columns in tables.items()]
 
 
-def create_table_sql(table: RawTable) -> str:
+def create_table_sql(table: DuckTable) -> str:
     """CREATE TABLE for `table` in PostgreSQL."""
     columns = ", ".join(f'"{name}" {postgres_type(kind)}' for name, kind in table.columns)
     return f"create table {table.qualified} ({columns})"
 
 
-def _postgres_columns(cursor: CopyCursor, table: RawTable) -> list[tuple[str, str]]:
+def _postgres_columns(cursor: CopyCursor, table: DuckTable) -> list[tuple[str, str]]:
     """The columns PostgreSQL's table of that name has now (none: no such table), with
     types spelled as postgres_type() spells them."""
     cursor.execute(
@@ -118,17 +118,20 @@ def _postgres_columns(cursor: CopyCursor, table: RawTable) -> list[tuple[str, st
     return [(str(name), str(kind).replace(",", ", ")) for name, kind in cursor.fetchall()]
 
 
-def _empty_table(cursor: CopyCursor, table: RawTable) -> None:
+def _matches_postgres(cursor: CopyCursor, table: DuckTable) -> bool:
+    """Whether PostgreSQL has a table of that name with `table`'s columns and types."""
+    wanted = [(name, postgres_type(kind)) for name, kind in table.columns]
+    return _postgres_columns(cursor, table) == wanted
+
+
+def _empty_table(cursor: CopyCursor, table: DuckTable) -> None:
     """An empty table with `table`'s columns: emptied in place when it has them (the staging
     views read it and stay), else created anew, dropping what read the old columns (dbt
     recreates its views at the next build)."""
-    wanted = [(name, postgres_type(kind)) for name, kind in table.columns]
-    existing = _postgres_columns(cursor, table)
-    if existing == wanted:
+    if _matches_postgres(cursor, table):
         cursor.execute(f"truncate {table.qualified}")
         return
-    if existing:
-        cursor.execute(f"drop table {table.qualified} cascade")
+    cursor.execute(f"drop table if exists {table.qualified} cascade")
     cursor.execute(create_table_sql(table))
 
 
@@ -166,7 +169,7 @@ def _csv_expression(column: str, duckdb_type: str) -> str:
 def copy_table(
     duck: duckdb.DuckDBPyConnection,
     cursor: CopyCursor,
-    table: RawTable,
+    table: DuckTable,
     folder: Path,
     into: str | None = None,
 ) -> None:
@@ -180,8 +183,8 @@ def copy_table(
 def _copy_rows(
     duck: duckdb.DuckDBPyConnection,
     cursor: CopyCursor,
-    table: RawTable,
-    target: RawTable,
+    table: DuckTable,
+    target: DuckTable,
     folder: Path,
     batches: list[object] | None = None,
 ) -> None:
@@ -221,13 +224,12 @@ def _batches(rows: list[tuple[object, ...]]) -> dict[object, int]:
 
 
 def sync_table(
-    duck: duckdb.DuckDBPyConnection, cursor: CopyCursor, table: RawTable, folder: Path
+    duck: duckdb.DuckDBPyConnection, cursor: CopyCursor, table: DuckTable, folder: Path
 ) -> bool:
     """Bring PostgreSQL's copy of a raw table level with DuckDB's by its load batches: drop the
     batches that shrank or are gone, copy those that are new or shrank. Copies the whole table
     when it has no batches or its columns changed. Whether any row changed."""
-    wanted = [(name, postgres_type(kind)) for name, kind in table.columns]
-    if _BATCH not in dict(table.columns) or _postgres_columns(cursor, table) != wanted:
+    if _BATCH not in dict(table.columns) or not _matches_postgres(cursor, table):
         copy_table(duck, cursor, table, folder)
         return True
     here = _batches(
@@ -254,7 +256,7 @@ def copy_raw_schema(duck: duckdb.DuckDBPyConnection, cursor: CopyCursor) -> list
     cursor.execute(f"create schema if not exists {RAW_SCHEMA}")
     changed = []
     with tempfile.TemporaryDirectory(prefix="ltv-raw-copy-") as folder:
-        for table in raw_tables(duck):
+        for table in duckdb_tables(duck):
             if sync_table(duck, cursor, table, Path(folder)):
                 changed.append(table.name)
     return changed
