@@ -1,38 +1,37 @@
 """The dbt docs site as one offline HTML file beside the snapshot (`dbt_docs.html`).
 
-`dbt docs generate --static` embeds the manifest and the warehouse catalog in a single page
-that opens straight from disk; the plain `index.html` fetches JSON files, which browsers refuse
-over file://. dbt runs as a subprocess so its DuckDB connection is closed when it exits.
-
-The page depends only on the project, the settings dbt reads and the warehouse's schema (the
-catalog holds column names and types, no row counts), never on the data. So it is regenerated
-only when one of those changed: a new dbt start-up per build cost 13 CPU seconds of every
-freshness cycle.
+It is the page `dbt docs generate --static` writes: dbt's docs page with the manifest and the
+warehouse catalog embedded, so it opens straight from disk (the plain `index.html` fetches JSON
+files, which browsers refuse over file://). It is made in process from the manifest of this
+warehouse's last build, which the dbt asset keeps (with that build's compiled SQL), and the
+catalog read from the warehouse (pipeline/dbt_catalog.py): a few tenths of a second per build,
+where `dbt docs generate` started, parsed and compiled the project once more (5–8 s).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import subprocess
+import re
 import sys
 from importlib.metadata import version
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from pipeline.dbt_command import project_args, vars_args
+from pipeline.dbt_catalog import DUCKDB_CATALOG_SQL, POSTGRES_CATALOG_SQL, catalog, catalog_schemas
+from pipeline.engines.postgres_raw import postgres_transaction
 from pipeline.files import write_atomically
-from pipeline.settings import DBT_PROJECT_DIR, Settings
-from pipeline.warehouse import RAW_DDL
+from pipeline.settings import Settings
+from pipeline.warehouse import connect
 
 DOCS_NAME = "dbt_docs.html"
-# How much of dbt's output a failure message keeps.
-TAIL_LINES = 20
-# dbt's own folders in the project: outputs, not sources of the docs.
-_NOT_SOURCES = {"target", "logs", "dbt_packages"}
+# Where dbt's page template takes the two documents (dbt's own `--static` replaces the same).
+_MANIFEST_MARK = '"MANIFEST.JSON INLINE DATA"'
+_CATALOG_MARK = '"CATALOG.JSON INLINE DATA"'
 
 
-class DbtDocsFailed(RuntimeError):
-    """`dbt docs generate` exited non-zero; the message ends with its last output lines."""
+class DocsUnavailable(RuntimeError):
+    """No build of this warehouse has finished, so there is no manifest to document."""
 
 
 def dbt_executable() -> str:
@@ -44,51 +43,55 @@ def default_docs_path(settings: Settings) -> Path:
     return settings.marts_snapshot.with_name(DOCS_NAME)
 
 
-def docs_target_dir(settings: Settings) -> Path:
-    """dbt's target folder for docs, kept per warehouse so the next run can parse partially."""
-    return settings.warehouse.with_name(".dbt-docs-target")
+def build_manifest_path(settings: Settings) -> Path:
+    """The manifest of the warehouse's last finished build, beside the warehouse file."""
+    return settings.warehouse.with_name(f".{settings.warehouse.stem}.dbt-manifest.json")
 
 
-def docs_fingerprint(settings: Settings) -> str:
-    """SHA-256 of everything the docs page is made from: the dbt project's files, the vars,
-    the raw tables' DDL (their catalog entries) and the dbt version."""
-    digest = hashlib.sha256()
-    for part in (version("dbt-core"), json.dumps(settings.dbt_vars(), sort_keys=True), *RAW_DDL):
-        digest.update(part.encode() + b"\0")
-    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
-        relative = path.relative_to(DBT_PROJECT_DIR)
-        if path.is_file() and relative.parts[0] not in _NOT_SOURCES:
-            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+def keep_build_manifest(settings: Settings, target_path: Path) -> None:
+    """Keep the manifest a build just wrote into `target_path`: dagster-dbt gives every build
+    a target folder of its own and prunes the old ones."""
+    write_atomically(build_manifest_path(settings), (target_path / "manifest.json").read_bytes())
 
 
-def write_dbt_docs(settings: Settings, out: Path | None = None) -> tuple[Path, bool]:
-    """Write the docs of the built warehouse to `out` (default: beside the snapshot), unless
-    the page there was made from the same project, settings and schema.
+def read_catalog(settings: Settings, manifest: dict[str, Any]) -> dict[str, Any]:
+    """The catalog of the project's relations as the warehouse holds them now."""
+    schemas = catalog_schemas(manifest)
+    if settings.postgres is not None:
+        with postgres_transaction(settings.postgres) as cursor:
+            cursor.execute(POSTGRES_CATALOG_SQL, (schemas,))
+            rows = cursor.fetchall()
+    else:
+        con = connect(settings.warehouse, memory_limit=settings.memory_limit)
+        try:
+            rows = con.execute(DUCKDB_CATALOG_SQL, [schemas]).fetchall()
+        finally:
+            con.close()
+    return catalog(manifest, rows, version("dbt-core"))
 
-    Returns the path and whether dbt ran. Raises DbtDocsFailed with dbt's own words when dbt
-    fails.
+
+def docs_page(manifest_text: str, catalog_json: dict[str, Any]) -> str:
+    """dbt's docs page with both documents embedded, in one pass: neither document's text is
+    searched for the other's mark."""
+    template = (files("dbt.task.docs") / "index.html").read_text(encoding="utf-8")
+    parts = {_MANIFEST_MARK: manifest_text, _CATALOG_MARK: json.dumps(catalog_json)}
+    pattern = "|".join(re.escape(mark) for mark in parts)
+    return re.sub(pattern, lambda found: parts[found.group(0)], template)
+
+
+def write_dbt_docs(settings: Settings, out: Path | None = None) -> Path:
+    """Write the docs of the last build to `out` (default: beside the snapshot).
+
+    Raises DocsUnavailable before any build of this warehouse has finished.
     """
+    source = build_manifest_path(settings)
+    if not source.is_file():
+        raise DocsUnavailable(
+            f"No dbt build of {settings.warehouse} has finished yet, and the docs page shows "
+            "the last build. Materialize the dbt models (or run `ltv run`), then this again."
+        )
+    manifest_text = source.read_text(encoding="utf-8")
+    page = docs_page(manifest_text, read_catalog(settings, json.loads(manifest_text)))
     out = out or default_docs_path(settings)
-    target = docs_target_dir(settings)
-    fingerprint = docs_fingerprint(settings)
-    made_from = target / "docs.fingerprint"
-    if out.is_file() and made_from.is_file() and made_from.read_text() == fingerprint:
-        return out, False
-    argv = [
-        dbt_executable(),
-        "docs",
-        "generate",
-        "--static",
-        *project_args(),
-        *("--target-path", str(target), "--log-path", str(target)),
-        *vars_args(settings),
-        *("--log-level-file", "none"),
-    ]
-    done = subprocess.run(argv, cwd=DBT_PROJECT_DIR, capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-TAIL_LINES:])
-        raise DbtDocsFailed(f"dbt docs generate failed (exit {done.returncode}):\n{tail}")
-    write_atomically(out, (target / "static_index.html").read_bytes())
-    write_atomically(made_from, fingerprint.encode())
-    return out, True
+    write_atomically(out, page.encode())
+    return out

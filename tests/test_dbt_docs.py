@@ -1,73 +1,104 @@
-"""The docs page is regenerated only when what it is made from changed.
-
-dbt itself is replaced by a stand-in that writes a page and counts its runs; the real
-`dbt docs generate` runs in the browser and end-to-end tests.
+"""The dbt docs page, made in process from the last build's manifest and the warehouse
+catalog: the catalog equals the one `dbt docs generate` writes for the same warehouse (here on
+DuckDB; tests/test_dbt_postgres.py compares PostgreSQL's), and the page embeds both documents.
+The browser test opens the page `ltv run` wrote.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import subprocess
-from pathlib import Path
+import json
 
 import pytest
+from test_dbt_support import dbt_target, load_landing, run_dbt, settings_for
 
 from pipeline import dbt_docs
+from pipeline.dbt_catalog import catalog
 from pipeline.settings import Settings
 
-
-@pytest.fixture
-def dbt_runs(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Every argv the docs module passed to dbt; each run writes a page naming its number."""
-    runs: list[list[str]] = []
-
-    def fake_dbt(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        runs.append(argv)
-        target = Path(argv[argv.index("--target-path") + 1])
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "static_index.html").write_text(f"docs run {len(runs)}")
-        return subprocess.CompletedProcess(argv, 0, "", "")
-
-    monkeypatch.setattr(dbt_docs.subprocess, "run", fake_dbt)
-    return runs
+BUILD = ("build", "--exclude", "resource_type:unit_test")
 
 
-def test_docs_are_made_once_per_project_and_settings(
-    pipeline_settings: Settings, dbt_runs: list[list[str]]
-) -> None:
-    path, regenerated = dbt_docs.write_dbt_docs(pipeline_settings)
-    assert regenerated and path.read_text() == "docs run 1"
-
-    assert dbt_docs.write_dbt_docs(pipeline_settings) == (path, False)
-    assert len(dbt_runs) == 1 and path.read_text() == "docs run 1"
-
-    other_day_n = dataclasses.replace(pipeline_settings, day_n=(0, 30))
-    assert dbt_docs.write_dbt_docs(other_day_n) == (path, True)
-    assert path.read_text() == "docs run 2"
-    assert '"day_n": [0, 30]' in dbt_runs[-1][dbt_runs[-1].index("--vars") + 1]
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A warehouse built from empty raw tables (every relation and column exists), its build's
+    manifest kept as the dbt asset keeps it."""
+    settings = settings_for(tmp_path_factory.mktemp("docs"))
+    load_landing(settings)
+    run_dbt(settings, *BUILD)
+    dbt_docs.keep_build_manifest(settings, dbt_target(settings, "build"))
+    return settings
 
 
-def test_a_deleted_page_is_made_again(
-    pipeline_settings: Settings, dbt_runs: list[list[str]]
-) -> None:
-    path, _ = dbt_docs.write_dbt_docs(pipeline_settings)
-    path.unlink()
-    assert dbt_docs.write_dbt_docs(pipeline_settings) == (path, True)
-    assert path.read_text() == "docs run 2"
+def test_the_catalog_is_the_one_dbt_docs_generate_writes(built: Settings) -> None:
+    run_dbt(built, "docs", "generate")
+    theirs = json.loads((dbt_target(built, "docs") / "catalog.json").read_text())
+    manifest = json.loads(dbt_docs.build_manifest_path(built).read_text())
+
+    ours = dbt_docs.read_catalog(built, manifest)
+
+    assert len(theirs["nodes"]) > 50 and len(theirs["sources"]) == 7
+    assert ours["nodes"] == theirs["nodes"]
+    assert ours["sources"] == theirs["sources"]
+    assert ours["errors"] is None and theirs["errors"] is None
+    assert set(ours["metadata"]) == set(theirs["metadata"])
 
 
-def test_the_fingerprint_covers_the_project_files(
-    pipeline_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    project = tmp_path / "dbt_project"
-    (project / "models").mkdir(parents=True)
-    (project / "target").mkdir()
-    model = project / "models" / "m.sql"
-    model.write_text("select 1")
-    monkeypatch.setattr(dbt_docs, "DBT_PROJECT_DIR", project)
-    before = dbt_docs.docs_fingerprint(pipeline_settings)
+def test_the_page_embeds_the_build_manifest_and_the_catalog(built: Settings) -> None:
+    path = dbt_docs.write_dbt_docs(built)
 
-    (project / "target" / "manifest.json").write_text("{}")  # dbt's output, not a source
-    assert dbt_docs.docs_fingerprint(pipeline_settings) == before
-    model.write_text("select 2")
-    assert dbt_docs.docs_fingerprint(pipeline_settings) != before
+    page = path.read_text()
+    manifest_text = dbt_docs.build_manifest_path(built).read_text()
+    assert path == dbt_docs.default_docs_path(built)
+    assert manifest_text in page
+    assert '"MANIFEST.JSON INLINE DATA"' not in page and '"CATALOG.JSON INLINE DATA"' not in page
+    assert '"unique_id": "model.thrivecart_ltv.dim_customers"' in page  # from the catalog
+    compiled = json.loads(manifest_text)["nodes"]["model.thrivecart_ltv.dim_customers"]
+    assert compiled["compiled_code"]  # the build's SQL, shown on the model's page
+
+
+def test_a_mark_inside_a_document_is_not_replaced() -> None:
+    """A description quoting the template's mark must not pull the catalog into the manifest."""
+    manifest_text = json.dumps({"description": '"CATALOG.JSON INLINE DATA"'})
+    page = dbt_docs.docs_page(manifest_text, {"nodes": {}})
+    assert manifest_text in page and page.count('{"nodes": {}}') == 1
+
+
+def test_catalog_keeps_only_the_projects_relations() -> None:
+    manifest = {
+        "metadata": {"invocation_id": "i"},
+        "nodes": {
+            "model.p.kept": _node("model", "Marts", "Kept"),
+            "model.p.ephemeral": _node("model", "marts", "ephemeral", "ephemeral"),
+            "test.p.t": _node("test", "marts", "t"),
+        },
+        "sources": {"source.p.raw.s": {"database": "ltv", "schema": "raw", "identifier": "s"}},
+    }
+    rows = [
+        ("LTV", "marts", "kept", "BASE TABLE", None, "b", 2, "INTEGER", None, None),
+        ("LTV", "marts", "kept", "BASE TABLE", None, "a", 1, "VARCHAR", None, None),
+        ("ltv", "marts", "ephemeral", "VIEW", None, "a", 1, "VARCHAR", None, None),
+        ("ltv", "marts", "t", "BASE TABLE", None, "a", 1, "VARCHAR", None, None),
+        ("ltv", "marts", "unknown", "BASE TABLE", None, "a", 1, "VARCHAR", None, None),
+    ]
+
+    result = catalog(manifest, rows, "1.11.16")
+
+    assert list(result["nodes"]) == ["model.p.kept"] and result["sources"] == {}
+    columns = result["nodes"]["model.p.kept"]["columns"]
+    assert columns["a"] == {"type": "VARCHAR", "index": 1, "name": "a", "comment": None}
+    assert result["nodes"]["model.p.kept"]["metadata"]["database"] == "LTV"
+
+
+def _node(kind: str, schema: str, alias: str, materialized: str = "table") -> dict[str, object]:
+    return {
+        "resource_type": kind,
+        "database": "ltv",
+        "schema": schema,
+        "alias": alias,
+        "config": {"materialized": materialized},
+    }
+
+
+def test_no_build_yet_says_what_to_do(pipeline_settings: Settings) -> None:
+    with pytest.raises(dbt_docs.DocsUnavailable, match="Materialize the dbt models"):
+        dbt_docs.write_dbt_docs(pipeline_settings)

@@ -26,6 +26,7 @@ from postgres_support import Cluster, PostgresUnavailable, throwaway_cluster
 from test_dbt_samples import SAMPLES_BUILD, build_seller_with_samples
 from test_dbt_support import (
     built_once,
+    dbt_target,
     generate_and_replay,
     load_landing,
     marts_differences,
@@ -35,6 +36,7 @@ from test_dbt_support import (
     truth_mismatches,
 )
 
+from pipeline.dbt_docs import read_catalog
 from pipeline.demo import load_truth
 from pipeline.engines.postgres_marts import BUILD_SCHEMA, mirror_into_duckdb
 from pipeline.engines.postgres_raw import copy_raw_schema, postgres_transaction
@@ -49,17 +51,21 @@ BUILD = ("build", "--exclude", "resource_type:unit_test")
 UNAVAILABLE = "postgres-unavailable.txt"
 UNIT_TEST_RESULTS = "postgres-unit-tests.json"
 POSTGRES_MARTS = "postgres_marts.duckdb"
+# The docs page's catalog of the PostgreSQL build, as dbt writes it and as the pipeline reads it.
+CATALOGS = "postgres-catalogs.json"
 
 
 @dataclass(frozen=True)
 class Builds:
     """One seller built on both engines: DuckDB's warehouse, PostgreSQL's marts copied into a
-    DuckDB file, the unit tests' outcome on PostgreSQL and truth.json."""
+    DuckDB file, the unit tests' outcome on PostgreSQL, truth.json, and the docs catalogs of
+    the PostgreSQL build (dbt's and the pipeline's)."""
 
     duckdb: Settings
     postgres_marts: Path
     unit_tests: dict[str, str]
     truth: dict[str, Any]
+    catalogs: dict[str, Any]
 
     def connect_postgres_marts(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(self.postgres_marts), read_only=True)
@@ -104,10 +110,22 @@ def _build_on(cluster: Cluster, root: Path) -> None:
     run_dbt(on_duckdb, *BUILD)
 
     _copy_marts(warehouse, root / POSTGRES_MARTS)
+    _compare_catalogs(on_postgres, root)
     # They read their inputs' column types from the built relations, so they run last.
     results = run_dbt(on_postgres, "test", "--select", "resource_type:unit_test")
     outcome = {r.node.name: str(r.status) for r in results if r.node.resource_type == "unit_test"}
     (root / UNIT_TEST_RESULTS).write_text(json.dumps(outcome))
+
+
+def _compare_catalogs(on_postgres: Settings, root: Path) -> None:
+    """dbt's catalog.json of the PostgreSQL build and the one the docs page embeds, in a file."""
+    run_dbt(on_postgres, "docs", "generate")
+    theirs = json.loads((dbt_target(on_postgres, "docs") / "catalog.json").read_text())
+    manifest = json.loads((dbt_target(on_postgres, "build") / "manifest.json").read_text())
+    ours = read_catalog(on_postgres, manifest)
+    pick = ("nodes", "sources", "errors")
+    catalogs = {"dbt": {k: theirs[k] for k in pick}, "ours": {k: ours[k] for k in pick}}
+    (root / CATALOGS).write_text(json.dumps(catalogs))
 
 
 def _with_cluster(root: Path, build: Callable[[Cluster], None]) -> None:
@@ -155,6 +173,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
             root / POSTGRES_MARTS,
             json.loads((root / UNIT_TEST_RESULTS).read_text()),
             load_truth(settings.landing_dir),
+            json.loads((root / CATALOGS).read_text()),
         )
 
 
@@ -187,6 +206,12 @@ def test_every_mart_equals_duckdbs_build_with_the_same_types(builds: Builds) -> 
         payments = con.execute("select count(*) from on_postgres.marts.fct_payments").fetchone()
     assert on_postgres == on_duckdb
     assert payments[0] > 800
+
+
+def test_the_docs_catalog_is_the_one_dbt_docs_generate_writes(builds: Builds) -> None:
+    dbt, ours = builds.catalogs["dbt"], builds.catalogs["ours"]
+    assert len(dbt["nodes"]) > 50 and len(dbt["sources"]) == 7
+    assert ours == dbt
 
 
 def test_unit_tests_pass_on_postgres(builds: Builds) -> None:

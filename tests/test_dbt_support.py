@@ -165,6 +165,15 @@ def _release_warehouse() -> None:
             manager._ENV = None
 
 
+def _dbt_work(settings: Settings, command: str) -> Path:
+    return settings.warehouse.parent / f"dbt-{settings.engine}-{command}"
+
+
+def dbt_target(settings: Settings, command: str) -> Path:
+    """The target folder where run_dbt let dbt write `command`'s artifacts."""
+    return _dbt_work(settings, command) / "target"
+
+
 def run_dbt(settings: Settings, *args: str) -> list[RunResult]:
     """Run `dbt <args>` in-process on the settings' warehouse (their engine's) with their vars.
 
@@ -174,14 +183,15 @@ def run_dbt(settings: Settings, *args: str) -> list[RunResult]:
     if settings.engine == "duckdb":
         assert settings.warehouse.name == "ltv.duckdb", "see _parsed_project"
     manifest, _ = _parsed_project(settings.engine)
-    work = settings.warehouse.parent / f"dbt-{settings.engine}-{args[0]}"
+    work = _dbt_work(settings, args[0])
     try:
         outcome = dbtRunner(manifest=manifest).invoke(
             [*args, *vars_args(settings), *_project_args(work)]
         )
     finally:
         _release_warehouse()
-    results = list(outcome.result.results) if outcome.result is not None else []
+    # A catalog (`docs generate`) has no node results; a build's or test's result has.
+    results = list(getattr(outcome.result, "results", None) or [])
     if not outcome.success:
         failures = [
             f"{r.node.unique_id}: {r.status}: {r.message}"

@@ -16,7 +16,7 @@ from packaging.version import Version
 from pydantic import Field
 
 from pipeline.dbt_command import build_args
-from pipeline.dbt_docs import dbt_executable
+from pipeline.dbt_docs import dbt_executable, keep_build_manifest
 from pipeline.dbt_state import full_refresh_reason, project_fingerprint
 from pipeline.defs import WAREHOUSE_POOL
 from pipeline.engines.postgres_raw import sync_raw
@@ -119,7 +119,8 @@ def build_defs() -> dg.Definitions:
         settings: dg.ResourceParam[Settings],
     ) -> Iterator[Any]:
         """Build every model and run its data tests (`pipeline.dbt_command.build_args`):
-        incrementally, or from raw when asked or when the project changed."""
+        incrementally, or from raw when asked or when the project changed. The build's
+        manifest is kept for the docs page (pipeline/dbt_docs.py)."""
         prune_target_runs(context.op_execution_context.op.name)
         if settings.postgres is not None:
             changed = sync_raw(settings)
@@ -130,6 +131,8 @@ def build_defs() -> dg.Definitions:
             if reason:
                 context.log.info(f"Rebuilding every model from raw: {reason}.")
                 full_refresh = True
-        yield from dbt.cli(build_args(settings, full_refresh), context=context).stream()
+        invocation = dbt.cli(build_args(settings, full_refresh), context=context)
+        yield from invocation.stream()
+        keep_build_manifest(settings, invocation.target_path)
 
     return dg.Definitions(assets=[ltv_dbt_models])
