@@ -18,6 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from pipeline.dbt_artifacts import build_manifest_path
 from pipeline.dbt_catalog import DUCKDB_CATALOG_SQL, POSTGRES_CATALOG_SQL, catalog, catalog_schemas
 from pipeline.engines.postgres_raw import postgres_transaction
 from pipeline.files import write_atomically
@@ -41,17 +42,6 @@ def dbt_executable() -> str:
 
 def default_docs_path(settings: Settings) -> Path:
     return settings.marts_snapshot.with_name(DOCS_NAME)
-
-
-def build_manifest_path(settings: Settings) -> Path:
-    """The manifest of the warehouse's last finished build, beside the warehouse file."""
-    return settings.warehouse.with_name(f".{settings.warehouse.stem}.dbt-manifest.json")
-
-
-def keep_build_manifest(settings: Settings, target_path: Path) -> None:
-    """Keep the manifest a build just wrote into `target_path`: dagster-dbt gives every build
-    a target folder of its own and prunes the old ones."""
-    write_atomically(build_manifest_path(settings), (target_path / "manifest.json").read_bytes())
 
 
 def read_catalog(settings: Settings, manifest: dict[str, Any]) -> dict[str, Any]:

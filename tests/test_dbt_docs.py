@@ -12,6 +12,7 @@ import pytest
 from test_dbt_support import dbt_target, load_landing, run_dbt, settings_for
 
 from pipeline import dbt_docs
+from pipeline.dbt_artifacts import build_manifest_path, keep_build_files
 from pipeline.dbt_catalog import catalog
 from pipeline.settings import Settings
 
@@ -25,14 +26,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = settings_for(tmp_path_factory.mktemp("docs"))
     load_landing(settings)
     run_dbt(settings, *BUILD)
-    dbt_docs.keep_build_manifest(settings, dbt_target(settings, "build"))
+    keep_build_files(settings, dbt_target(settings, "build"))
     return settings
 
 
 def test_the_catalog_is_the_one_dbt_docs_generate_writes(built: Settings) -> None:
     run_dbt(built, "docs", "generate")
     theirs = json.loads((dbt_target(built, "docs") / "catalog.json").read_text())
-    manifest = json.loads(dbt_docs.build_manifest_path(built).read_text())
+    manifest = json.loads(build_manifest_path(built).read_text())
 
     ours = dbt_docs.read_catalog(built, manifest)
 
@@ -47,7 +48,7 @@ def test_the_page_embeds_the_build_manifest_and_the_catalog(built: Settings) -> 
     path = dbt_docs.write_dbt_docs(built)
 
     page = path.read_text()
-    manifest_text = dbt_docs.build_manifest_path(built).read_text()
+    manifest_text = build_manifest_path(built).read_text()
     assert path == dbt_docs.default_docs_path(built)
     assert manifest_text in page
     assert '"MANIFEST.JSON INLINE DATA"' not in page and '"CATALOG.JSON INLINE DATA"' not in page

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator, Mapping
 from functools import cache, cached_property
 from importlib.metadata import version as installed_version
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -15,8 +16,9 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging.version import Version
 from pydantic import Field
 
+from pipeline.dbt_artifacts import keep_build_files, seed_parse_state
 from pipeline.dbt_command import build_args
-from pipeline.dbt_docs import dbt_executable, keep_build_manifest
+from pipeline.dbt_docs import dbt_executable
 from pipeline.dbt_state import full_refresh_reason, project_fingerprint
 from pipeline.defs import WAREHOUSE_POOL
 from pipeline.engines.postgres_raw import sync_raw
@@ -72,8 +74,13 @@ class LtvDbtCliResource(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args: Any) -> None:
         return None
 
+    def new_target_path(self, context: dg.AssetExecutionContext) -> Path:
+        """The absolute target folder of a new invocation, named as dagster-dbt names it (so
+        prune_target_runs finds it), chosen before dbt starts so it can be seeded."""
+        return DBT_PROJECT_DIR / self._get_unique_target_path(context=context)
 
-def dbt_resource() -> DbtCliResource:
+
+def dbt_resource() -> LtvDbtCliResource:
     """The dbt CLI resource; each command passes the settings itself (`pipeline.dbt_command`)."""
     return LtvDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
 
@@ -115,12 +122,13 @@ def build_defs() -> dg.Definitions:
     def ltv_dbt_models(
         context: dg.AssetExecutionContext,
         config: DbtBuildConfig,
-        dbt: DbtCliResource,
+        dbt: LtvDbtCliResource,
         settings: dg.ResourceParam[Settings],
     ) -> Iterator[Any]:
         """Build every model and run its data tests (`pipeline.dbt_command.build_args`):
         incrementally, or from raw when asked or when the project changed. The build's
-        manifest is kept for the docs page (pipeline/dbt_docs.py)."""
+        manifest and parse state are kept for the docs page and the next build
+        (pipeline/dbt_artifacts.py)."""
         prune_target_runs(context.op_execution_context.op.name)
         if settings.postgres is not None:
             changed = sync_raw(settings)
@@ -131,8 +139,11 @@ def build_defs() -> dg.Definitions:
             if reason:
                 context.log.info(f"Rebuilding every model from raw: {reason}.")
                 full_refresh = True
-        invocation = dbt.cli(build_args(settings, full_refresh), context=context)
+        target = dbt.new_target_path(context)
+        seed_parse_state(settings, target)
+        args = build_args(settings, full_refresh)
+        invocation = dbt.cli(args, context=context, target_path=target)
         yield from invocation.stream()
-        keep_build_manifest(settings, invocation.target_path)
+        keep_build_files(settings, target)
 
     return dg.Definitions(assets=[ltv_dbt_models])
