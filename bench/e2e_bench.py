@@ -222,24 +222,30 @@ def stage_forecast() -> dict[str, Any]:
 # --- the driver ------------------------------------------------------------------------------
 
 
-def run_stage(argv: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run one stage process; its wall, CPU and peak RSS (largest process of its tree)."""
+def run_process(argv: list[str], env: dict[str, str], log: Path) -> tuple[str, dict[str, Any]]:
+    """Run one process, stderr into `log`; its stdout, and its wall, CPU and peak RSS (the
+    largest process of its tree)."""
     started = time.perf_counter()
     with log.open("ab") as out:
         process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=out)
         stdout = process.stdout.read() if process.stdout else b""
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[2:])} failed ({process.returncode}); see {log}")
-    facts = json.loads(stdout.decode().strip().splitlines()[-1])
-    return {
+    returncode = os.waitstatus_to_exitcode(status)
+    if returncode != 0:
+        raise SystemExit(f"{' '.join(argv[1:])} failed ({returncode}); see {log}")
+    figures = {
         "seconds": round(seconds, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
-        **facts,
     }
+    return stdout.decode(), figures
+
+
+def run_stage(argv: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
+    """Run one stage process: its figures and the facts it printed (its last line, JSON)."""
+    stdout, figures = run_process(argv, env, log)
+    return {**figures, **json.loads(stdout.strip().splitlines()[-1])}
 
 
 def cached_seller(rows: int, seed: int) -> tuple[Path, dict[str, Any]]:
