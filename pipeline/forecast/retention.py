@@ -97,8 +97,12 @@ def _labels(subscriptions: pd.DataFrame, level: Sequence[str]) -> pd.Series:
     value (a subscription whose frequency no source gave) is a group of its own."""
     if not level:
         return pd.Series("", index=subscriptions.index)
-    columns = subscriptions[list(level)].astype(object).fillna("(unknown)")
-    return columns.astype(str).agg("|".join, axis=1)
+    columns = subscriptions[list(level)].astype(object).fillna("(unknown)").astype(str)
+    # Column by column, not row by row: a row-wise join took 5.6 s of 156k subscriptions.
+    labels = columns[level[0]]
+    for name in level[1:]:
+        labels = labels + "|" + columns[name]
+    return labels
 
 
 def expected_payments(running: pd.DataFrame, cutoff: pd.Timestamp, days: np.ndarray) -> np.ndarray:
