@@ -1,9 +1,7 @@
 """The forecast's models on data of known shape: parameter recovery from simulated histories,
-and the arithmetic of their predictions against values worked out by hand.
-
-PyTensor compiles each model's C code once per machine (in its compile directory, shared by
-every process); the models here are the pipeline's own, so a test run after the first reuses
-that code.
+the arithmetic of their predictions against values worked out by hand, and the pipeline's own
+likelihoods, fits and predictions against pymc-marketing's implementation of the same models
+(simulated with it, fitted by it with flat priors, so its MAP is the maximum likelihood).
 """
 
 from __future__ import annotations
@@ -14,9 +12,16 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
+from pymc_extras.prior import Prior
+from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
 from pymc_marketing.clv.distributions import BetaGeoNBD, ShiftedBetaGeometric
 
-from pipeline.forecast.purchases import fit_purchases, rfm_summary
+from pipeline.forecast.likelihood import (
+    bg_nbd_log_likelihood,
+    gamma_gamma_log_likelihood,
+    sbg_log_likelihood,
+)
+from pipeline.forecast.purchases import PurchaseForecast, fit_purchases, rfm_summary
 from pipeline.forecast.retention import Retention, expected_payments, fit_retention
 from pipeline.forecast.split_pay import expected_instalments, plan_states
 from pipeline.report import charts
@@ -25,29 +30,122 @@ CUTOFF = pd.Timestamp("2026-07-01")
 TRUE_BG_NBD = {"r": 0.8, "alpha": 10.0, "a": 0.6, "b": 2.5}
 
 
-def test_bg_nbd_recovers_the_parameters_it_was_simulated_with() -> None:
-    """50,000 customers observed for six months to two years, drawn by pymc-marketing's BG/NBD
-    simulator: enough that sampling error stays well inside the 10% (a and b, the dropout
-    shape, are the least determined; they land within 3.4%)."""
-    rng = np.random.default_rng(7)
-    customers = 50_000
+def simulated_rfm(customers: int, seed: int) -> pd.DataFrame:
+    """Customers observed for six months to two years, drawn by pymc-marketing's BG/NBD
+    simulator with TRUE_BG_NBD, each repeat buyer with a mean order value around 50."""
+    rng = np.random.default_rng(seed)
     age = rng.uniform(26, 104, customers)
-    draws = pm.draw(BetaGeoNBD.dist(**TRUE_BG_NBD, T=age), random_seed=11)
-    rfm = pd.DataFrame(
+    draws = pm.draw(BetaGeoNBD.dist(**TRUE_BG_NBD, T=age), random_seed=seed + 4)
+    frequency = draws[:, 1]
+    spend = rng.gamma(shape=4.0, scale=12.5, size=customers)
+    return pd.DataFrame(
         {
             "customer_id": np.arange(customers),
             "currency": "USD",
-            "frequency": draws[:, 1],
+            "frequency": frequency,
             "recency": draws[:, 0],
             "T": age,
-            "monetary_value": 0.0,
+            "monetary_value": np.where(frequency > 0, spend, 0.0),
         }
     )
+
+
+def test_bg_nbd_recovers_the_parameters_it_was_simulated_with() -> None:
+    """50,000 customers: enough that sampling error stays well inside the 10% (a and b, the
+    dropout shape, are the least determined; they land within 3.4%)."""
+    rfm = simulated_rfm(50_000, seed=7)
 
     fitted = fit_purchases(rfm).parameters()
 
     errors = {name: abs(fitted[name] / true - 1) for name, true in TRUE_BG_NBD.items()}
     assert max(errors.values()) < 0.10, errors
+
+
+def test_the_likelihoods_are_pymc_marketings() -> None:
+    """BG/NBD per customer as BetaGeoNBD's logp; sBG per subscription as ShiftedBetaGeometric
+    right-censored at the payments a running subscription has made (pm.Censored)."""
+    rfm = simulated_rfm(200, seed=5)
+    x, t_x, big_t = (rfm[k].to_numpy() for k in ("frequency", "recency", "T"))
+    theirs = pm.logp(BetaGeoNBD.dist(a=0.7, b=2.0, r=0.9, alpha=8.0, T=big_t), np.c_[t_x, x])
+    ours, _ = bg_nbd_log_likelihood(x, t_x, big_t)(0.9, 8.0, 0.7, 2.0)
+    assert ours == pytest.approx(theirs.eval(), rel=1e-7)  # PyTensor's gammaln differs by ~4e-9
+
+    paid, ended = SUBSCRIPTIONS
+    censored = pm.Censored.dist(
+        ShiftedBetaGeometric.dist(1.3, 2.7), lower=None, upper=np.where(ended, paid + 1, paid)
+    )
+    ours, _ = sbg_log_likelihood(paid, ended)(1.3, 2.7)
+    assert ours == pytest.approx(pm.logp(censored, paid).eval(), rel=1e-7)
+
+
+SUBSCRIPTIONS = (np.array([1, 2, 5, 3, 7, 1]), np.array([True, False, True, False, False, False]))
+
+
+@pytest.mark.parametrize(
+    ("model", "at"),
+    [
+        ("bg_nbd", (0.9, 8.0, 0.7, 2.0)),
+        ("bg_nbd", (0.16, 4.5, 1150.0, 458.0)),  # far along the ridge of a and b
+        ("gamma_gamma", (2.1, 3.4, 40.0)),
+        ("sbg", (1.3, 2.7)),
+    ],
+)
+def test_every_partial_derivative_matches_finite_differences(
+    model: str, at: tuple[float, ...]
+) -> None:
+    rfm = simulated_rfm(300, seed=6)
+    repeaters = rfm[rfm["frequency"] > 0]
+    log_likelihood = {
+        "bg_nbd": lambda: bg_nbd_log_likelihood(
+            *(rfm[k].to_numpy(dtype=float) for k in ("frequency", "recency", "T"))
+        ),
+        "gamma_gamma": lambda: gamma_gamma_log_likelihood(
+            repeaters["frequency"].to_numpy(dtype=float), repeaters["monetary_value"].to_numpy()
+        ),
+        "sbg": lambda: sbg_log_likelihood(*SUBSCRIPTIONS),
+    }[model]()
+    _, partials = log_likelihood(*at)
+    for i, value in enumerate(at):
+        step = value * 1e-6
+        up = log_likelihood(*(v + step if j == i else v for j, v in enumerate(at)))[0]
+        down = log_likelihood(*(v - step if j == i else v for j, v in enumerate(at)))[0]
+        numeric = (up.sum() - down.sum()) / (2 * step)
+        assert partials[i].sum() == pytest.approx(numeric, rel=1e-5, abs=1e-6), (model, i)
+
+
+def test_fits_and_predictions_equal_pymc_marketings() -> None:
+    """The same 5,000 customers fitted by BetaGeoModel and GammaGammaModel (flat priors, MAP)
+    and by the pipeline: the parameters agree to 1e-4, and with pymc-marketing's parameters the
+    pipeline's predictions are its predictions."""
+    rfm = simulated_rfm(5_000, seed=9)
+    flat = {"method": "map", "progressbar": False}
+    purchases = BetaGeoModel(model_config={k: Prior("HalfFlat") for k in ("r", "alpha", "a", "b")})
+    purchases.fit(data=rfm[["customer_id", "frequency", "recency", "T"]], **flat)
+    repeaters = rfm[rfm["frequency"] > 0][["customer_id", "frequency", "monetary_value"]]
+    spend = GammaGammaModel(model_config={k: Prior("HalfFlat") for k in ("p", "q", "v")})
+    spend.fit(data=repeaters, **flat)
+    theirs = {
+        name: float(model.fit_result[name].values.squeeze())
+        for model, names in ((purchases, "r alpha a b"), (spend, "p q v"))
+        for name in names.split()
+    }
+
+    ours = fit_purchases(rfm)
+
+    assert ours.parameters() == pytest.approx(theirs, rel=1e-4)
+    same = PurchaseForecast(
+        rfm,
+        {k: theirs[k] for k in ("r", "alpha", "a", "b")},
+        {k: theirs[k] for k in ("p", "q", "v")},
+    )
+    days = np.linspace(0, 730, len(rfm))
+    history = rfm[["customer_id", "frequency", "recency", "T"]]
+    expected = purchases.expected_purchases(data=history.assign(future_t=days / 7))
+    assert same.expected_purchases(days) == pytest.approx(expected.values.reshape(-1), rel=1e-9)
+    alive = purchases.expected_probability_alive(data=history).values.reshape(-1)
+    assert same.probability_alive() == pytest.approx(alive, rel=1e-9)
+    value = spend.expected_customer_spend(data=rfm[["customer_id", "frequency", "monetary_value"]])
+    assert same.expected_order_value() == pytest.approx(value.values.reshape(-1), rel=1e-9)
 
 
 def test_sbg_recovers_each_plans_retention_from_censored_tenures() -> None:

@@ -4,8 +4,8 @@ One multi-asset writes both forecast marts, downstream of the marts it reads and
 snapshot: `build_marts` runs it after the dbt models and their tests have been published, so a
 new payment reaches analysts without waiting for the models to fit, and `publish/forecast` then
 adds the two tables to that snapshot. The logic lives in
-pipeline.forecast; PyMC is imported only when the asset runs, never when the code location
-loads.
+pipeline.forecast; its SciPy models are imported only when the asset runs, never when the code
+location loads.
 
 No `from __future__ import annotations` here: Dagster reads the resource annotations at
 definition time.

@@ -1,4 +1,4 @@
-"""Repeat orders: a BG/NBD purchase model and a Gamma-Gamma spend model (pymc-marketing).
+"""Repeat orders: a BG/NBD purchase model and a Gamma-Gamma spend model.
 
 BG/NBD (Fader, Hardie & Lee 2005): while alive a customer orders at a Poisson rate λ (Gamma
 distributed across customers); after each order they drop out for good with probability p (Beta
@@ -9,8 +9,9 @@ order of positive mean value and predicts everyone's mean spend. With too few re
 a fit without a finite mean spend (q ≤ 1: values more dispersed than a Gamma mix allows), every
 customer's next order is worth the mean repeat order instead.
 
-Both are fitted per currency by MAP (flat priors, so the estimates are maximum likelihood): fast,
-and on thousands of customers as good as the posterior mean for a point forecast.
+Both are fitted per currency by maximum likelihood (pipeline/forecast/likelihood.py): fast, and
+on thousands of customers as good as a posterior mean for a point forecast. The predictions are
+the papers' closed forms, as pymc-marketing computes them (tests/test_forecast_models.py).
 """
 
 from __future__ import annotations
@@ -19,19 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pymc_extras.prior import Prior
-from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+from scipy.special import expit, hyp2f1
+
+from pipeline.forecast.likelihood import (
+    bg_nbd_log_likelihood,
+    gamma_gamma_log_likelihood,
+    maximize,
+)
 
 DAYS_PER_WEEK = 7.0
 # Gamma-Gamma needs a few repeat buyers; with fewer, the mean repeat order is the better guess.
 MIN_REPEAT_BUYERS = 10
-# MAP through scipy's L-BFGS-B, quietly: a pipeline step has no progress bar to show.
-_MAP = {"method": "map", "progressbar": False}
-
-
-def flat_priors(*names: str) -> dict[str, Prior]:
-    """Flat priors on `names`: the MAP estimate is then the maximum-likelihood estimate."""
-    return {name: Prior("HalfFlat") for name in names}
 
 
 def rfm_summary(orders: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -61,54 +60,67 @@ class PurchaseForecast:
     """A fitted BG/NBD and Gamma-Gamma pair for one currency's customers (`rfm` rows)."""
 
     rfm: pd.DataFrame
-    purchases: BetaGeoModel
-    spend: GammaGammaModel | None
+    purchases: dict[str, float]  # r, alpha, a, b
+    spend: dict[str, float] | None  # p, q, v
 
     def parameters(self) -> dict[str, float]:
         """The fitted BG/NBD parameters r, alpha, a, b (and Gamma-Gamma's p, q, v)."""
-        names = {"r", "alpha", "a", "b"} | ({"p", "q", "v"} if self.spend else set())
-        fits = [self.purchases] + ([self.spend] if self.spend else [])
-        return {
-            name: float(fit.fit_result[name].values.squeeze())
-            for fit in fits
-            for name in names
-            if name in fit.fit_result
-        }
+        return {**self.purchases, **(self.spend or {})}
 
     def probability_alive(self) -> np.ndarray:
-        """P(still buying) at the cutoff, per customer."""
-        alive = self.purchases.expected_probability_alive(data=self._data())
-        return alive.values.reshape(-1)
+        """P(still buying) at the cutoff, per customer (Fader, Hardie & Lee 2008)."""
+        r, alpha, a, b = (self.purchases[k] for k in ("r", "alpha", "a", "b"))
+        x, t_x, big_t = self._history()
+        log_odds = (r + x) * np.log((alpha + big_t) / (alpha + t_x)) + np.log(
+            a / (b + np.maximum(x, 1) - 1)
+        )
+        return np.where(x == 0, 1.0, expit(-log_odds))
 
     def expected_purchases(self, days: np.ndarray) -> np.ndarray:
-        """Expected orders within `days` after the cutoff (one horizon per customer)."""
-        data = self._data().assign(future_t=np.asarray(days) / DAYS_PER_WEEK)
-        return self.purchases.expected_purchases(data=data).values.reshape(-1)
+        """Expected orders within `days` after the cutoff (one horizon per customer; eq. 10)."""
+        r, alpha, a, b = (self.purchases[k] for k in ("r", "alpha", "a", "b"))
+        x, t_x, big_t = self._history()
+        t = np.asarray(days, dtype=float) / DAYS_PER_WEEK
+        numerator = 1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(
+            r + x, b + x, a + b + x - 1, t / (alpha + big_t + t)
+        )
+        numerator *= (a + b + x - 1) / (a - 1)
+        dropout = (x > 0) * (a / (b + np.maximum(x, 1) - 1))
+        denominator = 1 + dropout * ((alpha + big_t) / (alpha + t_x)) ** (r + x)
+        return numerator / denominator
 
     def expected_order_value(self) -> np.ndarray:
-        """Each customer's expected value of a future order."""
+        """Each customer's expected value of a future order: Gamma-Gamma's weighted mean of
+        the population's and their own repeat orders."""
         if self.spend is None:
             return _mean_repeat_value(self.rfm)
-        data = self.rfm[["customer_id", "frequency", "monetary_value"]].assign(
-            monetary_value=self.rfm["monetary_value"].clip(lower=0)
-        )
-        return self.spend.expected_customer_spend(data=data).values.reshape(-1)
+        p, q, v = (self.spend[k] for k in ("p", "q", "v"))
+        x = self.rfm["frequency"].to_numpy(dtype=float)
+        mean = self.rfm["monetary_value"].clip(lower=0).to_numpy(dtype=float)
+        own_weight = p * x / (p * x + q - 1)
+        return (1 - own_weight) * (v * p / (q - 1)) + own_weight * mean
 
-    def _data(self) -> pd.DataFrame:
-        return self.rfm[["customer_id", "frequency", "recency", "T"]]
+    def _history(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(self.rfm[k].to_numpy(dtype=float) for k in ("frequency", "recency", "T"))
 
 
 def fit_purchases(rfm: pd.DataFrame) -> PurchaseForecast:
-    """Fit BG/NBD on every customer of `rfm` and Gamma-Gamma on its repeat buyers (MAP)."""
+    """Fit BG/NBD on every customer of `rfm` and Gamma-Gamma on its repeat buyers."""
     rfm = rfm.reset_index(drop=True)
-    purchases = BetaGeoModel(model_config=flat_priors("r", "alpha", "a", "b"))
-    purchases.fit(data=rfm[["customer_id", "frequency", "recency", "T"]], **_MAP)
+    x, t_x, big_t = (rfm[k].to_numpy(dtype=float) for k in ("frequency", "recency", "T"))
+    purchases = maximize("BG/NBD", bg_nbd_log_likelihood(x, t_x, big_t), ("r", "alpha", "a", "b"))
     repeaters = rfm[(rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)]
     spend = None
     if len(repeaters) >= MIN_REPEAT_BUYERS:
-        spend = GammaGammaModel(model_config=flat_priors("p", "q", "v"))
-        spend.fit(data=repeaters[["customer_id", "frequency", "monetary_value"]], **_MAP)
-        if float(spend.fit_result["q"].values.squeeze()) <= 1:
+        spend = maximize(
+            "Gamma-Gamma",
+            gamma_gamma_log_likelihood(
+                repeaters["frequency"].to_numpy(dtype=float),
+                repeaters["monetary_value"].to_numpy(dtype=float),
+            ),
+            ("p", "q", "v"),
+        )
+        if spend["q"] <= 1:
             spend = None  # no finite mean spend: the values are too dispersed for the model
     return PurchaseForecast(rfm, purchases, spend)
 

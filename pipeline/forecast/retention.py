@@ -12,9 +12,10 @@ products and currencies, and failing that of every subscription.
 Why not pymc-marketing's model classes: `ShiftedBetaGeoModel` requires every customer of a
 cohort to have been observed for the same number of periods, and a plan's subscribers started
 at different times; `ShiftedBetaGeoModelIndividual` keeps a latent θ per subscriber, whose MAP
-is the joint mode (each θ pushed to its boundary), not the plan's retention. So the fit uses the
-library's `ShiftedBetaGeometric` likelihood, right-censored for the subscriptions still running,
-in a two-parameter PyMC model maximised by `pm.find_MAP`.
+is the joint mode (each θ pushed to its boundary), not the plan's retention. So each plan's α
+and β maximise the sBG likelihood, right-censored for the subscriptions still running
+(pipeline/forecast/likelihood.py; equal to pymc-marketing's `ShiftedBetaGeometric` under
+`pm.Censored`, which tests/test_forecast_models.py checks).
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pymc as pm
-from pymc_marketing.clv.distributions import ShiftedBetaGeometric
 from scipy.special import betaln
 
 from pipeline.forecast.inputs import PERIOD_DAYS
+from pipeline.forecast.likelihood import maximize, sbg_log_likelihood
 
 # Fewer subscriptions, or fewer that ended, than this leave a plan's retention unknown.
 MIN_SUBSCRIPTIONS = 30
@@ -47,28 +47,24 @@ class Retention:
 
 
 def fit_retention(paid: np.ndarray, ended: np.ndarray, groups: np.ndarray) -> list[Retention]:
-    """MAP (flat priors) of α and β per group, from payments per subscription and whether it
+    """Maximum-likelihood α and β per group, from payments per subscription and whether it
     ended; `groups` numbers each subscription's group 0, 1, ….
 
     An ended subscription cancelled after exactly `paid` payments; a running one will make at
-    least `paid` (censored on the right). The groups share one model, so one compilation and
-    one optimisation serve them all (their parameters do not interact).
+    least `paid` (censored on the right). The groups' parameters do not interact, so each
+    group is fitted on its own.
     """
     paid, groups = np.asarray(paid, dtype="int64"), np.asarray(groups, dtype="int64")
-    upper = np.where(ended, paid + 1, paid)
-    count = int(groups.max()) + 1
-    with pm.Model():
-        alpha = pm.HalfFlat("alpha", shape=count)
-        beta = pm.HalfFlat("beta", shape=count)
-        churn = ShiftedBetaGeometric.dist(alpha[groups], beta[groups])
-        pm.Censored("payments", churn, lower=None, upper=upper, observed=paid)
-        start = {"alpha": np.ones(count), "beta": np.ones(count)}
-        estimate = pm.find_MAP(start=start, progressbar=False)
-    sizes = np.bincount(groups, minlength=count)
-    return [
-        Retention(float(a), float(b), int(n))
-        for a, b, n in zip(estimate["alpha"], estimate["beta"], sizes, strict=True)
-    ]
+    ended = np.asarray(ended, dtype="int64")
+    fits = []
+    for group in range(int(groups.max()) + 1):
+        mine = groups == group
+        # A subscription's term depends only on (paid, ended): one term per distinct pair.
+        pairs, times = np.unique(np.c_[paid[mine], ended[mine]], axis=0, return_counts=True)
+        log_likelihood = sbg_log_likelihood(pairs[:, 0], pairs[:, 1].astype(bool))
+        estimate = maximize(f"sBG of group {group}", log_likelihood, ("alpha", "beta"), times)
+        fits.append(Retention(estimate["alpha"], estimate["beta"], int(mine.sum())))
+    return fits
 
 
 def plan_retention(recurring: pd.DataFrame) -> pd.Series:

@@ -30,7 +30,7 @@ from pipeline.snapshot_patch import snapshot_build
 from pipeline.warehouse import LANDING_FILES_TABLE, WEBHOOK_SEGMENTS_TABLE
 
 # The packages whose upgrade can change a mart's rows without a change in this repository.
-_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "pymc-marketing")
+_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb", "scipy")
 # The load ledger: which files and webhook log bytes raw holds, and when each was loaded.
 _LEDGER_QUERIES = tuple(
     f"select * from {table} order by all" for table in (LANDING_FILES_TABLE, WEBHOOK_SEGMENTS_TABLE)
