@@ -14,8 +14,9 @@ from pipeline.settings import PostgresWarehouse, Settings
 DAGSTER_YAML_TEMPLATE = Path(__file__).with_name("dagster.yaml")
 
 
-def prepare_dagster_home(settings: Settings) -> None:
-    """Install our instance config (the single-writer pool) into DAGSTER_HOME.
+def install_dagster_yaml(settings: Settings) -> None:
+    """Install our instance config (the single-writer pool) into DAGSTER_HOME, and point this
+    process at it.
 
     The file is ours: it is rewritten on every start so an upgrade takes effect; run history,
     cursors and partitions beside it are kept.
@@ -26,9 +27,13 @@ def prepare_dagster_home(settings: Settings) -> None:
         config += postgres_storage_yaml(settings.dagster_postgres)
     write_atomically(settings.dagster_home / "dagster.yaml", config.encode())
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
-    # Opening the instance creates its storage (SQLite files, or the tables in PostgreSQL) now,
-    # once: a daemon and a webserver started together would both create it and leave two
-    # schema heads behind.
+
+
+def prepare_dagster_home(settings: Settings) -> None:
+    """Install the config and create the instance's storage (SQLite files, or the tables in
+    PostgreSQL) now, once, before the processes that share it start: a daemon and a webserver
+    started together would both create it and leave two schema heads behind."""
+    install_dagster_yaml(settings)
     with dg.DagsterInstance.from_config(str(settings.dagster_home)):
         pass
 
@@ -49,6 +54,7 @@ def postgres_storage_yaml(database: PostgresWarehouse) -> str:
 
 
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
-    """The instance the webserver and daemon use, so one-shot runs show up in the UI."""
-    prepare_dagster_home(settings)
+    """The instance the webserver and daemon use, so one-shot runs show up in the UI. Opening
+    it creates its storage when missing (one process: nothing to race with)."""
+    install_dagster_yaml(settings)
     return dg.DagsterInstance.get()
