@@ -42,12 +42,10 @@ def keep_build_files(settings: Settings, target_path: Path) -> None:
             write_atomically(kept / name, (target_path / name).read_bytes())
 
 
-def seed_parse_state(settings: Settings, target_path: Path) -> bool:
-    """Put the last build's parse state into a new build's target folder (before dbt starts).
-    False when this warehouse has none yet."""
+def seed_parse_state(settings: Settings, target_path: Path) -> None:
+    """Put the last build's parse state into a new build's target folder before dbt starts
+    (nothing before this warehouse's first build: dagster-dbt then seeds set-up's)."""
     kept = kept_dir(settings) / PARSE_STATE
-    if not kept.is_file():
-        return False
-    target_path.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(kept, target_path / PARSE_STATE)
-    return True
+    if kept.is_file():
+        target_path.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kept, target_path / PARSE_STATE)
