@@ -57,7 +57,7 @@ left join pg_catalog.pg_description tbl_desc
     on tbl_desc.objoid = tbl.oid and tbl_desc.objsubid = 0
 left join pg_catalog.pg_description col_desc
     on col_desc.objoid = tbl.oid and col_desc.objsubid = col.attnum
-where lower(sch.nspname) = any(%s)
+where lower(sch.nspname) = any(?)
     and not pg_is_other_temp_schema(sch.oid)
     and tbl.relpersistence in ('p', 'u')
     and tbl.relkind in ('r', 'v', 'f', 'p', 'm')

@@ -20,10 +20,9 @@ from typing import Any
 
 from pipeline.dbt_artifacts import build_manifest_path
 from pipeline.dbt_catalog import DUCKDB_CATALOG_SQL, POSTGRES_CATALOG_SQL, catalog, catalog_schemas
-from pipeline.engines.postgres_raw import postgres_transaction
+from pipeline.engines.reads import build_warehouse_query
 from pipeline.files import write_atomically
 from pipeline.settings import Settings
-from pipeline.warehouse import connect
 
 DOCS_NAME = "dbt_docs.html"
 # Where dbt's page template takes the two documents (dbt's own `--static` replaces the same).
@@ -46,17 +45,9 @@ def default_docs_path(settings: Settings) -> Path:
 
 def read_catalog(settings: Settings, manifest: dict[str, Any]) -> dict[str, Any]:
     """The catalog of the project's relations as the warehouse holds them now."""
-    schemas = catalog_schemas(manifest)
-    if settings.postgres is not None:
-        with postgres_transaction(settings.postgres) as cursor:
-            cursor.execute(POSTGRES_CATALOG_SQL, (schemas,))
-            rows = cursor.fetchall()
-    else:
-        con = connect(settings.warehouse, memory_limit=settings.memory_limit)
-        try:
-            rows = con.execute(DUCKDB_CATALOG_SQL, [schemas]).fetchall()
-        finally:
-            con.close()
+    sql = POSTGRES_CATALOG_SQL if settings.postgres is not None else DUCKDB_CATALOG_SQL
+    with build_warehouse_query(settings) as query:
+        rows = query(sql, [catalog_schemas(manifest)])
     return catalog(manifest, rows, version("dbt-core"))
 
 

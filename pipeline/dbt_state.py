@@ -13,9 +13,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
-
-from pipeline.engines.postgres_raw import postgres_transaction
+from pipeline.engines.reads import build_warehouse_query
 from pipeline.settings import DBT_PROJECT_DIR, Settings
 
 # What the models are made of; docs, target/ and logs/ are not.
@@ -47,18 +45,10 @@ def full_refresh_reason(settings: Settings, fingerprint: str) -> str | None:
 
     Read-only and brief: the caller holds the warehouse's single writer slot.
     """
-    if settings.postgres is not None:
-        with postgres_transaction(settings.postgres) as cursor:
-
-            def on_postgres(sql: str, params: list[str]) -> int:
-                cursor.execute(sql.replace("?", "%s"), params)
-                return int(cursor.fetchone()[0])
-
-            return _reason(on_postgres, fingerprint)
-    if not settings.warehouse.exists():
+    if settings.postgres is None and not settings.warehouse.exists():
         return None  # a first build is a full build anyway
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        return _reason(lambda sql, params: con.execute(sql, params).fetchone()[0], fingerprint)
+    with build_warehouse_query(settings) as query:
+        return _reason(lambda sql, params: int(query(sql, params)[0][0]), fingerprint)
 
 
 def _reason(count: Callable[[str, list[str]], int], fingerprint: str) -> str | None:
