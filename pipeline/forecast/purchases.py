@@ -79,15 +79,14 @@ class PurchaseForecast:
     def expected_purchases(self, days: np.ndarray) -> np.ndarray:
         """Expected orders within `days` after the cutoff (one horizon per customer; eq. 10)."""
         r, alpha, a, b = (self.purchases[k] for k in ("r", "alpha", "a", "b"))
-        x, t_x, big_t = self._history()
+        x, _, big_t = self._history()
         t = np.asarray(days, dtype=float) / DAYS_PER_WEEK
         numerator = 1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(
             r + x, b + x, a + b + x - 1, t / (alpha + big_t + t)
         )
         numerator *= (a + b + x - 1) / (a - 1)
-        dropout = (x > 0) * (a / (b + np.maximum(x, 1) - 1))
-        denominator = 1 + dropout * ((alpha + big_t) / (alpha + t_x)) ** (r + x)
-        return numerator / denominator
+        # eq. 10's denominator is 1 / P(alive)
+        return numerator * self.probability_alive()
 
     def expected_order_value(self) -> np.ndarray:
         """Each customer's expected value of a future order: Gamma-Gamma's weighted mean of
