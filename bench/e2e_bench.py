@@ -140,10 +140,11 @@ def _materialize(assets: list[Any], resources: dict[str, Any]) -> dict[str, Any]
 
 
 def stage_dbt() -> dict[str, Any]:
-    from pipeline.defs import dbt
     from pipeline.defs.resources import pipeline_resources
+    from pipeline.run.driver import defs_of
 
-    return _materialize(list(dbt.build_defs().assets), pipeline_resources(load_settings()))
+    settings = load_settings()
+    return _materialize([defs_of(settings).dbt_models], pipeline_resources(settings))
 
 
 def stage_change_export() -> dict[str, Any]:
@@ -200,10 +201,12 @@ def stage_check() -> dict[str, Any]:
 def stage_publish() -> dict[str, Any]:
     import duckdb
 
-    from pipeline.defs.publish import dbt_docs, marts_snapshot
     from pipeline.defs.resources import pipeline_resources
+    from pipeline.run.driver import defs_of
 
-    facts = _materialize([marts_snapshot, dbt_docs], pipeline_resources(load_settings()))
+    settings = load_settings()
+    marts_snapshot, _, _, dbt_docs = defs_of(settings).publish
+    facts = _materialize([marts_snapshot, dbt_docs], pipeline_resources(settings))
     snapshot = load_settings().marts_snapshot
     with duckdb.connect(str(snapshot), read_only=True) as con:
         facts["payments"] = con.execute("select count(*) from fct_payments").fetchone()[0]
@@ -211,12 +214,14 @@ def stage_publish() -> dict[str, Any]:
 
 
 def stage_forecast() -> dict[str, Any]:
-    from pipeline.defs.forecast import ltv_forecast
-    from pipeline.defs.publish import forecast_in_snapshot, ltv_report
     from pipeline.defs.resources import pipeline_resources
+    from pipeline.run.driver import defs_of
 
-    assets = [ltv_forecast, forecast_in_snapshot, ltv_report]
-    return _materialize(assets, pipeline_resources(load_settings()))
+    settings = load_settings()
+    defs = defs_of(settings)
+    _, forecast_in_snapshot, ltv_report, _ = defs.publish
+    assets = [defs.forecast, forecast_in_snapshot, ltv_report]
+    return _materialize(assets, pipeline_resources(settings))
 
 
 # --- the driver ------------------------------------------------------------------------------

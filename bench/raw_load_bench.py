@@ -86,9 +86,11 @@ def run_ceiling(csv_path: Path, warehouse: Path) -> dict[str, float]:
 def run_asset(csv_path: Path, warehouse: Path) -> dict[str, float]:
     import dagster as dg
 
-    from pipeline.defs.ingest.assets import raw_thrivecart_transactions as asset
-    from pipeline.defs.ingest.partitions import LANDING_PATH_TAG, TRANSACTIONS_FILES
+    from pipeline.defs.ingest.partitions import LANDING_PATH_TAG
+    from pipeline.defs.pipeline_defs import pipeline_defs
     from pipeline.defs.resources import WarehouseResource
+    from pipeline.defs.scope import SINGLE
+    from pipeline.ingest.headers import TRANSACTIONS
     from pipeline.ingest.landing import file_sha256
     from pipeline.settings import load_settings
 
@@ -97,9 +99,11 @@ def run_asset(csv_path: Path, warehouse: Path) -> dict[str, float]:
     settings = load_settings({**env, "LTV_ARCHIVE_DIR": ""})
     # The resources the asset uses, built before the clock starts, as the code location does.
     resources = {"settings": settings, "warehouse": WarehouseResource.of(settings)}
+    ingest = pipeline_defs(SINGLE).ingest
+    asset = ingest.landing[TRANSACTIONS]
     sha256 = file_sha256(csv_path)  # the sensor's work, not the load's
     with dg.DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(TRANSACTIONS_FILES.name, [sha256])
+        instance.add_dynamic_partitions(ingest.partitions[TRANSACTIONS].name, [sha256])
         start, cpu = time.perf_counter(), _cpu_seconds()
         result = dg.materialize(
             [asset],

@@ -13,17 +13,17 @@ from pipeline.settings import Settings, load_settings
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Ingest (landing files, webhook log), dbt models, the forecast, publish (snapshot,
-    report), automation, with their resources built from `settings` (default: read from the
-    environment, here only).
+    report), automation, once per account of LTV_ACCOUNTS (else once), with their resources
+    built from `settings` (default: read from the environment, here only).
     """
-    from pipeline.defs import automation, dbt, forecast, ingest, publish
+    from pipeline.defs.pipeline_defs import pipeline_defs
     from pipeline.defs.resources import pipeline_resources
+    from pipeline.defs.scope import scopes
 
     settings = settings or load_settings()
     resources = dg.Definitions(resources=pipeline_resources(settings))
-    return dg.Definitions.merge(
-        ingest.defs, dbt.build_defs(), forecast.defs, publish.defs, automation.defs, resources
-    )
+    pipelines = [pipeline_defs(scope).definitions() for scope in scopes(settings)]
+    return dg.Definitions.merge(*pipelines, resources)
 
 
 @dg.definitions

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -30,6 +30,8 @@ ENGINES = ("duckdb", "postgres")
 DEFAULT_DUCKDB_WAREHOUSE = "warehouse/ltv.duckdb"
 # With LTV_ENGINE=postgres: the DuckDB file the loads validate into, beside the snapshot.
 POSTGRES_LOCAL_WAREHOUSE = "ltv.duckdb"
+# A ThriveCart account as LTV_ACCOUNTS names it: its subdomain, lower case.
+_ACCOUNT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _POSTGRES_URL_EXAMPLE = "postgresql://ltv@localhost:5432/ltv"
 
 
@@ -91,6 +93,36 @@ class Settings:
     postgres: PostgresWarehouse | None = None
     # Dagster's storage in PostgreSQL instead of SQLite files in `dagster_home`.
     dagster_postgres: PostgresWarehouse | None = None
+    # LTV_ACCOUNTS: the ThriveCart accounts kept apart, each in a pipeline of its own
+    # (`for_account`). Empty: one pipeline for whatever arrives, as for a single account.
+    accounts: tuple[str, ...] = ()
+    # The account these settings are scoped to (set by `for_account`), else None.
+    account: str | None = None
+
+    def for_account(self, account: str | None) -> Settings:
+        """The settings of one account's pipeline: its own landing folder (exports, webhook
+        log, rejected files), warehouse, snapshot and archive, in a subfolder named after it
+        beside where a single account's would be. Dagster's home stays shared. `None` (no
+        accounts configured) or the account these already are: these settings, unchanged."""
+        if account is None or account == self.account:
+            return self
+        if account not in self.accounts:
+            raise SettingsError(
+                f"account {account!r} is not in LTV_ACCOUNTS ({', '.join(self.accounts)})."
+            )
+        return replace(
+            self,
+            landing_dir=self.landing_dir / account,
+            warehouse=self.warehouse.parent / account / self.warehouse.name,
+            marts_snapshot=self.marts_snapshot.parent / account / self.marts_snapshot.name,
+            archive_dir=self.archive_dir / account if self.archive_dir else None,
+            accounts=(),
+            account=account,
+        )
+
+    def pipelines(self) -> list[Settings]:
+        """The settings of every pipeline: one per account, or these alone."""
+        return [self.for_account(a) for a in self.accounts] or [self]
 
     @property
     def webhooks_dir(self) -> Path:
@@ -113,6 +145,8 @@ class Settings:
             "delinquency_days": self.delinquency_days,
             "reporting_currency": self.reporting_currency,
         }
+        if self.account:  # a pipeline of LTV_ACCOUNTS: every row is that account's
+            models["ltv_account"] = self.account
         if self.postgres is None:
             # DuckDB is the profile's default target, so these vars are those of a DuckDB-only
             # project: nothing a build or its fingerprints compare changes.
@@ -129,6 +163,17 @@ class Settings:
             "ltv_postgres_user": self.postgres.user,
             "ltv_postgres_database": self.postgres.database,
         }
+
+
+def account_pipeline(settings: Settings, account: str | None) -> Settings:
+    """The pipeline a command's `--account` names: one is needed when LTV_ACCOUNTS lists
+    accounts, and none makes sense without."""
+    if settings.accounts and not account:
+        names = ", ".join(settings.accounts)
+        raise SettingsError(f"several accounts are configured: add --account ({names}).")
+    if account and not settings.accounts:
+        raise SettingsError("--account needs LTV_ACCOUNTS: no accounts are configured.")
+    return settings.for_account(account.strip().lower() if account else None)
 
 
 def parse_secrets(raw: str) -> dict[str, str]:
@@ -152,6 +197,40 @@ def parse_secrets(raw: str) -> dict[str, str]:
             )
         secrets[account.strip().lower()] = secret.strip()
     return secrets
+
+
+def parse_accounts(raw: str) -> tuple[str, ...]:
+    """Parse `LTV_ACCOUNTS`: ThriveCart account subdomains, comma-separated, in order."""
+    accounts: list[str] = []
+    for part in raw.split(","):
+        account = part.strip().lower()
+        if not account:
+            continue
+        if not _ACCOUNT.fullmatch(account):
+            raise SettingsError(
+                f"LTV_ACCOUNTS: {part.strip()!r} is not a ThriveCart account; give each "
+                "account's subdomain (letters, digits, hyphens), e.g. 'acme,acme-eu'."
+            )
+        if account in accounts:
+            raise SettingsError(f"LTV_ACCOUNTS names {account!r} twice.")
+        accounts.append(account)
+    return tuple(accounts)
+
+
+def _check_accounts(accounts: tuple[str, ...], secrets: dict[str, str], engine: str) -> None:
+    """Several accounts need a secret each (or one for all), and the DuckDB engine."""
+    if not accounts:
+        return
+    if engine != "duckdb":
+        raise SettingsError(
+            "LTV_ACCOUNTS works with LTV_ENGINE=duckdb only (one warehouse file per account); "
+            "unset LTV_ACCOUNTS or use duckdb."
+        )
+    if unknown := sorted(set(secrets) - {"*", *accounts}):
+        raise SettingsError(
+            f"THRIVECART_SECRET has a secret for {', '.join(unknown)}, which LTV_ACCOUNTS does "
+            "not list: add the account to LTV_ACCOUNTS or remove its secret."
+        )
 
 
 def _parse_int(name: str, raw: str) -> int:
@@ -258,6 +337,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     warehouse = get("LTV_WAREHOUSE", DEFAULT_DUCKDB_WAREHOUSE)
     dagster_url = get("DAGSTER_POSTGRES_URL", "")
     snapshot = _path(get("LTV_MARTS_SNAPSHOT", "warehouse/marts.duckdb"))
+    secrets = parse_secrets(get("THRIVECART_SECRET", ""))
+    accounts = parse_accounts(get("LTV_ACCOUNTS", ""))
+    _check_accounts(accounts, secrets, engine)
     postgres = None
     if engine == "postgres":
         postgres = parse_postgres_url(warehouse)
@@ -269,7 +351,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         dagster_home=_path(get("DAGSTER_HOME", ".dagster")),
         timezone=_check_timezone("LTV_TIMEZONE", get("LTV_TIMEZONE", "UTC")),
         csv_timezone=_check_timezone("LTV_CSV_TIMEZONE", get("LTV_CSV_TIMEZONE", "UTC")),
-        secrets=parse_secrets(get("THRIVECART_SECRET", "")),
+        secrets=secrets,
         match_tolerance_minutes=_parse_int(
             "LTV_MATCH_TOLERANCE_MINUTES", get("LTV_MATCH_TOLERANCE_MINUTES", "1440")
         ),
@@ -286,4 +368,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         dagster_postgres=(
             parse_postgres_url(dagster_url, "DAGSTER_POSTGRES_URL") if dagster_url else None
         ),
+        accounts=accounts,
     )

@@ -195,8 +195,10 @@ def up(host: str, ui_port: int, webhook_port: int, demo_customers: int) -> None:
         raise click.ClickException(str(exc)) from None
     prepare_dagster_home(settings)
     create_instance_storage(settings)
-    settings.landing_dir.mkdir(parents=True, exist_ok=True)
-    seeded = landing_is_empty(settings.landing_dir)
+    for pipeline in settings.pipelines():
+        pipeline.landing_dir.mkdir(parents=True, exist_ok=True)
+    # A first look at the product; a seller with several accounts brings their own data.
+    seeded = not settings.accounts and landing_is_empty(settings.landing_dir)
     if seeded:
         from pipeline.demo import generate_seller
 

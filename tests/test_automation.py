@@ -11,20 +11,21 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.test_utils import create_run_for_test
 
 from pipeline.definitions import build_definitions
-from pipeline.defs.automation import (
-    BUILD_TRIGGER_TAG,
-    RAW_KEYS,
-    build_marts,
-    load_webhooks_and_build,
-    marts_build_sensor,
-)
-from pipeline.defs.ingest.assets import WEBHOOK_JOB
+from pipeline.defs.automation import BUILD_TRIGGER_TAG
+from pipeline.defs.pipeline_defs import pipeline_defs
+from pipeline.defs.scope import SINGLE
+
+AUTOMATION = pipeline_defs(SINGLE).automation
+RAW_KEYS = AUTOMATION.raw_keys
+build_marts = AUTOMATION.build_marts
+load_webhooks_and_build = AUTOMATION.load_webhooks_and_build
+WEBHOOK_JOB = pipeline_defs(SINGLE).ingest.webhook_job
 
 WEBHOOKS = dg.AssetKey(["raw", "thrivecart_webhook_events"])
 
 
 def tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
-    return marts_build_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+    return AUTOMATION.marts_build_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
 
 
 def raw_loaded(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> None:

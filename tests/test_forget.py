@@ -14,11 +14,9 @@ from test_ingest_assets import execute, run_sensor
 from test_ltv_run_guards import write_transactions
 
 from pipeline.cli import main
-from pipeline.defs.ingest import defs
-from pipeline.defs.ingest.forget import landing_removals_sensor
-from pipeline.defs.ingest.partitions import TRANSACTIONS_FILES
-from pipeline.defs.ingest.sensors import landing_files_sensor
+from pipeline.defs.pipeline_defs import pipeline_defs
 from pipeline.defs.resources import pipeline_resources
+from pipeline.defs.scope import SINGLE
 from pipeline.ingest.csv_load import ExportFile, load_export
 from pipeline.ingest.forget import Forgotten, forget_gone
 from pipeline.ingest.headers import TRANSACTIONS
@@ -27,6 +25,9 @@ from pipeline.settings import Settings
 from pipeline.warehouse import connect, ensure_raw_schema
 
 LOADED_AT = datetime(2026, 11, 28, 12, 0, 0)
+PIPELINE = pipeline_defs(SINGLE)
+landing_files_sensor = PIPELINE.landing_files_sensor
+landing_removals_sensor = PIPELINE.landing_removals_sensor
 
 
 @pytest.fixture
@@ -134,14 +135,17 @@ def test_the_sensor_forgets_a_file_removed_while_the_stack_runs(
     (landing / "orders" / "export.csv").unlink()
     (forget,) = landing_removals_sensor(context).run_requests
     resources = dg.Definitions(resources=pipeline_resources(pipeline_settings))
-    job = dg.Definitions.merge(defs, resources).resolve_job_def("forget_landing_files")
+    job = dg.Definitions.merge(PIPELINE.ingest_definitions(), resources).resolve_job_def(
+        "forget_landing_files"
+    )
     result = job.execute_in_process(instance=ephemeral_instance)
 
     assert result.success
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
     assert (metadata["file"].value, metadata["rows_removed"].value) == ("orders/export.csv", 2)
-    assert ephemeral_instance.get_dynamic_partitions(TRANSACTIONS_FILES.name) == []
+    partitions = PIPELINE.ingest.partitions[TRANSACTIONS].name
+    assert ephemeral_instance.get_dynamic_partitions(partitions) == []
     with duckdb.connect(str(pipeline_settings.warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.thrivecart_transactions").fetchone() == (0,)
     assert forget.run_key and landing_removals_sensor(context).run_requests == []

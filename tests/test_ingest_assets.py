@@ -14,11 +14,11 @@ import pytest
 from test_ingest_headers import TRANSACTIONS_HEADER
 from test_ingest_webhooks import record
 
-from pipeline.defs.ingest import defs
-from pipeline.defs.ingest.assets import WEBHOOK_JOB, raw_thrivecart_webhook_events
-from pipeline.defs.ingest.partitions import LANDING_PARTITIONS, LANDING_PATH_TAG
-from pipeline.defs.ingest.sensors import landing_files_sensor, webhook_days_request
+from pipeline.defs.ingest.partitions import LANDING_PATH_TAG
+from pipeline.defs.ingest.sensors import webhook_days_request
+from pipeline.defs.pipeline_defs import pipeline_defs
 from pipeline.defs.resources import pipeline_resources
+from pipeline.defs.scope import SINGLE
 from pipeline.demo import SellerSummary
 from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
 from pipeline.ingest.landing import file_sha256
@@ -26,6 +26,9 @@ from pipeline.run.driver import failure_messages, ingest_pending
 from pipeline.settings import Settings
 
 RAW_TABLES = ["thrivecart_transactions", "thrivecart_subscriptions", "rejected_rows"]
+PIPELINE = pipeline_defs(SINGLE)
+INGEST = PIPELINE.ingest
+landing_files_sensor = PIPELINE.landing_files_sensor
 
 
 @pytest.fixture
@@ -38,7 +41,7 @@ def execute(
 ) -> dg.ExecuteInProcessResult:
     """Run what a sensor requested, in-process: its job (or the webhook asset) and checks."""
     with_resources = dg.Definitions.merge(
-        defs, dg.Definitions(resources=pipeline_resources(settings))
+        PIPELINE.ingest_definitions(), dg.Definitions(resources=pipeline_resources(settings))
     )
     return with_resources.resolve_job_def(request.job_name).execute_in_process(
         instance=instance,
@@ -239,8 +242,10 @@ def write_segments(settings: Settings, days: list[str]) -> None:
 
 def with_config(config: dict[str, object]) -> dg.RunRequest:
     """A run of the webhook load with this op config, as a launchpad would launch it."""
-    op = raw_thrivecart_webhook_events.op.name
-    return dg.RunRequest(job_name=WEBHOOK_JOB.name, run_config={"ops": {op: {"config": config}}})
+    op = INGEST.webhook.op.name
+    return dg.RunRequest(
+        job_name=INGEST.webhook_job.name, run_config={"ops": {op: {"config": config}}}
+    )
 
 
 def test_webhook_days_load_in_one_run_and_reload_unchanged(
@@ -248,7 +253,7 @@ def test_webhook_days_load_in_one_run_and_reload_unchanged(
 ) -> None:
     write_segments(pipeline_settings, ["2026-03-01", "2026-03-02", "2026-03-04"])
     # Without days in its config, a run loads every segment that grew: one materialization.
-    result = execute(instance, dg.RunRequest(job_name=WEBHOOK_JOB.name), pipeline_settings)
+    result = execute(instance, dg.RunRequest(job_name=INGEST.webhook_job.name), pipeline_settings)
     assert result.success
     assert metadata(result)["days_in_run"] == "2026-03-01 to 2026-03-02, 2026-03-04"
     assert metadata(result)["events_in_run"] == 6
@@ -257,13 +262,15 @@ def test_webhook_days_load_in_one_run_and_reload_unchanged(
     before = query(pipeline_settings, snapshot)
     assert len(before) == 6
 
-    again = execute(instance, webhook_days_request([date(2026, 3, 4)]), pipeline_settings)
+    again = execute(instance, webhook_days_request(INGEST, [date(2026, 3, 4)]), pipeline_settings)
     assert (metadata(again)["days_in_run"], metadata(again)["new_events_in_run"]) == (
         "2026-03-04",
         0,
     )
     assert query(pipeline_settings, snapshot) == before
-    nothing_grew = execute(instance, dg.RunRequest(job_name=WEBHOOK_JOB.name), pipeline_settings)
+    nothing_grew = execute(
+        instance, dg.RunRequest(job_name=INGEST.webhook_job.name), pipeline_settings
+    )
     assert metadata(nothing_grew)["days_in_run"] == "none"
     every_day = execute(instance, with_config({"all_days": True}), pipeline_settings)
     assert metadata(every_day)["days_in_run"] == "2026-03-01 to 2026-03-02, 2026-03-04"
@@ -297,7 +304,7 @@ def test_ingest_pending_loads_everything_once(
     )
     assert counts == [(11, True)]  # 4 exports and 7 cost, ad spend and rate files
     partitions = {
-        e: len(instance.get_dynamic_partitions(p.name)) for e, p in LANDING_PARTITIONS.items()
+        e: len(instance.get_dynamic_partitions(p.name)) for e, p in INGEST.partitions.items()
     }
     # the rejected file's run too
     assert partitions == {

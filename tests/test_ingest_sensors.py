@@ -10,18 +10,19 @@ import dagster as dg
 from dagster import DagsterRunStatus
 from dagster._core.test_utils import create_run_for_test
 
-from pipeline.defs.automation import load_webhooks_and_build, webhook_log_sensor
-from pipeline.defs.ingest.assets import WEBHOOK_JOB
-from pipeline.defs.ingest.partitions import (
-    LANDING_PATH_TAG,
-    SUBSCRIPTIONS_FILES,
-    TRANSACTIONS_FILES,
-)
-from pipeline.defs.ingest.sensors import landing_files_sensor
+from pipeline.defs.ingest.partitions import LANDING_PATH_TAG
+from pipeline.defs.pipeline_defs import pipeline_defs
+from pipeline.defs.scope import SINGLE
 from pipeline.demo import SellerSummary
+from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
 from pipeline.ingest.landing import file_sha256
 from pipeline.settings import Settings
 from pipeline.sidecar.replay import replay_to_log
+
+PIPELINE = pipeline_defs(SINGLE)
+LANDING_SENSOR = PIPELINE.landing_files_sensor
+WEBHOOK_SENSOR = PIPELINE.automation.webhook_log_sensor
+LOAD_AND_BUILD = PIPELINE.automation.load_webhooks_and_build
 
 
 def tick(
@@ -52,7 +53,7 @@ def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
     pipeline_settings: Settings,
     settle: Callable[[Path], None],
 ) -> None:
-    result = tick(landing_files_sensor, ephemeral_instance, None, pipeline_settings)
+    result = tick(LANDING_SENSOR, ephemeral_instance, None, pipeline_settings)
     files = demo_landing.files
     expected = {
         file_sha256(files[role]): (job, files[role].relative_to(demo_landing.out).as_posix())
@@ -76,20 +77,19 @@ def test_landing_sensor_requests_one_run_per_content_and_each_content_once(
         if r.run_key and r.run_key.startswith(f"{r.partition_key}:")
     }
     assert requested == expected
-    assert len(ephemeral_instance.get_dynamic_partitions(TRANSACTIONS_FILES.name)) == 2
-    assert len(ephemeral_instance.get_dynamic_partitions(SUBSCRIPTIONS_FILES.name)) == 2
+    for export in (TRANSACTIONS, SUBSCRIPTIONS):
+        partitions = PIPELINE.ingest.partitions[export].name
+        assert len(ephemeral_instance.get_dynamic_partitions(partitions)) == 2
 
     assert (
-        tick(
-            landing_files_sensor, ephemeral_instance, result.cursor, pipeline_settings
-        ).run_requests
+        tick(LANDING_SENSOR, ephemeral_instance, result.cursor, pipeline_settings).run_requests
         == []
     )
     copy = pipeline_settings.landing_dir / "inbox" / "same export, other name.csv"
     copy.parent.mkdir()
     shutil.copyfile(files["latest"], copy)
     settle(copy.parent)
-    again = tick(landing_files_sensor, ephemeral_instance, result.cursor, pipeline_settings)
+    again = tick(LANDING_SENSOR, ephemeral_instance, result.cursor, pipeline_settings)
     assert again.run_requests == []
     assert not pipeline_settings.warehouse.exists()  # sensors never open DuckDB
 
@@ -104,11 +104,11 @@ def test_half_written_files_wait_for_a_later_tick(
     header = "order_id,order_date,event,transaction_id,total,email\n"
     (landing / "orders" / "export.csv.crdownload").write_text(header + "1,2,3,4,5,6\n")
     (landing / "orders" / "being-copied.csv").write_text(header + "7,8,9,10,11,12\n")
-    result = tick(landing_files_sensor, ephemeral_instance, None, pipeline_settings)
+    result = tick(LANDING_SENSOR, ephemeral_instance, None, pipeline_settings)
     assert result.run_requests == []
     (landing / "orders" / "export.csv.crdownload").rename(landing / "orders" / "export.csv")
     settle(landing)
-    result = tick(landing_files_sensor, ephemeral_instance, result.cursor, pipeline_settings)
+    result = tick(LANDING_SENSOR, ephemeral_instance, result.cursor, pipeline_settings)
     paths = sorted(r.tags[LANDING_PATH_TAG] for r in result.run_requests)
     assert paths == ["orders/being-copied.csv", "orders/export.csv"]
 
@@ -122,13 +122,18 @@ def test_webhook_sensor_requests_one_run_for_a_whole_replayed_history(
     segments = sorted(p.name for p in log.glob("thrivecart-*.jsonl"))
     assert len(segments) > 20
 
-    result = tick(webhook_log_sensor, ephemeral_instance, None, pipeline_settings)
+    result = tick(WEBHOOK_SENSOR, ephemeral_instance, None, pipeline_settings)
     (request,) = result.run_requests
     all_days = [name[11:21] for name in segments]
     assert requested_days(request) == all_days
-    assert request.job_name == load_webhooks_and_build.name and request.run_key
+    assert request.job_name == LOAD_AND_BUILD.name and request.run_key
     assert (
-        tick(webhook_log_sensor, ephemeral_instance, result.cursor, pipeline_settings).run_requests
+        tick(
+            WEBHOOK_SENSOR,
+            ephemeral_instance,
+            result.cursor,
+            pipeline_settings,
+        ).run_requests
         == []
     )
 
@@ -137,15 +142,22 @@ def test_webhook_sensor_requests_one_run_for_a_whole_replayed_history(
         f.write(b'{"torn": ')
     # While a build runs, the new line is only loaded; the build sensor follows it up.
     create_run_for_test(
-        ephemeral_instance, job_name=load_webhooks_and_build.name, status=DagsterRunStatus.STARTED
+        ephemeral_instance,
+        job_name=LOAD_AND_BUILD.name,
+        status=DagsterRunStatus.STARTED,
     )
-    later = tick(webhook_log_sensor, ephemeral_instance, result.cursor, pipeline_settings)
+    later = tick(WEBHOOK_SENSOR, ephemeral_instance, result.cursor, pipeline_settings)
     (request,) = later.run_requests
     assert requested_days(request) == [all_days[-1]]
-    assert request.job_name == WEBHOOK_JOB.name
+    assert request.job_name == PIPELINE.ingest.webhook_job.name
     assert request.run_key != result.run_requests[0].run_key
     assert (
-        tick(webhook_log_sensor, ephemeral_instance, later.cursor, pipeline_settings).run_requests
+        tick(
+            WEBHOOK_SENSOR,
+            ephemeral_instance,
+            later.cursor,
+            pipeline_settings,
+        ).run_requests
         == []
     )
     assert not pipeline_settings.warehouse.exists()
@@ -154,12 +166,11 @@ def test_webhook_sensor_requests_one_run_for_a_whole_replayed_history(
 def test_sensors_run_by_default_and_every_writer_is_in_the_pool(
     pipeline_settings: Settings,
 ) -> None:
-    from pipeline.defs import WAREHOUSE_POOL
-    from pipeline.defs.ingest import defs
     from pipeline.defs.resources import pipeline_resources
+    from pipeline.defs.scope import WAREHOUSE_POOL
 
     resources = dg.Definitions(resources=pipeline_resources(pipeline_settings))
-    repo = dg.Definitions.merge(defs, resources).get_repository_def()
+    repo = dg.Definitions.merge(PIPELINE.ingest_definitions(), resources).get_repository_def()
     for sensor in repo.sensor_defs:
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     pools = [a.op.pool for a in repo.assets_defs_by_key.values()]

@@ -12,9 +12,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.defs import WAREHOUSE_POOL
 from pipeline.defs.ingest.partitions import LANDING_PATH_TAG
-from pipeline.defs.ingest.sensors import landing_files_sensor
+from pipeline.defs.pipeline_defs import pipeline_defs
+from pipeline.defs.scope import SINGLE, WAREHOUSE_POOL
 from pipeline.demo import SellerSummary
 from pipeline.settings import Settings
 from pipeline.warehouse import WarehouseBusy, connect
@@ -23,15 +23,17 @@ from pipeline.warehouse import WarehouseBusy, connect
 RUN_IN_OWN_PROCESS = """
 import sys
 import dagster as dg
-from pipeline.defs.ingest.assets import raw_thrivecart_transactions
 from pipeline.defs.ingest.partitions import LANDING_PATH_TAG
+from pipeline.defs.pipeline_defs import pipeline_defs
 from pipeline.defs.resources import pipeline_resources
+from pipeline.defs.scope import SINGLE
+from pipeline.ingest.headers import TRANSACTIONS
 from pipeline.settings import load_settings
 
 partition, path = sys.argv[1:3]
 with dg.DagsterInstance.get() as instance:
     result = dg.materialize(
-        [raw_thrivecart_transactions],
+        [pipeline_defs(SINGLE).ingest.landing[TRANSACTIONS]],
         instance=instance,
         partition_key=partition,
         tags={LANDING_PATH_TAG: path},
@@ -48,7 +50,7 @@ def test_two_loads_requested_at_once_both_succeed(
     context = dg.build_sensor_context(
         instance=dagster_instance, resources={"settings": pipeline_settings}
     )
-    result = landing_files_sensor(context)
+    result = pipeline_defs(SINGLE).landing_files_sensor(context)
     for request in result.dynamic_partitions_requests:
         dagster_instance.add_dynamic_partitions(
             request.partitions_def_name, list(request.partition_keys)

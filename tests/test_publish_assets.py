@@ -7,17 +7,19 @@ from pathlib import Path
 import dagster as dg
 from test_report_fixture import ROW_COUNTS, build_fixture_marts
 
-from pipeline.defs import SNAPSHOT_KEY, WAREHOUSE_POOL
-from pipeline.defs import forecast as forecast_defs
-from pipeline.defs.forecast import FORECAST_KEYS, INPUT_KEYS
-from pipeline.defs.publish import (
-    MART_KEYS,
-    defs,
-    forecast_in_snapshot,
-    ltv_report,
-    marts_snapshot,
-)
+from pipeline.defs import SNAPSHOT_PATH
+from pipeline.defs.forecast import INPUT_MARTS, forecast_keys
+from pipeline.defs.pipeline_defs import pipeline_defs
+from pipeline.defs.publish import mart_keys
+from pipeline.defs.scope import SINGLE, WAREHOUSE_POOL
 from pipeline.settings import load_settings
+
+PIPELINE = pipeline_defs(SINGLE)
+marts_snapshot, forecast_in_snapshot, ltv_report, _ = PIPELINE.publish
+SNAPSHOT_KEY = dg.AssetKey(list(SNAPSHOT_PATH))
+MART_KEYS = mart_keys(SINGLE)
+FORECAST_KEYS = forecast_keys(SINGLE)
+INPUT_KEYS = [dg.AssetKey(["marts", name]) for name in INPUT_MARTS]
 
 FORECAST_PUBLISH_KEY = dg.AssetKey(["publish", "forecast"])
 REPORT_KEY = dg.AssetKey(["publish", "ltv_report"])
@@ -25,7 +27,8 @@ REPORT_KEY = dg.AssetKey(["publish", "ltv_report"])
 
 def test_snapshot_follows_the_contract_marts_and_the_forecast_follows_it() -> None:
     with_settings = dg.Definitions(resources={"settings": load_settings({})})
-    publish = dg.Definitions.merge(defs, forecast_defs.defs, with_settings)
+    assets = dg.Definitions(assets=[PIPELINE.forecast, *PIPELINE.publish])
+    publish = dg.Definitions.merge(assets, with_settings)
     dg.Definitions.validate_loadable(publish)
     graph = publish.resolve_asset_graph()
     # A new payment reaches the snapshot without waiting for the forecast to fit.

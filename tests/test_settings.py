@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import DEFAULT_MEMORY_LIMIT, SettingsError, load_settings
+from pipeline.settings import (
+    DEFAULT_MEMORY_LIMIT,
+    SettingsError,
+    account_pipeline,
+    load_settings,
+)
 from pipeline.warehouse import connect
 
 
@@ -85,3 +90,66 @@ def test_postgres_engine_reads_the_warehouse_as_a_url_and_hands_it_to_dbt() -> N
 def test_a_bad_engine_or_postgres_url_is_refused(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(env)
+
+
+def test_each_account_gets_its_own_folders_and_dbt_knows_whose_rows_they_are(
+    tmp_path: Path,
+) -> None:
+    env = {
+        "LTV_ACCOUNTS": " Acme, acme-eu ",
+        "THRIVECART_SECRET": "acme:one,acme-eu:two",
+        "LTV_LANDING_DIR": str(tmp_path / "landing"),
+        "LTV_WAREHOUSE": str(tmp_path / "wh" / "ltv.duckdb"),
+        "LTV_MARTS_SNAPSHOT": str(tmp_path / "out" / "marts.duckdb"),
+        "LTV_ARCHIVE_DIR": str(tmp_path / "archive"),
+    }
+    settings = load_settings(env)
+    assert settings.accounts == ("acme", "acme-eu")
+    eu = settings.for_account("acme-eu")
+    assert (eu.landing_dir, eu.webhooks_dir, eu.rejected_dir) == (
+        tmp_path / "landing" / "acme-eu",
+        tmp_path / "landing" / "acme-eu" / "webhooks",
+        tmp_path / "landing" / "acme-eu" / "rejected",
+    )
+    assert eu.warehouse == tmp_path / "wh" / "acme-eu" / "ltv.duckdb"
+    assert eu.marts_snapshot == tmp_path / "out" / "acme-eu" / "marts.duckdb"
+    assert eu.archive_dir == tmp_path / "archive" / "acme-eu"
+    assert eu.dagster_home == settings.dagster_home
+    assert eu.dbt_vars()["ltv_account"] == "acme-eu"
+    assert eu.for_account("acme-eu") is eu
+    assert [p.account for p in settings.pipelines()] == ["acme", "acme-eu"]
+    assert account_pipeline(settings, "ACME").warehouse == tmp_path / "wh" / "acme" / "ltv.duckdb"
+    with pytest.raises(SettingsError, match="add --account \\(acme, acme-eu\\)"):
+        account_pipeline(settings, None)
+    with pytest.raises(SettingsError, match="'other' is not in LTV_ACCOUNTS"):
+        settings.for_account("other")
+
+    single = load_settings({k: v for k, v in env.items() if k != "LTV_ACCOUNTS"})
+    assert single.pipelines() == [single]
+    assert "ltv_account" not in single.dbt_vars()
+    with pytest.raises(SettingsError, match="--account needs LTV_ACCOUNTS"):
+        account_pipeline(single, "acme")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LTV_ACCOUNTS": "acme,acme"}, "names 'acme' twice"),
+        ({"LTV_ACCOUNTS": "acme,acme.com"}, "'acme.com' is not a ThriveCart account"),
+        (
+            {"LTV_ACCOUNTS": "acme", "THRIVECART_SECRET": "acme:a,beta:b"},
+            "secret for beta, which LTV_ACCOUNTS does not list",
+        ),
+        (
+            {
+                "LTV_ACCOUNTS": "acme",
+                "LTV_ENGINE": "postgres",
+                "LTV_WAREHOUSE": "postgresql://u@h/d",
+            },
+            "LTV_ACCOUNTS works with LTV_ENGINE=duckdb only",
+        ),
+    ],
+)
+def test_accounts_that_cannot_be_kept_apart_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"THRIVECART_SECRET": "word", **env})

@@ -20,7 +20,7 @@ from pipeline.dbt_artifacts import keep_build_files, seed_parse_state
 from pipeline.dbt_command import build_args
 from pipeline.dbt_docs import dbt_executable
 from pipeline.dbt_state import full_refresh_reason, project_fingerprint
-from pipeline.defs import WAREHOUSE_POOL
+from pipeline.defs.scope import Scope
 from pipeline.engines.postgres_raw import sync_raw
 from pipeline.settings import DBT_PROJECT_DIR, Settings
 
@@ -33,8 +33,13 @@ class LtvDbtTranslator(DagsterDbtTranslator):
 
     dbt sources are the raw tables the ingest assets write, so a source `thrivecart.<table>`
     becomes the asset `raw/<table>` and the lineage runs from landing files to marts. Models are
-    keyed and grouped by their schema (staging, intermediate, marts), as SQL users name them.
+    keyed and grouped by their schema (staging, intermediate, marts), as SQL users name them,
+    under the pipeline's scope.
     """
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__()
+        self.scope = scope
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -42,12 +47,12 @@ class LtvDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest["sources"].get(unique_id) or manifest["nodes"].get(unique_id, {})
         if node.get("resource_type") == "source":
-            return spec.replace_attributes(key=dg.AssetKey(["raw", node["name"]]))
+            return spec.replace_attributes(key=self.scope.key("raw", node["name"]))
         # Models are keyed by schema, e.g. marts/fct_payments, and grouped by layer.
         schema = node.get("schema", "dbt")
         return spec.replace_attributes(
-            key=dg.AssetKey([schema, node["name"]]),
-            group_name=schema,
+            key=self.scope.key(schema, node["name"]),
+            group_name=self.scope.name(schema),
         )
 
 
@@ -109,15 +114,16 @@ class DbtBuildConfig(dg.Config):
     )
 
 
-def build_defs() -> dg.Definitions:
-    """dbt assets over the prepared manifest (see pipeline/dbt_manifest.py)."""
+def dbt_models(scope: Scope) -> dg.AssetsDefinition:
+    """One pipeline's dbt assets over the prepared manifest (see pipeline/dbt_manifest.py)."""
     project = dbt_project()
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=LtvDbtTranslator(),
-        pool=WAREHOUSE_POOL,
+        name=scope.name("ltv_dbt_models"),
+        dagster_dbt_translator=LtvDbtTranslator(scope),
+        pool=scope.pool,
     )
     def ltv_dbt_models(
         context: dg.AssetExecutionContext,
@@ -129,6 +135,7 @@ def build_defs() -> dg.Definitions:
         incrementally, or from raw when asked or when the project changed. The build's
         manifest and parse state are kept for the docs page and the next build
         (pipeline/dbt_artifacts.py)."""
+        settings = scope.settings(settings)
         prune_target_runs(context.op_execution_context.op.name)
         if settings.postgres is not None:
             changed = sync_raw(settings)
@@ -146,4 +153,4 @@ def build_defs() -> dg.Definitions:
         yield from invocation.stream()
         keep_build_files(settings, target)
 
-    return dg.Definitions(assets=[ltv_dbt_models])
+    return ltv_dbt_models

@@ -15,33 +15,51 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipeline.defs import SNAPSHOT_KEY, WAREHOUSE_POOL
+from pipeline.defs import SNAPSHOT_PATH
+from pipeline.defs.scope import Scope
 from pipeline.engines.postgres_marts import push_forecast
 from pipeline.forecast import FORECAST_MARTS
 from pipeline.settings import Settings
 
 # What the forecast reads (pipeline/forecast/inputs.py).
-INPUT_KEYS = [
-    dg.AssetKey(["marts", name]) for name in ("fct_payments", "dim_subscriptions", "mart_metadata")
-]
-FORECAST_KEYS = [dg.AssetKey(["marts", name]) for name in FORECAST_MARTS]
+INPUT_MARTS = ("fct_payments", "dim_subscriptions", "mart_metadata")
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            key, deps=[*INPUT_KEYS, SNAPSHOT_KEY], group_name="marts", kinds={"python", "duckdb"}
-        )
-        for key in FORECAST_KEYS
-    ],
-    # Reads and writes the warehouse, which takes one writer at a time.
-    pool=WAREHOUSE_POOL,
-    description="Predicted lifetime value per customer and per cohort (BG/NBD, Gamma-Gamma, "
-    "sBG per plan, split-pay completion), written into schema marts, and on PostgreSQL into "
-    "its published schema `ltv` too (docs/forecast.md).",
-)
-def ltv_forecast(settings: dg.ResourceParam[Settings]) -> Iterator[dg.MaterializeResult]:
-    """Fit the models on the freshly built marts and replace the forecast marts."""
+def forecast_keys(scope: Scope) -> list[dg.AssetKey]:
+    """The forecast marts of one pipeline."""
+    return [scope.key("marts", name) for name in FORECAST_MARTS]
+
+
+def ltv_forecast(scope: Scope) -> dg.AssetsDefinition:
+    """One pipeline's forecast multi-asset."""
+    inputs = [scope.key("marts", name) for name in INPUT_MARTS]
+    keys = forecast_keys(scope)
+
+    @dg.multi_asset(
+        name=scope.name("ltv_forecast"),
+        specs=[
+            dg.AssetSpec(
+                key,
+                deps=[*inputs, scope.key(*SNAPSHOT_PATH)],
+                group_name=scope.name("marts"),
+                kinds={"python", "duckdb"},
+            )
+            for key in keys
+        ],
+        # Reads and writes the warehouse, which takes one writer at a time.
+        pool=scope.pool,
+        description="Predicted lifetime value per customer and per cohort (BG/NBD, "
+        "Gamma-Gamma, sBG per plan, split-pay completion), written into schema marts, and on "
+        "PostgreSQL into its published schema `ltv` too (docs/forecast.md).",
+    )
+    def _forecast(settings: dg.ResourceParam[Settings]) -> Iterator[dg.MaterializeResult]:
+        """Fit the models on the freshly built marts and replace the forecast marts."""
+        yield from _write_forecast(scope.settings(settings), keys)
+
+    return _forecast
+
+
+def _write_forecast(settings: Settings, keys: list[dg.AssetKey]) -> Iterator[dg.MaterializeResult]:
     from pipeline.forecast.write import write_forecast
 
     result = write_forecast(settings)
@@ -52,7 +70,7 @@ def ltv_forecast(settings: dg.ResourceParam[Settings]) -> Iterator[dg.Materializ
         for currency, fitted in result.parameters.items()
         for name, value in sorted(fitted.items())
     }
-    for key, table in zip(FORECAST_KEYS, FORECAST_MARTS, strict=True):
+    for key, table in zip(keys, FORECAST_MARTS, strict=True):
         yield dg.MaterializeResult(
             asset_key=key,
             metadata={
@@ -63,6 +81,3 @@ def ltv_forecast(settings: dg.ResourceParam[Settings]) -> Iterator[dg.Materializ
                 **parameters,
             },
         )
-
-
-defs = dg.Definitions(assets=[ltv_forecast])

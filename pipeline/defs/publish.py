@@ -13,8 +13,9 @@ definition time.
 import dagster as dg
 
 from pipeline.dbt_docs import write_dbt_docs
-from pipeline.defs import SNAPSHOT_KEY, WAREHOUSE_POOL
-from pipeline.defs.forecast import FORECAST_KEYS
+from pipeline.defs import SNAPSHOT_PATH
+from pipeline.defs.forecast import forecast_keys
+from pipeline.defs.scope import Scope
 from pipeline.engines.postgres_marts import publish_on_postgres
 from pipeline.forecast import FORECAST_MARTS
 from pipeline.publish import CONTRACT_MARTS, PublishResult, publish_snapshot
@@ -24,44 +25,62 @@ from pipeline.report.marts import SNAPSHOT_SCHEMA
 from pipeline.report.summary import summary_markdown
 from pipeline.settings import Settings
 
-# The snapshot copies whatever schema `marts` holds, but waits only for the contract's marts:
-# the forecast is fitted after it and published into it (`forecast_in_snapshot`).
-MART_KEYS = [dg.AssetKey(["marts", name]) for name in CONTRACT_MARTS]
+
+def mart_keys(scope: Scope) -> list[dg.AssetKey]:
+    """The contract's marts of one pipeline. The snapshot copies whatever schema `marts` holds,
+    but waits only for these: the forecast is fitted after it and published into it
+    (`forecast_in_snapshot`)."""
+    return [scope.key("marts", name) for name in CONTRACT_MARTS]
 
 
-@dg.asset(
-    key=SNAPSHOT_KEY,
-    deps=MART_KEYS,
-    # Reads the warehouse file, which DuckDB will not open while a writer holds it.
-    pool=WAREHOUSE_POOL,
-    group_name="publish",
-    kinds={"duckdb", "parquet"},
-    description="Read-only copy of every mart for analysts (LTV_MARTS_SNAPSHOT) and Parquet "
-    "files beside it, replaced atomically so readers never block the pipeline.",
-)
-def marts_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-    """Copy schema `marts` of the warehouse into the snapshot and its Parquet folder. On
-    PostgreSQL the build is first swapped into the schema readers query, and copied from there
-    into the DuckDB warehouse (pipeline/engines/postgres_marts.py)."""
-    if settings.postgres is not None:
-        publish_on_postgres(settings, keep=FORECAST_MARTS)
-    result = publish_snapshot(settings)
-    return dg.MaterializeResult(metadata=snapshot_metadata(result))
+def publish_assets(scope: Scope) -> list[dg.AssetsDefinition]:
+    """One pipeline's snapshot, forecast-in-snapshot, report and dbt docs assets."""
+    snapshot = _marts_snapshot(scope)
+    forecast = _forecast_in_snapshot(scope)
+    return [snapshot, forecast, _ltv_report(scope, forecast), _dbt_docs(scope, snapshot)]
 
 
-@dg.asset(
-    key=["publish", "forecast"],
-    deps=FORECAST_KEYS,
-    pool=WAREHOUSE_POOL,
-    group_name="publish",
-    kinds={"duckdb", "parquet"},
-    description="The forecast marts added to the snapshot of the build they were fitted on "
-    "(the other marts' files are kept as published), replaced atomically like the snapshot.",
-)
-def forecast_in_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-    """Republish the snapshot with the forecast marts just written."""
-    result = publish_snapshot(settings, refresh=FORECAST_MARTS)
-    return dg.MaterializeResult(metadata=snapshot_metadata(result))
+def _marts_snapshot(scope: Scope) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=scope.key(*SNAPSHOT_PATH),
+        deps=mart_keys(scope),
+        # Reads the warehouse file, which DuckDB will not open while a writer holds it.
+        pool=scope.pool,
+        group_name=scope.name("publish"),
+        kinds={"duckdb", "parquet"},
+        description="Read-only copy of every mart for analysts (LTV_MARTS_SNAPSHOT) and "
+        "Parquet files beside it, replaced atomically so readers never block the pipeline.",
+    )
+    def marts_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+        """Copy schema `marts` of the warehouse into the snapshot and its Parquet folder. On
+        PostgreSQL the build is first swapped into the schema readers query, and copied from
+        there into the DuckDB warehouse (pipeline/engines/postgres_marts.py)."""
+        settings = scope.settings(settings)
+        if settings.postgres is not None:
+            publish_on_postgres(settings, keep=FORECAST_MARTS)
+        result = publish_snapshot(settings)
+        return dg.MaterializeResult(metadata=snapshot_metadata(result))
+
+    return marts_snapshot
+
+
+def _forecast_in_snapshot(scope: Scope) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=scope.key("publish", "forecast"),
+        deps=forecast_keys(scope),
+        pool=scope.pool,
+        group_name=scope.name("publish"),
+        kinds={"duckdb", "parquet"},
+        description="The forecast marts added to the snapshot of the build they were fitted "
+        "on (the other marts' files are kept as published), replaced atomically like the "
+        "snapshot.",
+    )
+    def forecast_in_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+        """Republish the snapshot with the forecast marts just written."""
+        result = publish_snapshot(scope.settings(settings), refresh=FORECAST_MARTS)
+        return dg.MaterializeResult(metadata=snapshot_metadata(result))
+
+    return forecast_in_snapshot
 
 
 def snapshot_metadata(result: PublishResult) -> dict[str, dg.MetadataValue]:
@@ -77,46 +96,50 @@ def snapshot_metadata(result: PublishResult) -> dict[str, dg.MetadataValue]:
     }
 
 
-@dg.asset(
-    key=["publish", "ltv_report"],
-    deps=[forecast_in_snapshot],
-    group_name="publish",
-    kinds={"html"},
-    description="The HTML LTV report (one offline file beside the snapshot), built from the "
-    "snapshot once it holds the forecast, so it needs no warehouse lock.",
-)
-def ltv_report(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-    """Write the report of the freshly published snapshot."""
-    result = write_report(settings)
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(result.path)),
-            "currencies": dg.MetadataValue.text(", ".join(result.currencies) or "none"),
-            "data as of": dg.MetadataValue.text(when(result.as_of)),
-            "size (bytes)": dg.MetadataValue.int(result.size_bytes),
-        }
+def _ltv_report(scope: Scope, forecast: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=scope.key("publish", "ltv_report"),
+        deps=[forecast],
+        group_name=scope.name("publish"),
+        kinds={"html"},
+        description="The HTML LTV report (one offline file beside the snapshot), built from "
+        "the snapshot once it holds the forecast, so it needs no warehouse lock.",
     )
+    def ltv_report(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+        """Write the report of the freshly published snapshot."""
+        result = write_report(scope.settings(settings))
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(result.path)),
+                "currencies": dg.MetadataValue.text(", ".join(result.currencies) or "none"),
+                "data as of": dg.MetadataValue.text(when(result.as_of)),
+                "size (bytes)": dg.MetadataValue.int(result.size_bytes),
+            }
+        )
+
+    return ltv_report
 
 
-@dg.asset(
-    key=["publish", "dbt_docs"],
-    deps=[marts_snapshot],
-    # The catalog is read from the warehouse, which DuckDB will not open while a writer holds it.
-    pool=WAREHOUSE_POOL,
-    group_name="publish",
-    kinds={"dbt", "html"},
-    description="The dbt docs site (models, columns, tests, lineage, the last build's compiled "
-    "SQL and the warehouse catalog) as one offline HTML file beside the snapshot.",
-)
-def dbt_docs(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-    """Write the docs of what was just built."""
-    path = write_dbt_docs(settings)
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(path)),
-            "size (bytes)": dg.MetadataValue.int(path.stat().st_size),
-        }
+def _dbt_docs(scope: Scope, snapshot: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=scope.key("publish", "dbt_docs"),
+        deps=[snapshot],
+        # The catalog is read from the warehouse, which DuckDB will not open while a writer
+        # holds it.
+        pool=scope.pool,
+        group_name=scope.name("publish"),
+        kinds={"dbt", "html"},
+        description="The dbt docs site (models, columns, tests, lineage, the last build's "
+        "compiled SQL and the warehouse catalog) as one offline HTML file beside the snapshot.",
     )
+    def dbt_docs(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+        """Write the docs of what was just built."""
+        path = write_dbt_docs(scope.settings(settings))
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(path)),
+                "size (bytes)": dg.MetadataValue.int(path.stat().st_size),
+            }
+        )
 
-
-defs = dg.Definitions(assets=[marts_snapshot, forecast_in_snapshot, ltv_report, dbt_docs])
+    return dbt_docs

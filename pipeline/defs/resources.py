@@ -35,6 +35,12 @@ class WarehouseResource(dg.ConfigurableResource):
         """The warehouse the settings name, bounded by their memory limit."""
         return cls(path=str(settings.warehouse), memory_limit=settings.memory_limit)
 
+    def for_settings(self, settings: Settings) -> WarehouseResource:
+        """The same limits on the warehouse of `settings` (one account's, say)."""
+        if Path(self.path) == settings.warehouse:
+            return self
+        return self.model_copy(update={"path": str(settings.warehouse)})
+
     @contextmanager
     def connect(
         self, on_wait: Callable[[str], None] | None = None

@@ -113,6 +113,14 @@ def scan_landing(landing_dir: Path) -> LandingScan:
     return LandingScan(files=files, dirs=frozenset(dirs))
 
 
+def outside_accounts(landing_dir: Path, accounts: Collection[str]) -> list[str]:
+    """Files in the landing folder but in no account's subfolder (LTV_ACCOUNTS): no
+    pipeline loads them, so they are reported instead of being left silently."""
+    own = set(accounts)
+    scan = scan_landing(landing_dir)
+    return sorted(f.rel_path for f in scan.files if f.rel_path.split("/", 1)[0] not in own)
+
+
 def _landing_file(entry: os.DirEntry[str], rel_path: str, rel_dir: str) -> LandingFile | None:
     try:
         st = entry.stat()

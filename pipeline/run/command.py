@@ -6,10 +6,10 @@ import time
 
 import click
 
-from pipeline.ingest.landing import WRITE_WAIT_SECONDS
+from pipeline.ingest.landing import WRITE_WAIT_SECONDS, outside_accounts
 from pipeline.run.lock import RunLocked, lock_path, run_lock
 from pipeline.run.summary import RunSummary
-from pipeline.settings import Settings, SettingsError, load_settings
+from pipeline.settings import Settings, SettingsError, account_pipeline, load_settings
 from pipeline.warehouse import WarehouseBusy
 
 # Exit codes: 0 all loaded and published, 1 something failed or was not loaded (the marts are
@@ -36,7 +36,14 @@ def _progress(line: str) -> None:
     help="Rebuild every model from the raw tables instead of only what the new data changed "
     "(done by itself after the dbt project changed; the marts come out the same).",
 )
-def run(write_wait: float, full_refresh: bool) -> None:
+@click.option(
+    "--account",
+    "accounts",
+    multiple=True,
+    help="With LTV_ACCOUNTS: run only this account's pipeline (repeat for several). Default: "
+    "every account, one after the other.",
+)
+def run(write_wait: float, full_refresh: bool, accounts: tuple[str, ...]) -> None:
     """Load everything pending, build the models, publish the marts and the report.
 
     Files still being written are waited for (see --wait-for-writes), then loaded. The build
@@ -44,20 +51,52 @@ def run(write_wait: float, full_refresh: bool) -> None:
     --full-refresh says otherwise. Exits 1
     when anything failed or was left unloaded (a rejected file, a failed dbt test); the marts
     are still built and published from everything that did load. Exits 2 at once when another
-    `ltv run` is running on the same warehouse.
+    `ltv run` is running on the same warehouse. With LTV_ACCOUNTS every account's pipeline runs
+    in turn, each on its own folder and warehouse: one account's failure never stops the next,
+    and the exit code is the worst of theirs.
     """
     try:
         settings = load_settings()
+        pipelines = _pipelines(settings, accounts)
     except SettingsError as exc:
         click.echo(f"ltv run: {exc}", err=True)
         raise SystemExit(EXIT_REFUSED) from None
+    codes = [_misplaced_files(settings)]
+    codes += [_run_locked(pipeline, write_wait, full_refresh) for pipeline in pipelines]
+    raise SystemExit(max(codes))
+
+
+def _pipelines(settings: Settings, accounts: tuple[str, ...]) -> list[Settings]:
+    """The pipelines to run: every one, or those of the accounts asked for."""
+    return [account_pipeline(settings, a) for a in accounts] or settings.pipelines()
+
+
+def _misplaced_files(settings: Settings) -> int:
+    """With LTV_ACCOUNTS, files outside every account's folder load nowhere: say so, and
+    fail the run (exit 1) until they are moved."""
+    if not settings.accounts:
+        return 0
+    misplaced = outside_accounts(settings.landing_dir, settings.accounts)
+    for path in misplaced:
+        click.echo(
+            f"not loaded: {path} is in no account's folder; move it into "
+            f"{settings.landing_dir}/<account>/ (LTV_ACCOUNTS: {', '.join(settings.accounts)})"
+        )
+    return EXIT_FAILED if misplaced else 0
+
+
+def _run_locked(settings: Settings, write_wait: float, full_refresh: bool) -> int:
+    """One pipeline's run under its warehouse's lock; its exit code."""
+    if settings.account:
+        _progress(f"account {settings.account}")
+        click.echo(f"account {settings.account}:")
     try:
         with run_lock(lock_path(settings.warehouse)):
             summary = _run(settings, write_wait, full_refresh)
     except RunLocked as exc:
         click.echo(f"ltv run: {exc}", err=True)
-        raise SystemExit(EXIT_REFUSED) from None
-    raise SystemExit(EXIT_FAILED if summary.failed else 0)
+        return EXIT_REFUSED
+    return EXIT_FAILED if summary.failed else 0
 
 
 def _run(settings: Settings, write_wait: float, full_refresh: bool) -> RunSummary:

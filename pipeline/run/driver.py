@@ -13,12 +13,11 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from pipeline.defs.ingest.assets import LANDING_ASSETS, raw_thrivecart_webhook_events
-from pipeline.defs.ingest.checks import checks_for
 from pipeline.defs.ingest.forget import record_forgotten
-from pipeline.defs.ingest.partitions import LANDING_PARTITIONS
 from pipeline.defs.ingest.sensors import landing_run_request, webhook_days_request
+from pipeline.defs.pipeline_defs import PipelineDefs, pipeline_defs
 from pipeline.defs.resources import pipeline_resources
+from pipeline.defs.scope import Scope
 from pipeline.ingest.csv_load import loaded_hashes
 from pipeline.ingest.forget import forget_gone
 from pipeline.ingest.landing import WRITE_WAIT_SECONDS, pending_files, wait_for_writes
@@ -56,18 +55,25 @@ def ingest_pending(
     finally:
         con.close()
     resources = pipeline_resources(settings)
+    defs = defs_of(settings)
+    ingest = defs.ingest
     results = []
     for pending in pending_files(settings.landing_dir, known, _EVERYTHING_SETTLED_NS, skip):
-        instance.add_dynamic_partitions(LANDING_PARTITIONS[pending.export].name, [pending.sha256])
-        asset = LANDING_ASSETS[pending.export]
-        request = landing_run_request(pending)
-        assets = [asset, *checks_for(asset)]
+        instance.add_dynamic_partitions(ingest.partitions[pending.export].name, [pending.sha256])
+        asset = ingest.landing[pending.export]
+        request = landing_run_request(ingest, pending)
+        assets = [asset, *defs.checks_for(asset)]
         results.append(_materialize(assets, request, instance, resources, run_config))
     if days := pending_webhook_days(settings.webhooks_dir, sizes):
-        assets = [raw_thrivecart_webhook_events, *checks_for(raw_thrivecart_webhook_events)]
-        request = webhook_days_request(days)
+        assets = [ingest.webhook, *defs.checks_for(ingest.webhook)]
+        request = webhook_days_request(ingest, days)
         results.append(_materialize(assets, request, instance, resources, run_config))
     return results
+
+
+def defs_of(settings: Settings) -> PipelineDefs:
+    """The Dagster objects of the pipeline `settings` are scoped to."""
+    return pipeline_defs(Scope(settings.account))
 
 
 def _materialize(
@@ -146,7 +152,7 @@ def forget_removed(
         forgotten = forget_gone(con, settings.landing_dir)
     finally:
         con.close()
-    record_forgotten(instance, forgotten)
+    record_forgotten(defs_of(settings).ingest, instance, forgotten)
     summary.forgotten += [f"{f.path} ({f.rows:,} rows removed from raw)" for f in forgotten]
 
 
@@ -173,14 +179,10 @@ def build_and_publish(
 ) -> bool:
     """Build the dbt models (with their tests), incrementally unless `full_refresh`, publish
     the snapshot, forecast lifetime value into it, then write the report."""
-    from pipeline.defs import dbt, forecast, publish
-
-    dbt_assets = dbt.build_defs().assets
-    build_config = {
-        "ops": {asset.op.name: {"config": {"full_refresh": full_refresh}} for asset in dbt_assets}
-    }
+    defs = defs_of(settings)
+    build_config = {"ops": {defs.dbt_models.op.name: {"config": {"full_refresh": full_refresh}}}}
     result = dg.materialize(
-        [*dbt_assets, *forecast.defs.assets, *publish.defs.assets],
+        defs.build_assets,
         instance=instance,
         resources=pipeline_resources(settings),
         run_config={**QUIET_RUN_CONFIG, **build_config},

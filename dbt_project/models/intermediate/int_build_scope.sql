@@ -11,10 +11,17 @@ with units as (
 accounts as (
 
     -- With one ThriveCart account, an export row of an order no webhook saw is that account's.
-    select max(account) as sole_account
+    -- In one account's pipeline (LTV_ACCOUNTS) everything it loads is that account's. The ref
+    -- stays in both cases: the asset graph, parsed once, orders the models by it.
+    select
+        {% if var('ltv_account', '') -%}
+        '{{ var("ltv_account") }}'
+        {%- else -%}
+        max(account)
+        {%- endif %} as sole_account
     from {{ ref('int_webhook_movements') }}
     where not is_test and order_id is not null
-    having count(distinct account) = 1
+    having {% if var('ltv_account', '') %}true{% else %}count(distinct account) = 1{% endif %}
 
 ),
 

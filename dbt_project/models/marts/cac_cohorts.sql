@@ -78,11 +78,16 @@ customer_stats as (
 
 sole_account as (
 
+    {% if var('ltv_account', '') -%}
+    -- One account's pipeline (LTV_ACCOUNTS): its spend files are that account's.
+    select '{{ var("ltv_account") }}' as account
+    {%- else -%}
     -- Spend without an account belongs to the seller's only account; with several accounts
     -- it cannot be placed (mart_metadata counts it).
     select max(account) as account
     from customers
     having count(distinct account) = 1
+    {%- endif %}
 
 ),
 

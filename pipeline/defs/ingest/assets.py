@@ -2,12 +2,13 @@
 (the days a run is given), with the jobs the sensors launch. The loading itself lives in
 `pipeline.ingest`; these assets find the input, call it and report what it did.
 
-Every asset opens the warehouse, so all of them are in the single-writer pool.
+Every asset opens its pipeline's warehouse, so all of them are in its single-writer pool.
 No `from __future__ import annotations` here: Dagster reads the resource annotations at
 definition time.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,9 @@ import duckdb
 from pydantic import Field
 
 from pipeline import markdown
-from pipeline.defs import WAREHOUSE_POOL
-from pipeline.defs.ingest.partitions import (
-    INPUT_FILES,
-    LANDING_PATH_TAG,
-    SUBSCRIPTIONS_FILES,
-    TRANSACTIONS_FILES,
-)
+from pipeline.defs.ingest.partitions import LANDING_PATH_TAG, landing_partitions
 from pipeline.defs.resources import WarehouseResource
+from pipeline.defs.scope import Scope
 from pipeline.ingest.csv_load import (
     ContentChanged,
     ExportFile,
@@ -138,53 +134,34 @@ def _load_landing_file(
     return dg.MaterializeResult(metadata=_landing_metadata(file, loaded, archived))
 
 
-@dg.asset(
-    key=["raw", "thrivecart_transactions"],
-    partitions_def=TRANSACTIONS_FILES,
-    pool=WAREHOUSE_POOL,
-    group_name="raw",
-    kinds={"duckdb", "csv"},
-)
-def raw_thrivecart_transactions(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    settings: dg.ResourceParam[Settings],
-) -> dg.MaterializeResult:
-    """Every Transactions export dropped in the landing folder, one partition per file content.
-
-    Columns as text under their raw names, unknown columns in `_extra`, plus lineage.
-    """
-    return _load_landing_file(context, warehouse, settings, TRANSACTIONS)
+# Raw tables and descriptions of the two ThriveCart exports; the cost, ad spend and rate
+# files (docs/costs.md) are named by their kind.
+LANDING_TABLES = {
+    TRANSACTIONS: "thrivecart_transactions",
+    SUBSCRIPTIONS: "thrivecart_subscriptions",
+}
+LANDING_DESCRIPTIONS = {
+    TRANSACTIONS: "Every Transactions export dropped in the landing folder, one partition per "
+    "file content. Columns as text under their raw names, unknown columns in `_extra`, plus "
+    "lineage.",
+    SUBSCRIPTIONS: "Every Subscriptions export, one partition per file content; `kind` "
+    "(recurring, limited, unknown) comes from the folder the file was dropped in.",
+}
 
 
-@dg.asset(
-    key=["raw", "thrivecart_subscriptions"],
-    partitions_def=SUBSCRIPTIONS_FILES,
-    pool=WAREHOUSE_POOL,
-    group_name="raw",
-    kinds={"duckdb", "csv"},
-)
-def raw_thrivecart_subscriptions(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    settings: dg.ResourceParam[Settings],
-) -> dg.MaterializeResult:
-    """Every Subscriptions export, one partition per file content; `kind` (recurring, limited,
-    unknown) comes from the folder the file was dropped in."""
-    return _load_landing_file(context, warehouse, settings, SUBSCRIPTIONS)
-
-
-def _input_asset(export: str) -> dg.AssetsDefinition:
-    """The raw asset of one kind of input file (docs/costs.md), one partition per content."""
+def _landing_asset(
+    scope: Scope, export: str, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    """The raw asset of one kind of landing file, one partition per file content."""
 
     @dg.asset(
-        name=export,
-        key_prefix="raw",
-        partitions_def=INPUT_FILES[export],
-        pool=WAREHOUSE_POOL,
-        group_name="raw",
+        key=scope.key("raw", LANDING_TABLES.get(export, export)),
+        partitions_def=partitions,
+        pool=scope.pool,
+        group_name=scope.name("raw"),
         kinds={"duckdb", "csv"},
-        description=(
+        description=LANDING_DESCRIPTIONS.get(export)
+        or (
             f"Every {export.replace('_', ' ')} file dropped in the landing folder (docs/costs.md), "
             "typed and validated, one partition per file content."
         ),
@@ -194,24 +171,10 @@ def _input_asset(export: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         settings: dg.ResourceParam[Settings],
     ) -> dg.MaterializeResult:
-        return _load_landing_file(context, warehouse, settings, export)
+        scoped = scope.settings(settings)
+        return _load_landing_file(context, warehouse.for_settings(scoped), scoped, export)
 
     return _asset
-
-
-LANDING_ASSETS = {
-    TRANSACTIONS: raw_thrivecart_transactions,
-    SUBSCRIPTIONS: raw_thrivecart_subscriptions,
-    **{export: _input_asset(export) for export in INPUT_FILES},
-}
-# One process per run: every step needs the single warehouse slot anyway, so step subprocesses
-# would only add start-up time.
-LANDING_JOBS = {
-    export: dg.define_asset_job(
-        f"load_{export}_file", selection=[asset], executor_def=dg.in_process_executor
-    )
-    for export, asset in LANDING_ASSETS.items()
-}
 
 
 # --- webhook log ------------------------------------------------------------------------------
@@ -240,10 +203,9 @@ class WebhookDays(dg.Config):
             ) from exc
 
 
-def webhook_run_config(days: Sequence[date]) -> dict[str, Any]:
-    """The run config that makes a run load `days` (for any job holding the webhook asset)."""
-    op = raw_thrivecart_webhook_events.op.name
-    return {"ops": {op: {"config": {"days": [day.isoformat() for day in sorted(days)]}}}}
+def webhook_run_config(asset: dg.AssetsDefinition, days: Sequence[date]) -> dict[str, Any]:
+    """The run config that makes a run load `days` (for any job holding the webhook `asset`)."""
+    return {"ops": {asset.op.name: {"config": {"days": [day.isoformat() for day in sorted(days)]}}}}
 
 
 def _webhook_metadata(days: list[date], loads: list[SegmentLoad]) -> dict[str, Any]:
@@ -270,21 +232,35 @@ def _webhook_metadata(days: list[date], loads: list[SegmentLoad]) -> dict[str, A
     }
 
 
-@dg.asset(
-    key=["raw", "thrivecart_webhook_events"],
-    pool=WAREHOUSE_POOL,
-    group_name="raw",
-    kinds={"duckdb"},
-)
-def raw_thrivecart_webhook_events(
+def _webhook_asset(scope: Scope) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=scope.key("raw", "thrivecart_webhook_events"),
+        pool=scope.pool,
+        group_name=scope.name("raw"),
+        kinds={"duckdb"},
+    )
+    def raw_thrivecart_webhook_events(
+        context: dg.AssetExecutionContext,
+        config: WebhookDays,
+        warehouse: WarehouseResource,
+        settings: dg.ResourceParam[Settings],
+    ) -> dg.MaterializeResult:
+        """Every webhook delivery the sidecar logged, once per delivery id, from the log's
+        daily segments (UTC days). A run loads the days in its config, or every segment that
+        grew, and records one materialization naming them: a replayed history of years is one
+        event."""
+        scoped = scope.settings(settings)
+        return _load_webhook_days(context, config, warehouse.for_settings(scoped), scoped)
+
+    return raw_thrivecart_webhook_events
+
+
+def _load_webhook_days(
     context: dg.AssetExecutionContext,
     config: WebhookDays,
     warehouse: WarehouseResource,
-    settings: dg.ResourceParam[Settings],
+    settings: Settings,
 ) -> dg.MaterializeResult:
-    """Every webhook delivery the sidecar logged, once per delivery id, from the log's daily
-    segments (UTC days). A run loads the days in its config, or every segment that grew, and
-    records one materialization naming them: a replayed history of years is one event."""
     requested = config.requested_days()
     with warehouse.connect(on_wait=context.log.warning) as con:
         ensure_raw_schema(con)
@@ -300,8 +276,39 @@ def raw_thrivecart_webhook_events(
     return dg.MaterializeResult(metadata=_webhook_metadata(days, loads))
 
 
-WEBHOOK_JOB = dg.define_asset_job(
-    "load_webhook_days",
-    selection=[raw_thrivecart_webhook_events],
-    executor_def=dg.in_process_executor,
-)
+@dataclass(frozen=True)
+class IngestAssets:
+    """One pipeline's raw assets and the jobs the sensors launch for them."""
+
+    scope: Scope
+    partitions: dict[str, dg.DynamicPartitionsDefinition]
+    landing: dict[str, dg.AssetsDefinition]
+    # Jobs of `dg.define_asset_job` (whose class dagster does not export), one process per
+    # run: every step needs the single warehouse slot anyway, so step subprocesses would only
+    # add start-up time.
+    landing_jobs: dict[str, Any]
+    webhook: dg.AssetsDefinition
+    webhook_job: Any
+
+    @property
+    def all(self) -> list[dg.AssetsDefinition]:
+        return [*self.landing.values(), self.webhook]
+
+
+def ingest_assets(scope: Scope) -> IngestAssets:
+    """The raw assets of `scope`'s pipeline, with their partition sets and jobs."""
+    partitions = landing_partitions(scope)
+    landing = {export: _landing_asset(scope, export, p) for export, p in partitions.items()}
+    jobs = {
+        export: dg.define_asset_job(
+            scope.name(f"load_{export}_file"),
+            selection=[asset],
+            executor_def=dg.in_process_executor,
+        )
+        for export, asset in landing.items()
+    }
+    webhook = _webhook_asset(scope)
+    webhook_job = dg.define_asset_job(
+        scope.name("load_webhook_days"), selection=[webhook], executor_def=dg.in_process_executor
+    )
+    return IngestAssets(scope, partitions, landing, jobs, webhook, webhook_job)

@@ -5,25 +5,24 @@
 - `raw/processor_fees`, `raw/product_costs`, `raw/ad_spend`, `raw/fx_rates`: the same, for
   the files of docs/costs.md.
 
+Dynamic partition sets are named instance-wide, so each pipeline has its own (`acme__
+transactions_files`): one account forgetting a file never drops another account's partition.
+
 The webhook log is not partitioned: a run loads the days it is given (or every segment that
 grew) and records one materialization naming them, however many days a replay spans.
 """
 
 import dagster as dg
 
+from pipeline.defs.scope import Scope
 from pipeline.ingest.headers import SUBSCRIPTIONS, TRANSACTIONS
 from pipeline.ingest.input_formats import INPUT_TABLES
 
-TRANSACTIONS_FILES = dg.DynamicPartitionsDefinition(name="transactions_files")
-SUBSCRIPTIONS_FILES = dg.DynamicPartitionsDefinition(name="subscriptions_files")
-# The cost, ad spend and exchange-rate files (docs/costs.md), one partition per content too.
-INPUT_FILES = {
-    export: dg.DynamicPartitionsDefinition(name=f"{export}_files") for export in INPUT_TABLES
-}
-LANDING_PARTITIONS = {
-    TRANSACTIONS: TRANSACTIONS_FILES,
-    SUBSCRIPTIONS: SUBSCRIPTIONS_FILES,
-    **INPUT_FILES,
-}
 # Which landing file a run should read; without it the asset looks the content up.
 LANDING_PATH_TAG = "ltv/landing_path"
+
+
+def landing_partitions(scope: Scope) -> dict[str, dg.DynamicPartitionsDefinition]:
+    """One dynamic partition set per kind of landing file, named for the pipeline."""
+    exports = [TRANSACTIONS, SUBSCRIPTIONS, *INPUT_TABLES]
+    return {e: dg.DynamicPartitionsDefinition(name=scope.name(f"{e}_files")) for e in exports}

@@ -1,0 +1,123 @@
+"""Several ThriveCart accounts kept apart (LTV_ACCOUNTS): one pipeline each, in one Dagster
+code location and one `ltv run`, every account's marts equal to its own truth.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+from click.testing import CliRunner
+from test_dbt_support import aggregate_mismatches, customer_mismatches
+
+from pipeline.cli import main
+from pipeline.definitions import build_definitions
+from pipeline.demo import generate_seller
+from pipeline.demo.truth import load_truth
+from pipeline.run.lock import lock_path, run_lock
+from pipeline.settings import Settings, load_settings
+from pipeline.sidecar.replay import replay_to_log
+
+ACCOUNTS = {"alpha": ("alpha-secret", 7), "beta-eu": ("beta-secret", 8)}
+CUSTOMERS = 25
+
+
+@pytest.fixture
+def accounts(pipeline_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test's settings with two accounts, in the environment as the CLI reads it."""
+    monkeypatch.setenv("LTV_ACCOUNTS", ",".join(ACCOUNTS))
+    secrets = ",".join(f"{account}:{secret}" for account, (secret, _) in ACCOUNTS.items())
+    monkeypatch.setenv("THRIVECART_SECRET", secrets)
+    return load_settings()
+
+
+def test_each_accounts_dagster_objects_are_its_own() -> None:
+    settings = load_settings({"LTV_ACCOUNTS": "alpha,beta-eu", "THRIVECART_SECRET": "x"})
+    definitions = build_definitions(settings)
+    dg.Definitions.validate_loadable(definitions)
+    repo = definitions.get_repository_def()
+    keys = repo.asset_graph.get_all_asset_keys()
+    by_account = {a: {k for k in keys if k.path[0] == a} for a in ("alpha", "beta-eu")}
+    assert by_account["alpha"] | by_account["beta-eu"] == keys
+    single = build_definitions(load_settings({})).resolve_asset_graph().get_all_asset_keys()
+    for own in by_account.values():
+        assert {tuple(k.path[1:]) for k in own} == {tuple(k.path) for k in single}
+    assert dg.AssetKey(["beta-eu", "marts", "fct_payments"]) in keys
+    pools = {a.op.pool for a in repo.assets_defs_by_key.values() if a.op.pool}
+    assert pools == {"alpha__duckdb_warehouse", "beta_eu__duckdb_warehouse"}
+    build = repo.get_job("beta_eu__build_marts")
+    assert {k.path[0] for k in build.asset_layer.executable_asset_keys} == {"beta-eu"}
+    assert {s.name for s in repo.sensor_defs} == {
+        f"{prefix}__{sensor}"
+        for prefix in ("alpha", "beta_eu")
+        for sensor in (
+            "landing_files_sensor",
+            "landing_removals_sensor",
+            "marts_build_sensor",
+            "webhook_log_sensor",
+        )
+    }
+
+
+def seed_account(settings: Settings, account: str) -> dict[str, Any]:
+    """A demo seller of `account` in its landing folder, its deliveries in its webhook log."""
+    secret, seed = ACCOUNTS[account]
+    pipeline = settings.for_account(account)
+    generate_seller(
+        pipeline.landing_dir, CUSTOMERS, seed, account=account, secret=secret, workers=2
+    )
+    deliveries = pipeline.landing_dir / "_demo" / "deliveries.jsonl"
+    summary = replay_to_log(deliveries, pipeline.webhooks_dir, {account: secret})
+    assert summary.accepted == summary.sent, summary.describe()
+    return load_truth(pipeline.landing_dir)
+
+
+def published_accounts(snapshot: Path) -> set[str]:
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        return {
+            row[0] for row in con.execute("select distinct account from fct_payments").fetchall()
+        }
+
+
+def test_ltv_run_builds_every_account_apart_and_one_account_never_stops_another(
+    accounts: Settings, settle
+) -> None:
+    truths = {account: seed_account(accounts, account) for account in ACCOUNTS}
+    alpha, beta = (accounts.for_account(a) for a in ACCOUNTS)
+    (alpha.landing_dir / "orders" / "notes.csv").write_text("this is,not a\nThriveCart,export\n")
+    stray = accounts.landing_dir / "orders" / "export.csv"
+    stray.parent.mkdir()
+    stray.write_text("order_id\n1\n")
+    settle(accounts.landing_dir)
+
+    first = CliRunner().invoke(main, ["run"])
+
+    assert first.exit_code == 1, first.output  # alpha's bad file; beta's run went on
+    assert first.output.index("account alpha:") < first.output.index("account beta-eu:")
+    assert first.output.count("files loaded: 11") == 2
+    assert (alpha.rejected_dir / "notes.csv.error.txt").exists()
+    assert "not loaded: orders/export.csv is in no account's folder" in first.output
+    assert stray.exists()
+    for pipeline in (alpha, beta):
+        truth = truths[pipeline.account]
+        with duckdb.connect(str(pipeline.warehouse), read_only=True) as con:
+            assert customer_mismatches(con, truth) == []
+            assert aggregate_mismatches(con, truth) == []
+        assert published_accounts(pipeline.marts_snapshot) == {pipeline.account}
+        assert pipeline.marts_snapshot.with_name("ltv_report.html").is_file()
+
+    # alpha is busy elsewhere: its run is refused, beta's still runs (nothing new for it).
+    with run_lock(lock_path(alpha.warehouse)):
+        busy = CliRunner().invoke(main, ["run"])
+    assert busy.exit_code == 2, busy.output
+    assert "another ltv run" in busy.output
+    assert f"marts unchanged in {beta.marts_snapshot}" in busy.output
+
+    stray.unlink()
+    only_beta = CliRunner().invoke(main, ["run", "--account", "BETA-EU"])
+    assert only_beta.exit_code == 0, only_beta.output
+    assert "account alpha:" not in only_beta.output
+    unknown = CliRunner().invoke(main, ["run", "--account", "gamma"])
+    assert unknown.exit_code == 2 and "'gamma' is not in LTV_ACCOUNTS" in unknown.output
