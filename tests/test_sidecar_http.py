@@ -291,3 +291,35 @@ def test_replay_to_url_posts_every_delivery_and_counts_answers(tmp_path: Path) -
     assert (summary.sent, summary.accepted, summary.pings) == (4, 2, 1)
     assert summary.refused == {"unauthorized": 1}
     assert len(stored(tmp_path / "webhooks")) == 2
+
+
+def test_with_several_accounts_each_delivery_goes_to_its_accounts_log(tmp_path: Path) -> None:
+    """LTV_ACCOUNTS: one log per account; an account outside it is refused even when a
+    secret word for any account would let it in, and nothing of it is written."""
+    secrets = {"*": "ANYSECRET"}
+    dirs = {account: tmp_path / account / "webhooks" for account in ("magloft", "other")}
+
+    def delivery(account: str) -> str:
+        body = json.loads(sample("order.success", "json"))
+        return json.dumps({**body, "thrivecart_account": account, "thrivecart_secret": "ANYSECRET"})
+
+    with contextlib.ExitStack() as stack:
+        logs = {a: GroupCommitLog(stack.enter_context(SegmentAppender(d))) for a, d in dirs.items()}
+        app = create_app(secrets, logs)
+        base = stack.enter_context(serving(app))
+        client = stack.enter_context(httpx.Client(base_url=base, timeout=10))
+        answers = {
+            a: client.post(PATH, content=delivery(a), headers=JSON) for a in (*dirs, "stranger")
+        }
+        health = client.get("/healthz").status_code
+        lines = metric(client, "ltv_webhook_log_lines_total")
+    assert {a: r.status_code for a, r in answers.items()} == {
+        "magloft": 200,
+        "other": 200,
+        "stranger": 401,
+    }
+    assert answers["stranger"].json()["reason"] == "unauthorized"
+    assert [r["account"] for r in stored(dirs["magloft"])] == ["magloft"]
+    assert [r["account"] for r in stored(dirs["other"])] == ["other"]
+    assert not (tmp_path / "stranger").exists()
+    assert (health, lines) == (200, 2)

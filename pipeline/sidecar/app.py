@@ -17,6 +17,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -38,6 +39,7 @@ from pipeline.sidecar.records import (
     Ping,
     Refused,
     process_delivery,
+    unauthorized,
 )
 
 WEBHOOK_PATH = "/webhooks/thrivecart"
@@ -65,10 +67,14 @@ class WebhookLog(Protocol):
 
 @dataclass
 class Sidecar:
-    """Everything the handlers need, kept on `app.state.sidecar`."""
+    """Everything the handlers need, kept on `app.state.sidecar`.
+
+    `logs` holds one log per account (LTV_ACCOUNTS: each account's pipeline reads its own), or
+    a single log under the key None that takes every account.
+    """
 
     secrets: Mapping[str, str]
-    log: WebhookLog
+    logs: Mapping[str | None, WebhookLog]
     max_body_bytes: int = MAX_BODY_BYTES
     body_timeout: float = BODY_TIMEOUT_SECONDS
     metrics: SidecarMetrics = field(default_factory=SidecarMetrics)
@@ -127,8 +133,12 @@ async def webhook(request: Request) -> Response:
 
 
 async def _store(sidecar: Sidecar, accepted: Accepted) -> Accepted | Refused:
+    account = accepted.record["account"]
+    log = sidecar.logs[None] if None in sidecar.logs else sidecar.logs.get(account)
+    if log is None:  # authenticated by a secret for any account, but not one of LTV_ACCOUNTS
+        return unauthorized(f"account {account!r} is not in LTV_ACCOUNTS")
     try:
-        await sidecar.log.append(accepted.day, accepted.line)
+        await log.append(accepted.day, accepted.line)
     except OSError as exc:
         logger.error("webhook log write failed, answering 503 so ThriveCart retries: %s", exc)
         return Refused(503, "write_failed", "the event could not be written to disk; retry")
@@ -163,7 +173,8 @@ async def healthz(request: Request) -> Response:
     """200 while today's segment can be opened for writing, else 503 with the error."""
     sidecar: Sidecar = request.app.state.sidecar
     try:
-        await sidecar.log.check(datetime.now(UTC).date())
+        for log in sidecar.logs.values():
+            await log.check(datetime.now(UTC).date())
     except OSError as exc:
         return JSONResponse({"status": "failing", "error": f"log not writable: {exc}"}, 503)
     return JSONResponse({"status": "ok"})
@@ -172,7 +183,10 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     sidecar: Sidecar = request.app.state.sidecar
-    text = sidecar.metrics.render(sidecar.log.stats())
+    totals: Counter[str] = Counter()
+    for log in sidecar.logs.values():
+        totals.update(log.stats())
+    text = sidecar.metrics.render(dict(totals))
     return PlainTextResponse(text, media_type=CONTENT_TYPE)
 
 
@@ -220,18 +234,23 @@ class RequestLog:
 
 def create_app(
     secrets: Mapping[str, str],
-    log: WebhookLog,
+    log: WebhookLog | Mapping[str, WebhookLog],
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> Starlette:
-    """The sidecar app; it opens and closes `log` with its lifespan. No secret: ValueError."""
+    """The sidecar app; it opens and closes `log` with its lifespan. `log` takes every
+    delivery, or, one per account, those of its account (others are refused). No secret:
+    ValueError."""
     if not secrets:
         raise ValueError(NO_SECRET_MESSAGE)
+    logs: dict[str | None, WebhookLog] = dict(log) if isinstance(log, Mapping) else {None: log}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with log:
+        async with contextlib.AsyncExitStack() as stack:
+            for each in logs.values():
+                await stack.enter_async_context(each)
             yield
 
     app = Starlette(
@@ -243,5 +262,5 @@ def create_app(
         middleware=[Middleware(RequestLog)],
         lifespan=lifespan,
     )
-    app.state.sidecar = Sidecar(dict(secrets), log, max_body_bytes, body_timeout)
+    app.state.sidecar = Sidecar(dict(secrets), logs, max_body_bytes, body_timeout)
     return app

@@ -43,28 +43,36 @@ def webhooks() -> None:
 def serve_command(host: str, port: int) -> None:
     """Receive ThriveCart webhooks at http://HOST:PORT/webhooks/thrivecart.
 
-    Every accepted delivery is fsync'd to LTV_LANDING_DIR/webhooks/ before ThriveCart gets
-    its 2xx. Also serves /healthz and /metrics (Prometheus).
+    Every accepted delivery is fsync'd to LTV_LANDING_DIR/webhooks/ (with LTV_ACCOUNTS, to
+    LTV_LANDING_DIR/<account>/webhooks/) before ThriveCart gets its 2xx. Also serves /healthz
+    and /metrics (Prometheus).
     """
     settings = _settings()
     if not settings.secrets:
         raise click.ClickException(NO_SECRET_MESSAGE)
-    log_dir = settings.webhooks_dir
     with contextlib.ExitStack() as stack:
-        try:
-            appender = stack.enter_context(SegmentAppender(log_dir))
-        except LogLockedError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except OSError as exc:
-            message = f"cannot write the webhook log in {log_dir}: {exc}"
-            raise click.ClickException(message) from exc
+        logs = {
+            pipeline.account: GroupCommitLog(_open_log(stack, pipeline.webhooks_dir))
+            for pipeline in settings.pipelines()
+        }
         configure_logging()
-        app = create_app(settings.secrets, GroupCommitLog(appender))
-        click.echo(f"Webhook URL: http://{host}:{port}{WEBHOOK_PATH}; log: {log_dir}", err=True)
+        app = create_app(settings.secrets, logs if settings.accounts else logs[None])
+        where = ", ".join(str(p.webhooks_dir) for p in settings.pipelines())
+        click.echo(f"Webhook URL: http://{host}:{port}{WEBHOOK_PATH}; log: {where}", err=True)
         try:
             serve(app, host, port)
         except ServerStartError as exc:
             raise click.ClickException(str(exc)) from exc
+
+
+def _open_log(stack: contextlib.ExitStack, log_dir: Path) -> SegmentAppender:
+    """The appender of one log folder, held open (and locked) until the server stops."""
+    try:
+        return stack.enter_context(SegmentAppender(log_dir))
+    except LogLockedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the webhook log in {log_dir}: {exc}") from exc
 
 
 def _progress_printer() -> Progress:

@@ -317,13 +317,14 @@ def authenticate(payload: Mapping[str, Any], secrets: Mapping[str, str]) -> Refu
     if expected is None:
         expected = secrets.get("*")
     if expected is None:
-        return _unauthorized(f"no secret word is configured for account {account!r}")
+        return unauthorized(f"no secret word is configured for account {account!r}")
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        return _unauthorized(f"wrong secret word for account {account!r}")
+        return unauthorized(f"wrong secret word for account {account!r}")
     return None
 
 
-def _unauthorized(detail: str) -> Refused:
+def unauthorized(detail: str) -> Refused:
+    """The answer to a delivery of an account we do not take; `detail` is for the log only."""
     message = f"{SECRET_FIELD} does not match the secret word of this ThriveCart account"
     return Refused(401, "unauthorized", message, detail)
 
