@@ -61,6 +61,25 @@ def test_each_accounts_dagster_objects_are_its_own() -> None:
     }
 
 
+def test_each_accounts_sensors_watch_its_own_folders(
+    accounts: Settings, ephemeral_instance: dg.DagsterInstance, settle
+) -> None:
+    from pipeline.defs.pipeline_defs import pipeline_defs
+    from pipeline.defs.scope import Scope
+
+    seed_account(accounts, "beta-eu")
+    settle(accounts.landing_dir)
+    context = dg.build_sensor_context(instance=ephemeral_instance, resources={"settings": accounts})
+    alpha, beta = (pipeline_defs(Scope(a)) for a in ACCOUNTS)
+    assert alpha.automation.webhook_log_sensor(context).run_requests == []
+    assert alpha.landing_files_sensor(context).run_requests == []
+    (webhooks,) = beta.automation.webhook_log_sensor(context).run_requests
+    assert webhooks.job_name == "beta_eu__load_webhooks_and_build"
+    files = beta.landing_files_sensor(context).run_requests
+    assert len(files) == 11
+    assert {r.job_name for r in files} <= {job.name for job in beta.ingest.landing_jobs.values()}
+
+
 def seed_account(settings: Settings, account: str) -> dict[str, Any]:
     """A demo seller of `account` in its landing folder, its deliveries in its webhook log."""
     secret, seed = ACCOUNTS[account]
