@@ -47,6 +47,7 @@ def pipeline_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settin
         "LTV_MARTS_SNAPSHOT": tmp_path / "warehouse" / "marts.duckdb",
         "DAGSTER_HOME": tmp_path / "dagster_home",
         "LTV_ARCHIVE_DIR": "",
+        "LTV_ACCOUNTS": "",  # one pipeline, whatever the project's .env says
         # truth.json converts into the demo seller's reporting currency
         "LTV_REPORTING_CURRENCY": DEMO_REPORTING_CURRENCY,
     }

@@ -45,6 +45,7 @@ SETTINGS_VARIABLES = (
     "LTV_MATCH_TOLERANCE_MINUTES",
     "LTV_DAY_N",
     "LTV_ARCHIVE_DIR",
+    "LTV_ACCOUNTS",
     "LTV_CSV_DATE_ORDER",
     "LTV_MEMORY_LIMIT",
 )
@@ -85,6 +86,7 @@ def stack_environment(root: Path, **overrides: str) -> dict[str, str]:
             "LTV_MATCH_TOLERANCE_MINUTES": "",
             "LTV_DAY_N": "",
             "LTV_ARCHIVE_DIR": "",
+            "LTV_ACCOUNTS": "",
             "PYTHONUNBUFFERED": "1",
         }
     )
