@@ -19,11 +19,13 @@ In the snapshot the marts live in the default schema (`main`): with the default 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import stat
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +124,63 @@ def publish_snapshot(settings: Settings, refresh: Collection[str] = ()) -> Publi
         raise
     _prune_versions(link)
     return PublishResult(snapshot, link, tables, published_at, patched)
+
+
+def publish_all_accounts(settings: Settings) -> Path | None:
+    """With LTV_ACCOUNTS, rewrite the snapshot of every account together (`shared_snapshot`,
+    LTV_MARTS_SNAPSHOT as configured) from the accounts' published snapshots: each table holds
+    every account's rows, with an `account` column put first where the mart has none. None
+    without accounts.
+
+    It reads published snapshots only, never a warehouse, so it waits for no writer; a file
+    lock keeps two accounts' runs from rewriting it at once, and the file is replaced whole.
+    """
+    sources = {a: path for a, path in settings.account_snapshots().items() if path.is_file()}
+    if not sources:
+        return None
+    target = settings.shared_snapshot
+    target.parent.mkdir(parents=True, exist_ok=True)
+    new_db = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    with _file_lock(target.with_name(f".{target.name}.lock")):
+        try:
+            with duckdb.connect(str(new_db)) as con:
+                _union_accounts(con, sources)
+            _replace_snapshot(new_db, target)
+        except BaseException:
+            _remove(new_db, _wal(new_db))
+            raise
+    return target
+
+
+def _union_accounts(con: duckdb.DuckDBPyConnection, sources: dict[str, Path]) -> None:
+    """Every table of every source snapshot, the accounts' rows one after the other."""
+    for n, path in enumerate(sources.values()):
+        con.execute(f"ATTACH {_literal(path)} AS account_{n} (READ_ONLY)")
+    columns = con.execute(
+        """SELECT database_name, table_name, bool_or(column_name = 'account')
+           FROM duckdb_columns() WHERE starts_with(database_name, 'account_')
+           GROUP BY ALL"""
+    ).fetchall()
+    has_account = {(db, table): flag for db, table, flag in columns}
+    for table in sorted({table for _, table in has_account}):
+        parts = []
+        for n, account in enumerate(sources):
+            key = (f"account_{n}", table)
+            if key in has_account:
+                extra = "" if has_account[key] else f"{_literal(account)} AS account, "
+                parts.append(f"SELECT {extra}* FROM account_{n}.main.{_ident(table)}")
+        con.execute(f"CREATE TABLE {_ident(table)} AS " + " UNION ALL BY NAME ".join(parts))
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created) for the `with` block, waiting for it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _check_paths(warehouse: Path, snapshot: Path, link: Path) -> None:

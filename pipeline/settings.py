@@ -106,6 +106,8 @@ class Settings:
         accounts configured) or the account these already are: these settings, unchanged."""
         if account is None or account == self.account:
             return self
+        if self.account is not None:
+            raise SettingsError(f"settings of account {self.account!r} asked for {account!r}.")
         if account not in self.accounts:
             raise SettingsError(
                 f"account {account!r} is not in LTV_ACCOUNTS ({', '.join(self.accounts)})."
@@ -116,12 +118,13 @@ class Settings:
             warehouse=self.warehouse.parent / account / self.warehouse.name,
             marts_snapshot=self.marts_snapshot.parent / account / self.marts_snapshot.name,
             archive_dir=self.archive_dir / account if self.archive_dir else None,
-            accounts=(),
             account=account,
         )
 
     def pipelines(self) -> list[Settings]:
         """The settings of every pipeline: one per account, or these alone."""
+        if self.account is not None:
+            return [self]
         return [self.for_account(a) for a in self.accounts] or [self]
 
     @property
@@ -163,6 +166,19 @@ class Settings:
             "ltv_postgres_user": self.postgres.user,
             "ltv_postgres_database": self.postgres.database,
         }
+
+    @property
+    def shared_snapshot(self) -> Path:
+        """LTV_MARTS_SNAPSHOT as configured: with LTV_ACCOUNTS, the snapshot of every account
+        together (each account's own is in its subfolder beside it)."""
+        if self.account is None:
+            return self.marts_snapshot
+        return self.marts_snapshot.parent.parent / self.marts_snapshot.name
+
+    def account_snapshots(self) -> dict[str, Path]:
+        """Each account's own snapshot, by account (none without LTV_ACCOUNTS)."""
+        shared = self.shared_snapshot
+        return {a: shared.parent / a / shared.name for a in self.accounts}
 
 
 def account_pipeline(settings: Settings, account: str | None) -> Settings:

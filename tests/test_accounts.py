@@ -93,6 +93,16 @@ def seed_account(settings: Settings, account: str) -> dict[str, Any]:
     return load_truth(pipeline.landing_dir)
 
 
+def table_rows(con: duckdb.DuckDBPyConnection, by_account: bool) -> dict[Any, int]:
+    """Rows of every table that has some, per table or per (account, table)."""
+    counts: dict[Any, int] = {}
+    for (table,) in con.execute("select table_name from duckdb_tables()").fetchall():
+        group = "account" if by_account else "null"
+        rows = con.execute(f'select {group}, count(*) from "{table}" group by 1').fetchall()
+        counts.update({(account, table) if by_account else table: n for account, n in rows})
+    return counts
+
+
 def published_accounts(snapshot: Path) -> set[str]:
     with duckdb.connect(str(snapshot), read_only=True) as con:
         return {
@@ -126,6 +136,21 @@ def test_ltv_run_builds_every_account_apart_and_one_account_never_stops_another(
             assert aggregate_mismatches(con, truth) == []
         assert published_accounts(pipeline.marts_snapshot) == {pipeline.account}
         assert pipeline.marts_snapshot.with_name("ltv_report.html").is_file()
+
+    # Every account together in LTV_MARTS_SNAPSHOT, `account` in every table.
+    with duckdb.connect(str(accounts.marts_snapshot), read_only=True) as shared:
+        tables = table_rows(shared, by_account=True)
+        without_account = shared.execute(
+            """select table_name from duckdb_tables() anti join
+               (select table_name from duckdb_columns() where column_name = 'account') using
+               (table_name)"""
+        ).fetchall()
+    assert without_account == []
+    for pipeline in (alpha, beta):
+        with duckdb.connect(str(pipeline.marts_snapshot), read_only=True) as own:
+            rows = table_rows(own, by_account=False)
+        assert {t: n for (a, t), n in tables.items() if a == pipeline.account} == rows
+    assert {"ltv_cohorts_monthly", "customer_ltv_forecast"} <= {t for _, t in tables}
 
     # alpha is busy elsewhere: its run is refused, beta's still runs (nothing new for it).
     with run_lock(lock_path(alpha.warehouse)):

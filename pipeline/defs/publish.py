@@ -18,7 +18,12 @@ from pipeline.defs.forecast import forecast_keys
 from pipeline.defs.scope import Scope
 from pipeline.engines.postgres_marts import publish_on_postgres
 from pipeline.forecast import FORECAST_MARTS
-from pipeline.publish import CONTRACT_MARTS, PublishResult, publish_snapshot
+from pipeline.publish import (
+    CONTRACT_MARTS,
+    PublishResult,
+    publish_all_accounts,
+    publish_snapshot,
+)
 from pipeline.report.build import write_report
 from pipeline.report.formatting import when
 from pipeline.report.marts import SNAPSHOT_SCHEMA
@@ -76,9 +81,14 @@ def _forecast_in_snapshot(scope: Scope) -> dg.AssetsDefinition:
         "snapshot.",
     )
     def forecast_in_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-        """Republish the snapshot with the forecast marts just written."""
-        result = publish_snapshot(scope.settings(settings), refresh=FORECAST_MARTS)
-        return dg.MaterializeResult(metadata=snapshot_metadata(result))
+        """Republish the snapshot with the forecast marts just written; with LTV_ACCOUNTS,
+        then the snapshot of every account together."""
+        settings = scope.settings(settings)
+        result = publish_snapshot(settings, refresh=FORECAST_MARTS)
+        metadata = snapshot_metadata(result)
+        if every_account := publish_all_accounts(settings):
+            metadata["all accounts"] = dg.MetadataValue.path(str(every_account))
+        return dg.MaterializeResult(metadata=metadata)
 
     return forecast_in_snapshot
 
