@@ -3,6 +3,7 @@ code location and one `ltv run`, every account's marts equal to its own truth.js
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,13 @@ import dagster as dg
 import duckdb
 import pytest
 from click.testing import CliRunner
+from e2e_support import (
+    drop_file,
+    net_by_currency,
+    running_stack,
+    truth_net_by_currency,
+    wait_for_snapshot,
+)
 from test_dbt_support import aggregate_mismatches, customer_mismatches
 
 from pipeline.cli import main
@@ -18,10 +26,12 @@ from pipeline.demo import generate_seller
 from pipeline.demo.truth import load_truth
 from pipeline.run.lock import lock_path, run_lock
 from pipeline.settings import Settings, load_settings
-from pipeline.sidecar.replay import replay_to_log
+from pipeline.sidecar.replay import replay_to_log, replay_to_url
 
 ACCOUNTS = {"alpha": ("alpha-secret", 7), "beta-eu": ("beta-secret", 8)}
 CUSTOMERS = 25
+# A stack's runs may sit idle this long before the wait fails (as in test_e2e_pipeline).
+STACK_IDLE_SECONDS = 300.0
 
 
 @pytest.fixture
@@ -165,3 +175,43 @@ def test_ltv_run_builds_every_account_apart_and_one_account_never_stops_another(
     assert "account alpha:" not in only_beta.output
     unknown = CliRunner().invoke(main, ["run", "--account", "gamma"])
     assert unknown.exit_code == 2 and "'gamma' is not in LTV_ACCOUNTS" in unknown.output
+
+
+def test_make_run_stack_builds_each_accounts_marts_from_its_webhooks_and_exports(
+    tmp_path: Path,
+) -> None:
+    """The sidecar and the daemon as `make run` starts them, with two accounts: deliveries of
+    both through one webhook URL, exports in each account's folder, and each account's
+    snapshot reaching its own truth.json."""
+    sellers = {
+        account: generate_seller(
+            tmp_path / account, CUSTOMERS, seed, account=account, secret=secret, workers=2
+        )
+        for account, (secret, seed) in ACCOUNTS.items()
+    }
+    secrets = ",".join(f"{account}:{secret}" for account, (secret, _) in ACCOUNTS.items())
+    services = ("sidecar", "dagster-daemon")
+    env = {"LTV_ACCOUNTS": ",".join(ACCOUNTS), "THRIVECART_SECRET": secrets}
+    with running_stack(tmp_path / "pipeline", services, **env) as stack:
+        dropped_at = time.time()
+        for account, seller in sellers.items():
+            summary = replay_to_url(seller.out / "_demo" / "deliveries.jsonl", stack.webhook_url)
+            assert summary.accepted == summary.sent, summary.describe()
+            landing = stack.settings.for_account(account).landing_dir
+            for export in sorted(p for p in seller.out.rglob("*.csv") if "_demo" not in p.parts):
+                drop_file(export, landing / export.relative_to(seller.out))
+        for account, seller in sellers.items():
+            snapshot = stack.settings.for_account(account).marts_snapshot
+            want = truth_net_by_currency(load_truth(seller.out))
+            got = wait_for_snapshot(
+                stack,
+                f"{account}'s snapshot to hold its truth.json net revenue per currency",
+                lambda snapshot=snapshot, want=want: (
+                    want if net_by_currency(snapshot) == want else None
+                ),
+                STACK_IDLE_SECONDS,
+                since=dropped_at,
+                last_seen=lambda snapshot=snapshot: net_by_currency(snapshot),
+            )
+            assert got == want
+            assert published_accounts(snapshot) == {account}
