@@ -19,18 +19,17 @@ In the snapshot the marts live in the default schema (`main`): with the default 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import stat
 import uuid
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+from filelock import FileLock
 
 from pipeline.settings import Settings
 from pipeline.snapshot_patch import (
@@ -141,7 +140,7 @@ def publish_all_accounts(settings: Settings) -> Path | None:
     target = settings.shared_snapshot
     target.parent.mkdir(parents=True, exist_ok=True)
     new_db = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    with _file_lock(target.with_name(f".{target.name}.lock")):
+    with FileLock(target.with_name(f".{target.name}.lock")):
         try:
             with duckdb.connect(str(new_db)) as con:
                 _union_accounts(con, sources)
@@ -170,17 +169,6 @@ def _union_accounts(con: duckdb.DuckDBPyConnection, sources: dict[str, Path]) ->
                 extra = "" if has_account[key] else f"{_literal(account)} AS account, "
                 parts.append(f"SELECT {extra}* FROM account_{n}.main.{_ident(table)}")
         con.execute(f"CREATE TABLE {_ident(table)} AS " + " UNION ALL BY NAME ".join(parts))
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created) for the `with` block, waiting for it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _check_paths(warehouse: Path, snapshot: Path, link: Path) -> None:

@@ -53,5 +53,5 @@ SINGLE = Scope()
 
 
 def scopes(settings: Settings) -> list[Scope]:
-    """One scope per account, or the single one."""
-    return [Scope(account) for account in settings.accounts] or [SINGLE]
+    """The scope of each of the settings' pipelines: one per account, or the single one."""
+    return [Scope(pipeline.account) for pipeline in settings.pipelines()]

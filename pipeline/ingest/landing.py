@@ -90,8 +90,10 @@ def _ignored(name: str) -> bool:
     )
 
 
-def scan_landing(landing_dir: Path) -> LandingScan:
-    """Stat every file that could be an export (skipping reserved, hidden and partial ones)."""
+def scan_landing(landing_dir: Path, skip: Collection[str] = ()) -> LandingScan:
+    """Stat every file that could be an export (skipping reserved, hidden and partial ones,
+    and the top-level folders in `skip`)."""
+    skipped = RESERVED_DIRS | set(skip)
     files: list[LandingFile] = []
     dirs: set[str] = set()
     pending = [(landing_dir, ".")]
@@ -103,7 +105,7 @@ def scan_landing(landing_dir: Path) -> LandingScan:
         except OSError:  # vanished or unreadable: nothing in it can be loaded now
             continue
         for entry in entries:
-            if _ignored(entry.name) or (rel_dir == "." and entry.name in RESERVED_DIRS):
+            if _ignored(entry.name) or (rel_dir == "." and entry.name in skipped):
                 continue
             rel_path = entry.name if rel_dir == "." else f"{rel_dir}/{entry.name}"
             if entry.is_dir(follow_symlinks=False):
@@ -116,9 +118,7 @@ def scan_landing(landing_dir: Path) -> LandingScan:
 def outside_accounts(landing_dir: Path, accounts: Collection[str]) -> list[str]:
     """Files in the landing folder but in no account's subfolder (LTV_ACCOUNTS): no
     pipeline loads them, so they are reported instead of being left silently."""
-    own = set(accounts)
-    scan = scan_landing(landing_dir)
-    return sorted(f.rel_path for f in scan.files if f.rel_path.split("/", 1)[0] not in own)
+    return sorted(f.rel_path for f in scan_landing(landing_dir, skip=accounts).files)
 
 
 def _landing_file(entry: os.DirEntry[str], rel_path: str, rel_dir: str) -> LandingFile | None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +14,9 @@ from pipeline.run.lock import RunLocked, lock_path, run_lock
 from pipeline.run.summary import RunSummary
 from pipeline.settings import Settings, SettingsError, account_pipeline, load_settings
 from pipeline.warehouse import WarehouseBusy
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 # Exit codes: 0 all loaded and published, 1 something failed or was not loaded (the marts are
 # still built from what did load), 2 nothing was done (another run holds the warehouse).
@@ -61,9 +67,23 @@ def run(write_wait: float, full_refresh: bool, accounts: tuple[str, ...]) -> Non
     except SettingsError as exc:
         click.echo(f"ltv run: {exc}", err=True)
         raise SystemExit(EXIT_REFUSED) from None
+    open_instance = _instance_opener(settings)
     codes = [_misplaced_files(settings)]
-    codes += [_run_locked(pipeline, write_wait, full_refresh) for pipeline in pipelines]
+    codes += [_run_locked(p, open_instance, write_wait, full_refresh) for p in pipelines]
     raise SystemExit(max(codes))
+
+
+def _instance_opener(settings: Settings) -> Callable[[], dg.DagsterInstance]:
+    """Opens the Dagster instance every account shares, at its first use and only once (a run
+    refused at once never imports Dagster)."""
+
+    @cache
+    def open_instance() -> dg.DagsterInstance:
+        from pipeline.instance import dagster_instance
+
+        return dagster_instance(settings)
+
+    return open_instance
 
 
 def _pipelines(settings: Settings, accounts: tuple[str, ...]) -> list[Settings]:
@@ -85,30 +105,39 @@ def _misplaced_files(settings: Settings) -> int:
     return EXIT_FAILED if misplaced else 0
 
 
-def _run_locked(settings: Settings, write_wait: float, full_refresh: bool) -> int:
+def _run_locked(
+    settings: Settings,
+    open_instance: Callable[[], dg.DagsterInstance],
+    write_wait: float,
+    full_refresh: bool,
+) -> int:
     """One pipeline's run under its warehouse's lock; its exit code."""
     if settings.account:
         _progress(f"account {settings.account}")
         click.echo(f"account {settings.account}:")
     try:
         with run_lock(lock_path(settings.warehouse)):
-            summary = _run(settings, write_wait, full_refresh)
+            summary = _run(settings, open_instance, write_wait, full_refresh)
     except RunLocked as exc:
         click.echo(f"ltv run: {exc}", err=True)
         return EXIT_REFUSED
     return EXIT_FAILED if summary.failed else 0
 
 
-def _run(settings: Settings, write_wait: float, full_refresh: bool) -> RunSummary:
+def _run(
+    settings: Settings,
+    open_instance: Callable[[], dg.DagsterInstance],
+    write_wait: float,
+    full_refresh: bool,
+) -> RunSummary:
     """Load, build and publish under the run lock; Dagster is imported only now (slow)."""
-    from pipeline.instance import dagster_instance
     from pipeline.run.driver import build_and_publish, built_inputs, ingest, read_totals
     from pipeline.run.unchanged import forget_record, record_build
 
     started = time.monotonic()
     summary = RunSummary()
     try:
-        instance = dagster_instance(settings)
+        instance = open_instance()
         _progress("[1/2] loading landing files and the webhook log ...")
         ingest(instance, settings, summary, echo=_progress, write_wait=write_wait)
         inputs, unchanged = built_inputs(settings, on_wait=_progress)

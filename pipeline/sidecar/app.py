@@ -234,14 +234,14 @@ class RequestLog:
 
 def create_app(
     secrets: Mapping[str, str],
-    log: WebhookLog | Mapping[str, WebhookLog],
+    log: WebhookLog | Mapping[str | None, WebhookLog],
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> Starlette:
     """The sidecar app; it opens and closes `log` with its lifespan. `log` takes every
-    delivery, or, one per account, those of its account (others are refused). No secret:
-    ValueError."""
+    delivery, or, one per account, those of its account (others are refused; a log under None
+    takes every account). No secret: ValueError."""
     if not secrets:
         raise ValueError(NO_SECRET_MESSAGE)
     logs: dict[str | None, WebhookLog] = dict(log) if isinstance(log, Mapping) else {None: log}

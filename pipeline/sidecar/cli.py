@@ -50,14 +50,12 @@ def serve_command(host: str, port: int) -> None:
     settings = _settings()
     if not settings.secrets:
         raise click.ClickException(NO_SECRET_MESSAGE)
+    pipelines = settings.pipelines()
     with contextlib.ExitStack() as stack:
-        logs = {
-            pipeline.account: GroupCommitLog(_open_log(stack, pipeline.webhooks_dir))
-            for pipeline in settings.pipelines()
-        }
+        logs = {p.account: GroupCommitLog(_open_log(stack, p.webhooks_dir)) for p in pipelines}
         configure_logging()
-        app = create_app(settings.secrets, logs if settings.accounts else logs[None])
-        where = ", ".join(str(p.webhooks_dir) for p in settings.pipelines())
+        app = create_app(settings.secrets, logs)
+        where = ", ".join(str(p.webhooks_dir) for p in pipelines)
         click.echo(f"Webhook URL: http://{host}:{port}{WEBHOOK_PATH}; log: {where}", err=True)
         try:
             serve(app, host, port)
