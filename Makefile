@@ -28,6 +28,7 @@ run: setup
 test: setup
 	sh scripts/ensure-chromium.sh
 	sh scripts/ensure-postgres.sh
+	sh scripts/ensure-java.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2

@@ -26,10 +26,13 @@ DEFAULT_DELINQUENCY_DAYS = 14
 DEFAULT_MEMORY_LIMIT = "3GB"
 _MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 # The warehouses the dbt project builds on (LTV_ENGINE); the first is the default.
-ENGINES = ("duckdb", "postgres")
+ENGINES = ("duckdb", "postgres", "spark")
 DEFAULT_DUCKDB_WAREHOUSE = "warehouse/ltv.duckdb"
-# With LTV_ENGINE=postgres: the DuckDB file the loads validate into, beside the snapshot.
-POSTGRES_LOCAL_WAREHOUSE = "ltv.duckdb"
+# With LTV_ENGINE=postgres or spark: the DuckDB file the loads validate into, beside the snapshot.
+LOCAL_WAREHOUSE = "ltv.duckdb"
+# With LTV_ENGINE=spark: the storage path of Spark's tables, and the Spark master dbt runs on.
+DEFAULT_SPARK_STORAGE = "warehouse/spark"
+DEFAULT_SPARK_MASTER = "local[2]"
 # A ThriveCart account as LTV_ACCOUNTS names it: its subdomain, lower case.
 _ACCOUNT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _POSTGRES_URL_EXAMPLE = "postgresql://ltv@localhost:5432/ltv"
@@ -37,6 +40,16 @@ _POSTGRES_URL_EXAMPLE = "postgresql://ltv@localhost:5432/ltv"
 
 class SettingsError(ValueError):
     """A setting is present but unusable; the message names the variable and the fix."""
+
+
+@dataclass(frozen=True)
+class SparkWarehouse:
+    """Where dbt builds with LTV_ENGINE=spark: the storage path of every table (LTV_WAREHOUSE;
+    Spark's warehouse folder and table catalog are under it) and the Spark master dbt-spark's
+    session runs on (LTV_SPARK_MASTER: `local[2]`, or a cluster's master URL)."""
+
+    storage: Path
+    master: str
 
 
 @dataclass(frozen=True)
@@ -85,12 +98,13 @@ class Settings:
     csv_date_order: str = "MDY"
     # ISO 4217 code the marts' *_reporting columns convert to ("" = no conversion).
     reporting_currency: str = ""
-    # The warehouse dbt builds in: "duckdb" (the file `warehouse`) or "postgres" (`postgres`).
-    # With postgres the loaders still validate into the DuckDB file at `warehouse` (named
-    # POSTGRES_LOCAL_WAREHOUSE, beside the snapshot), from where the raw tables are copied
-    # (pipeline/engines/postgres_raw.py) and where the published marts are copied back to.
+    # The warehouse dbt builds in: "duckdb" (the file `warehouse`), "postgres" (`postgres`) or
+    # "spark" (`spark`). With the latter two the loaders still validate into the DuckDB file at
+    # `warehouse` (named LOCAL_WAREHOUSE, beside the snapshot), from where the raw tables go
+    # over (pipeline/engines/) and where the published marts are copied back to.
     engine: str = "duckdb"
     postgres: PostgresWarehouse | None = None
+    spark: SparkWarehouse | None = None
     # Dagster's storage in PostgreSQL instead of SQLite files in `dagster_home`.
     dagster_postgres: PostgresWarehouse | None = None
     # LTV_ACCOUNTS: the ThriveCart accounts kept apart, each in a pipeline of its own
@@ -118,6 +132,7 @@ class Settings:
             warehouse=self.warehouse.parent / account / self.warehouse.name,
             marts_snapshot=self.marts_snapshot.parent / account / self.marts_snapshot.name,
             archive_dir=self.archive_dir / account if self.archive_dir else None,
+            spark=replace(self.spark, storage=self.spark.storage / account) if self.spark else None,
             account=account,
         )
 
@@ -150,6 +165,14 @@ class Settings:
         }
         if self.account:  # a pipeline of LTV_ACCOUNTS: every row is that account's
             models["ltv_account"] = self.account
+        if self.spark is not None:
+            return {
+                **models,
+                "ltv_engine": "spark",
+                "ltv_spark_storage": str(self.spark.storage),
+                "ltv_spark_master": self.spark.master,
+                "ltv_spark_driver_memory": f"{megabytes(self.memory_limit)}m",
+            }
         if self.postgres is None:
             # DuckDB is the profile's default target, so these vars are those of a DuckDB-only
             # project: nothing a build or its fingerprints compare changes.
@@ -234,13 +257,13 @@ def parse_accounts(raw: str) -> tuple[str, ...]:
 
 
 def _check_accounts(accounts: tuple[str, ...], secrets: dict[str, str], engine: str) -> None:
-    """Several accounts need a secret each (or one for all), and the DuckDB engine."""
+    """Several accounts need a secret each (or one for all), and a warehouse per account."""
     if not accounts:
         return
-    if engine != "duckdb":
+    if engine == "postgres":
         raise SettingsError(
-            "LTV_ACCOUNTS works with LTV_ENGINE=duckdb only (one warehouse file per account); "
-            "unset LTV_ACCOUNTS or use duckdb."
+            "LTV_ACCOUNTS works with LTV_ENGINE=duckdb or spark only (a warehouse per account); "
+            "unset LTV_ACCOUNTS or use one of those."
         )
     if unknown := sorted(set(secrets) - {"*", *accounts}):
         raise SettingsError(
@@ -294,6 +317,16 @@ def _check_currency(value: str) -> str:
             "such as 'USD' or 'EUR', or leave it empty to convert nothing."
         )
     return code
+
+
+def megabytes(limit: str) -> int:
+    """A memory limit as LTV_MEMORY_LIMIT spells it ("3GB", "512 MiB"), in whole megabytes
+    (MiB): the JVM's spelling (`-Xmx3072m`) takes no fractions and no SI units."""
+    match = _MEMORY_LIMIT.fullmatch(limit.strip())
+    assert match is not None, f"not a checked memory limit: {limit!r}"
+    number, unit = float(limit.strip()[: match.start(2)]), match.group(2)[0].upper()
+    factor = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}[unit]
+    return max(1, int(number * factor))
 
 
 def _check_engine(value: str) -> str:
@@ -359,7 +392,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     postgres = None
     if engine == "postgres":
         postgres = parse_postgres_url(warehouse)
-        warehouse = str(snapshot.with_name(POSTGRES_LOCAL_WAREHOUSE))
+        warehouse = str(snapshot.with_name(LOCAL_WAREHOUSE))
+    spark = None
+    if engine == "spark":
+        spark = SparkWarehouse(
+            storage=_path(get("LTV_WAREHOUSE", DEFAULT_SPARK_STORAGE)),  # a folder, not a file
+            master=get("LTV_SPARK_MASTER", DEFAULT_SPARK_MASTER).strip(),
+        )
+        warehouse = str(snapshot.with_name(LOCAL_WAREHOUSE))
     return Settings(
         landing_dir=_path(get("LTV_LANDING_DIR", "landing")),
         warehouse=_path(warehouse),
@@ -381,6 +421,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         reporting_currency=_check_currency(get("LTV_REPORTING_CURRENCY", "")),
         engine=engine,
         postgres=postgres,
+        spark=spark,
         dagster_postgres=(
             parse_postgres_url(dagster_url, "DAGSTER_POSTGRES_URL") if dagster_url else None
         ),

@@ -1,7 +1,8 @@
 """The models are one SQL for every warehouse: what only DuckDB understands lives in the body
-of a `duckdb__` macro behind adapter.dispatch, PostgreSQL's in a `postgres__` one
-(docs/architecture.md, "Engine-specific SQL"). Where both read a construct but differently (a
-descending sort's NULLs, `/` on integers, an untyped NULL), the models spell out what they mean.
+of a `duckdb__` macro behind adapter.dispatch, PostgreSQL's in a `postgres__` one, Spark's in a
+`spark__` one (docs/architecture.md, "Engine-specific SQL"). Where engines read a construct
+differently (a descending sort's NULLs, `/` on integers, an untyped NULL), the models spell
+out what they mean.
 
 The scan reads the SQL a model or macro writes itself: Jinja (macro calls, sets, comments),
 SQL comments and string literals are left out, so `{{ median('x') }}` or a comment naming
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.settings import DBT_PROJECT_DIR
+from pipeline.settings import DBT_PROJECT_DIR, ENGINES
 
 _DIVISION = "division (rounded_quotient, money_per)"
 # The macros whose business is dividing exactly, for everything else.
@@ -68,8 +69,8 @@ DUCKDB_ONLY = {
 _PATTERNS = [(re.compile(pattern, re.IGNORECASE), what) for pattern, what in DUCKDB_ONLY.items()]
 _MACRO = re.compile(r"\{%-?\s*macro\s+(\w+)\s*\(.*?-?%\}(.*?)\{%-?\s*endmacro\s*-?%\}", re.DOTALL)
 _DISPATCH = re.compile(r"adapter\.dispatch\(\s*'(\w+)'\s*,\s*'thrivecart_ltv'\s*\)")
-# The engines the project builds on, each with its own implementations of dispatched macros.
-ENGINES = ("duckdb", "postgres")
+# The engines the project builds on (ENGINES), each with its own implementations of dispatched
+# macros.
 ENGINE_PREFIXES = tuple(f"{engine}__" for engine in ENGINES)
 # PostgreSQL cuts longer names, and dbt refuses to create such a relation.
 POSTGRES_MAX_IDENTIFIER = 63

@@ -9,7 +9,9 @@ import pytest
 
 from pipeline.settings import (
     DEFAULT_MEMORY_LIMIT,
+    PROJECT_ROOT,
     SettingsError,
+    SparkWarehouse,
     account_pipeline,
     load_settings,
 )
@@ -76,10 +78,37 @@ def test_postgres_engine_reads_the_warehouse_as_a_url_and_hands_it_to_dbt() -> N
     assert default_port.postgres is not None and default_port.postgres.port == 5432
 
 
+def test_spark_engine_keeps_its_tables_under_a_storage_path_and_hands_it_to_dbt() -> None:
+    settings = load_settings(
+        {
+            "LTV_ENGINE": "Spark",
+            "LTV_WAREHOUSE": "/data/ltv-spark",
+            "LTV_MARTS_SNAPSHOT": "/srv/marts.duckdb",
+            "LTV_MEMORY_LIMIT": "1.5GB",
+        }
+    )
+    assert settings.engine == "spark" and settings.postgres is None
+    assert settings.spark == SparkWarehouse(Path("/data/ltv-spark"), "local[2]")
+    assert settings.warehouse == Path("/srv/ltv.duckdb")  # where the loads validate
+    dbt_vars = settings.dbt_vars()
+    assert dbt_vars["ltv_engine"] == "spark"
+    assert dbt_vars["ltv_spark_storage"] == "/data/ltv-spark"
+    assert dbt_vars["ltv_spark_master"] == "local[2]"
+    assert dbt_vars["ltv_spark_driver_memory"] == "1536m"
+    cluster = load_settings({"LTV_ENGINE": "spark", "LTV_SPARK_MASTER": "spark://head:7077"})
+    assert cluster.spark is not None and cluster.spark.master == "spark://head:7077"
+    assert cluster.spark.storage == PROJECT_ROOT / "warehouse" / "spark"
+    accounts = load_settings(
+        {"LTV_ENGINE": "spark", "LTV_ACCOUNTS": "acme,beta", "THRIVECART_SECRET": "word"}
+    )
+    beta = accounts.for_account("beta")
+    assert beta.spark is not None and beta.spark.storage == PROJECT_ROOT / "warehouse/spark/beta"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"LTV_ENGINE": "spark"}, r"LTV_ENGINE='spark'.*duckdb, postgres"),
+        ({"LTV_ENGINE": "bigquery"}, r"LTV_ENGINE='bigquery'.*duckdb, postgres, spark"),
         ({"LTV_ENGINE": "postgres"}, r"LTV_WAREHOUSE=.*ltv\.duckdb.*not a PostgreSQL URL"),
         ({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgresql://h:5432/d"}, "user and host"),
         ({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgresql://u@h:99999/d"}, "Port"),
@@ -146,7 +175,7 @@ def test_each_account_gets_its_own_folders_and_dbt_knows_whose_rows_they_are(
                 "LTV_ENGINE": "postgres",
                 "LTV_WAREHOUSE": "postgresql://u@h/d",
             },
-            "LTV_ACCOUNTS works with LTV_ENGINE=duckdb only",
+            "LTV_ACCOUNTS works with LTV_ENGINE=duckdb or spark only",
         ),
     ],
 )

@@ -15,7 +15,16 @@
 {% macro html_unescape(expr) -%}
     replace(replace(replace(replace(replace(replace(
         {{ expr }},
-        '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&#039;', ''''), '&#39;', ''''), '&amp;', '&')
+        '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&#039;', {{ quote_literal() }}), '&#39;', {{ quote_literal() }}), '&amp;', '&')
+{%- endmacro %}
+
+{#- A single quote as a string literal: the SQL standard doubles it inside the quotes. -#}
+{% macro quote_literal() -%}
+    {{ return(adapter.dispatch('quote_literal', 'thrivecart_ltv')()) }}
+{%- endmacro %}
+
+{% macro default__quote_literal() -%}
+    ''''
 {%- endmacro %}
 
 {#- A customer is one address: lower(trim(email)), the marts' identity rule. -#}

@@ -13,12 +13,16 @@
       or partial build is redone, never half remembered. -#}
 
 {% macro build_state_relation() -%}
-    {{ target.database }}.intermediate.ltv_build_state
+    {{ schema_in_target_database('intermediate') }}.ltv_build_state
 {%- endmacro %}
 
 
 {#- on-run-start: the state table exists before any model reads it. -#}
 {% macro create_build_state() -%}
+    {{ return(adapter.dispatch('create_build_state', 'thrivecart_ltv')()) }}
+{%- endmacro %}
+
+{% macro default__create_build_state() -%}
     create schema if not exists {{ schema_in_target_database('intermediate') }};
     create table if not exists {{ build_state_relation() }} (
         unit {{ dbt.type_string() }} not null,
@@ -29,29 +33,41 @@
 
 {#- on-run-end: remember the units of this build, if every model of the project built. -#}
 {% macro record_build_state(results) -%}
-    {%- if execute -%}
-        {%- set models = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-            | rejectattr('config.materialized', 'equalto', 'ephemeral') | list -%}
-        {%- set built = results | selectattr('node.resource_type', 'equalto', 'model')
-            | selectattr('status', 'equalto', 'success') | list -%}
-        {%- if built | length == models | length -%}
-            {%- set schema = target.database ~ '.intermediate.' -%}
-            begin transaction;
-            delete from {{ build_state_relation() }} where unit not like 'build:%';
-            -- The build before this one, which publishing needs to patch its snapshot.
-            update {{ build_state_relation() }}
-            set unit = 'previous_build:' || substr(unit, 7)
-            where unit like 'build:%';
-            insert into {{ build_state_relation() }} (unit, loaded_at)
-            values ('build:{{ invocation_id }}', null);
-            insert into {{ build_state_relation() }} (unit, loaded_at)
-            select unit, loaded_at from {{ schema }}int_build_units
-            union all
-            select sole_account_unit, cast(null as {{ dbt.type_timestamp() }})
-            from {{ schema }}int_build_scope;
-            commit;
-        {%- endif -%}
+    {{ return(adapter.dispatch('record_build_state', 'thrivecart_ltv')(results)) }}
+{%- endmacro %}
+
+{% macro default__record_build_state(results) -%}
+    {%- if execute and all_models_built(results) -%}
+        begin transaction;
+        delete from {{ build_state_relation() }} where unit not like 'build:%';
+        -- The build before this one, which publishing needs to patch its snapshot.
+        update {{ build_state_relation() }}
+        set unit = 'previous_build:' || substr(unit, 7)
+        where unit like 'build:%';
+        insert into {{ build_state_relation() }} (unit, loaded_at)
+        {{ build_state_rows() }};
+        commit;
     {%- endif -%}
+{%- endmacro %}
+
+{#- True when every model of the project built in this invocation (`results`). -#}
+{% macro all_models_built(results) -%}
+    {%- set models = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+        | rejectattr('config.materialized', 'equalto', 'ephemeral') | list -%}
+    {%- set built = results | selectattr('node.resource_type', 'equalto', 'model')
+        | selectattr('status', 'equalto', 'success') | list -%}
+    {{ return(built | length == models | length) }}
+{%- endmacro %}
+
+{#- The state's rows of this build: its own id, its load units and its sole account. -#}
+{% macro build_state_rows() -%}
+    {%- set schema = schema_in_target_database('intermediate') | trim ~ '.' -%}
+    select 'build:{{ invocation_id }}' as unit, cast(null as {{ dbt.type_timestamp() }}) as loaded_at
+    union all
+    select unit, loaded_at from {{ schema }}int_build_units
+    union all
+    select sole_account_unit, cast(null as {{ dbt.type_timestamp() }})
+    from {{ schema }}int_build_scope
 {%- endmacro %}
 
 
@@ -62,6 +78,7 @@
 {% macro rebuilds_all(scope='int_build_scope') -%}
     {#- A unit test gives a model its inputs whole, and only those it names. -#}
     {%- if model.resource_type == 'unit_test' -%}{{ return(true) }}{%- endif -%}
+    {%- if rebuilds_every_model() -%}{{ return(true) }}{%- endif -%}
     {%- set relation = ref(scope) -%}
     {%- if not execute or load_relation(relation) is none -%}{{ return(true) }}{%- endif -%}
     {%- set verdict = run_query('select bool_or(rebuild_all) from ' ~ relation) -%}
@@ -145,7 +162,7 @@
 {#- pre_hook of an incremental model: delete what this build recomputes, in the transaction
     that inserts it again. `filter` is one of the filters above, on the model's own columns. -#}
 {% macro delete_recomputed(filter) -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and not rebuilds_every_model() -%}
         delete from {{ this }} where {{ filter }}
     {%- endif -%}
 {%- endmacro %}

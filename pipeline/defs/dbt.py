@@ -21,7 +21,7 @@ from pipeline.dbt_command import build_args
 from pipeline.dbt_docs import dbt_executable
 from pipeline.dbt_state import full_refresh_reason, project_fingerprint
 from pipeline.defs.scope import Scope
-from pipeline.engines.postgres_raw import sync_raw
+from pipeline.engines import postgres_raw, spark
 from pipeline.settings import DBT_PROJECT_DIR, Settings
 
 # dagster-dbt writes a fresh target folder per invocation; keep only the newest few.
@@ -138,8 +138,11 @@ def dbt_models(scope: Scope) -> dg.AssetsDefinition:
         settings = scope.settings(settings)
         prune_target_runs(context.op_execution_context.op.name)
         if settings.postgres is not None:
-            changed = sync_raw(settings)
+            changed = postgres_raw.sync_raw(settings)
             context.log.info(f"Raw tables brought up to date in {settings.postgres.url}: {changed}")
+        if settings.spark is not None:
+            written = spark.sync_raw(settings)
+            context.log.info(f"Raw tables written for Spark in {settings.spark.storage}: {written}")
         full_refresh = config.full_refresh
         if not full_refresh:
             reason = full_refresh_reason(settings, project_fingerprint())

@@ -17,7 +17,7 @@ import dagster as dg
 
 from pipeline.defs import SNAPSHOT_PATH
 from pipeline.defs.scope import Scope
-from pipeline.engines.postgres_marts import push_forecast
+from pipeline.engines import postgres_marts, spark
 from pipeline.forecast import FORECAST_MARTS
 from pipeline.settings import Settings
 
@@ -64,7 +64,9 @@ def _write_forecast(settings: Settings, keys: list[dg.AssetKey]) -> Iterator[dg.
 
     result = write_forecast(settings)
     if settings.postgres is not None:
-        push_forecast(settings, FORECAST_MARTS)
+        postgres_marts.push_forecast(settings, FORECAST_MARTS)
+    if settings.spark is not None:
+        spark.push_forecast(settings, FORECAST_MARTS)
     parameters = {
         f"{currency}/{name}": dg.MetadataValue.float(value)
         for currency, fitted in result.parameters.items()

@@ -17,6 +17,7 @@ from pipeline.defs import SNAPSHOT_PATH
 from pipeline.defs.forecast import forecast_keys
 from pipeline.defs.scope import Scope
 from pipeline.engines.postgres_marts import publish_on_postgres
+from pipeline.engines.spark import publish_on_spark
 from pipeline.forecast import FORECAST_MARTS
 from pipeline.publish import (
     CONTRACT_MARTS,
@@ -59,10 +60,13 @@ def _marts_snapshot(scope: Scope) -> dg.AssetsDefinition:
     def marts_snapshot(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
         """Copy schema `marts` of the warehouse into the snapshot and its Parquet folder. On
         PostgreSQL the build is first swapped into the schema readers query, and copied from
-        there into the DuckDB warehouse (pipeline/engines/postgres_marts.py)."""
+        there into the DuckDB warehouse (pipeline/engines/postgres_marts.py); on Spark the
+        marts are read from their Parquet files (pipeline/engines/spark.py)."""
         settings = scope.settings(settings)
         if settings.postgres is not None:
             publish_on_postgres(settings, keep=FORECAST_MARTS)
+        if settings.spark is not None:
+            publish_on_spark(settings, keep=FORECAST_MARTS)
         result = publish_snapshot(settings)
         return dg.MaterializeResult(metadata=snapshot_metadata(result))
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from pipeline.engines.postgres_raw import postgres_transaction
+from pipeline.engines.spark import parquet_views
 from pipeline.settings import Settings
 from pipeline.warehouse import connect
 
@@ -18,8 +19,12 @@ Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 @contextmanager
 def build_warehouse_query(settings: Settings) -> Iterator[Query]:
     """A query function on the warehouse dbt builds in: one PostgreSQL transaction, or the
-    DuckDB file (waiting while another process holds it). Brief: the caller holds the
-    warehouse's single writer slot."""
+    DuckDB file (waiting while another process holds it), or Spark's tables read from their
+    Parquet files by DuckDB. Brief: the caller holds the warehouse's single writer slot."""
+    if settings.spark is not None:
+        with parquet_views(settings.spark.storage) as views:
+            yield lambda sql, params: views.execute(sql, params).fetchall()
+        return
     if settings.postgres is not None:
         with postgres_transaction(settings.postgres) as cursor:
 

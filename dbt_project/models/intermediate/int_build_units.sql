@@ -2,7 +2,8 @@
 -- and every loaded webhook day, with when it was loaded, and units standing for the values
 -- the models read and for the models themselves. `is_changed`: not in the last complete
 -- build; `rebuild_all`: this build recomputes everything (first or full build, a unit gone,
--- other settings, an incremental model without its table).
+-- other settings, an incremental model without its table, an engine that cannot replace part
+-- of a table: Spark).
 -- The load bookkeeping is read by name, not as a dbt source: it is not data to model. The raw
 -- tables it describes are this model's lineage:
 -- depends_on: {{ source('thrivecart', 'thrivecart_transactions') }}
@@ -36,7 +37,7 @@ with current_units as (
         end as kind,
         sha256 as unit_key,
         max(loaded_at) as loaded_at
-    from {{ target.database }}.raw.landing_files
+    from {{ schema_in_target_database('raw') }}.landing_files
     group by sha256
 
     union all
@@ -46,7 +47,7 @@ with current_units as (
         'webhook',
         cast(day as {{ dbt.type_string() }}),
         max(loaded_at)
-    from {{ target.database }}.raw.webhook_segments
+    from {{ schema_in_target_database('raw') }}.webhook_segments
     group by day
 
     union all
@@ -70,7 +71,7 @@ with current_units as (
 
 remembered as (
 
-    select unit, loaded_at from {{ build_state_relation() }}
+    select distinct unit, loaded_at from {{ build_state_relation() }}
 
 ),
 
@@ -78,20 +79,19 @@ compared as (
 
     select
         current_units.*,
-        not exists (
-            select 1
-            from remembered
-            where remembered.unit = current_units.unit
-                and remembered.loaded_at is not distinct from current_units.loaded_at
-        ) as is_changed
+        (remembered.unit is null) as is_changed
     from current_units
+    -- A join, not `not exists`: Spark 3.5's optimizer fails on that subquery over a union.
+    left join remembered
+        on remembered.unit = current_units.unit
+        and remembered.loaded_at is not distinct from current_units.loaded_at
 
 ),
 
 verdict as (
 
     select
-        {{ 'true' if flags.FULL_REFRESH or missing_tables else 'false' }}
+        {{ 'true' if flags.FULL_REFRESH or missing_tables or rebuilds_every_model() else 'false' }}
         or not exists (select 1 from remembered)
         -- A unit gone (a forgotten file) or other settings: its rows cannot be pinned to orders.
         or exists (

@@ -1,0 +1,128 @@
+"""The same dbt project on Spark (LTV_ENGINE=spark), checked against the generator's truth.json
+to the cent as the DuckDB build is (tests/test_dbt_end_to_end.py), and against DuckDB's own
+build of the same raw tables row for row and type for type.
+
+The loaders validate the landing folder into DuckDB; its raw tables are written as Parquet
+where Spark's build reads them (pipeline/engines/spark.py) and dbt builds on a local Spark
+(`local[2]`, dbt-spark's session mode). The exports and half the webhook days come first, the
+other half after a build, so the second build replaces every table the first one wrote. The
+marts are then read from Spark's Parquet files into DuckDB, as publishing reads them. Where
+Java is not installed the tests skip saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from spark_support import run_dbt_on_spark, spark_unavailable, storage_of
+from test_dbt_support import (
+    aggregate_mismatches,
+    built_once,
+    customer_mismatches,
+    generate_and_replay,
+    load_landing,
+    marts_differences,
+    mismatch_report,
+    run_dbt,
+    settings_for,
+    truth_mismatches,
+)
+
+from pipeline.demo import load_truth
+from pipeline.engines.spark import mirror_marts, sync_raw
+from pipeline.settings import Settings
+
+# The exports on a New York clock, so every CSV-only payment's date depends on the conversion.
+CLOCK = {"LTV_CSV_TIMEZONE": "America/New_York"}
+BUILD = ("build", "--exclude", "resource_type:unit_test")
+UNAVAILABLE = "spark-unavailable.txt"
+SPARK_MARTS = "spark_marts.duckdb"
+
+
+@dataclass(frozen=True)
+class Builds:
+    """One seller built on both engines: DuckDB's warehouse, Spark's marts read into a DuckDB
+    file, and truth.json."""
+
+    duckdb: Settings
+    spark_marts: Path
+    truth: dict[str, Any]
+
+    def connect_spark_marts(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.spark_marts), read_only=True)
+
+
+def _first_half(days: list[date]) -> list[list[date]]:
+    return [days[: len(days) // 2]]
+
+
+def _build(root: Path) -> None:
+    """The seller loaded in two steps and built on Spark after each, then on DuckDB."""
+    if reason := spark_unavailable():
+        (root / UNAVAILABLE).write_text(reason)
+        return
+    on_duckdb = settings_for(root, **CLOCK)
+    generate_and_replay(on_duckdb, customers=250, seed=21)
+    on_spark = replace(
+        settings_for(root, LTV_ENGINE="spark", LTV_WAREHOUSE=str(storage_of(root)), **CLOCK),
+        warehouse=on_duckdb.warehouse,  # where the loaders validate
+    )
+    load_landing(on_duckdb, webhook_days=_first_half)
+    sync_raw(on_spark)
+    run_dbt_on_spark(on_spark, *BUILD)
+    load_landing(on_duckdb)  # the other webhook days
+    sync_raw(on_spark)
+    run_dbt_on_spark(on_spark, *BUILD)
+    run_dbt(on_duckdb, *BUILD)
+    with duckdb.connect(str(root / SPARK_MARTS)) as con:
+        mirror_marts(con, storage_of(root))
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
+    with built_once(tmp_path_factory, "dbt-spark-seller", _build) as root:
+        if (root / UNAVAILABLE).exists():
+            pytest.skip(f"Spark unavailable: {(root / UNAVAILABLE).read_text()}")
+        settings = settings_for(root, **CLOCK)
+        yield Builds(settings, root / SPARK_MARTS, load_truth(settings.landing_dir))
+
+
+def test_every_customer_cohort_day_n_and_mart_matches_truth(builds: Builds) -> None:
+    assert len(builds.truth["customers"]) > 200
+    with builds.connect_spark_marts() as con:
+        problems = truth_mismatches(con, builds.truth)
+        # Named apart as well, so a failure says which kind of figure is off.
+        assert customer_mismatches(con, builds.truth) == []
+        assert aggregate_mismatches(con, builds.truth) == []
+    assert not problems, mismatch_report(problems)
+
+
+def test_every_mart_equals_duckdbs_build_with_the_same_types(builds: Builds) -> None:
+    with duckdb.connect() as con:
+        con.execute(f"attach '{builds.spark_marts}' as on_spark (read_only)")
+        con.execute(f"attach '{builds.duckdb.warehouse}' as on_duckdb (read_only)")
+        assert marts_differences(con, "on_spark", "on_duckdb") == {}
+        types = """select table_name, column_name, data_type from duckdb_columns()
+                   where database_name = ? and schema_name = 'marts'
+                   order by table_name, column_index"""
+        on_spark = con.execute(types, ["on_spark"]).fetchall()
+        on_duckdb = con.execute(types, ["on_duckdb"]).fetchall()
+        payments = con.execute("select count(*) from on_spark.marts.fct_payments").fetchone()
+    assert on_spark == on_duckdb
+    assert payments[0] > 800
+
+
+def test_every_spark_build_computes_every_model_whole(builds: Builds) -> None:
+    """Parquet tables take no DELETE: the second build rebuilt everything, and says so."""
+    with builds.connect_spark_marts() as con:
+        rebuilt_all, build_id = con.execute(
+            "select rebuilt_all, build_id from marts.mart_metadata"
+        ).fetchone()
+    assert rebuilt_all
+    assert build_id
