@@ -1,19 +1,21 @@
 """Each warehouse engine on the same seller: `ltv run` from empty and after a new export, on
-DuckDB and on PostgreSQL, stage by stage, and their marts compared row for row.
+DuckDB, PostgreSQL and Spark, stage by stage, and their marts compared row for row.
 
     .venv/bin/python bench/engine_bench.py [--rows 100000] [--repeat 1] [--json OUT]
 
 The seller and its webhook log are e2e_bench.py's caches, and the stages are its stages, each
 in a process of its own (ingest, dbt, publish, forecast; then the new export of 1,000 rows and
 the same stages again, incremental). With PostgreSQL the dbt stage also copies the raw tables
-over, and publish swaps the marts into schema `ltv` and copies them back into DuckDB.
+over, and publish swaps the marts into schema `ltv` and copies them back into DuckDB. With
+Spark (a local `local[2]` Spark inside dbt's process, dbt-spark's session mode) the dbt stage
+also writes the raw tables as Parquet, and publish reads Spark's marts from their Parquet files.
 
 PostgreSQL is a local server started for the run (tests/postgres_support.py) with its default,
 durable settings (fsync on), on the same two cores: its work is not in the stage processes'
 CPU time, so every stage also reports the machine's busy CPU seconds over its wall time
 (/proc/stat), which on a quiet machine is the stage plus the server. Engines alternate when
-repeated. Last, the DuckDB engine's marts and PostgreSQL's (their copy in its DuckDB file) are
-compared row for row: they must be equal.
+repeated. Last, the DuckDB engine's marts and each other engine's (their copy in its DuckDB
+file) are compared row for row: they must be equal.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.settings import ENGINES, PROJECT_ROOT, load_settings
 
 # bench/, and the tests' throwaway server and mart comparison (they import each other by name)
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
@@ -40,7 +42,6 @@ from test_dbt_support import marts_differences
 
 from bench.e2e_bench import OUT, STAGES, cached_log, cached_seller, link_pipeline, run_stage
 
-ENGINES = ("duckdb", "postgres")
 E2E = str(Path(__file__).resolve().with_name("e2e_bench.py"))
 
 
@@ -71,6 +72,8 @@ def run_engine(
     if engine == "postgres":
         target = cluster.create_database(f"bench_{uuid.uuid4().hex[:8]}")
         env.update(LTV_ENGINE="postgres", LTV_WAREHOUSE=target.url)
+    if engine == "spark":
+        env.update(LTV_ENGINE="spark", LTV_WAREHOUSE=str(work / "spark"))
     log = OUT / f"engine-{engine}.log"
     log.write_text("")
     run = {"from_empty": timed_stages(env, log)}
@@ -92,12 +95,17 @@ def _totals(stages: dict[str, Any]) -> None:
     }
 
 
-def differences(first: Path, second: Path) -> dict[str, tuple[int, int]]:
-    """Rows of each mart found in one engine's marts and not the other's."""
+def differences(marts: dict[str, Path]) -> dict[str, tuple[int, int]]:
+    """Rows of each mart found in DuckDB's marts and not another engine's, or the reverse, by
+    `<engine>/<mart>`."""
+    found = {}
     with duckdb.connect() as con:
-        con.execute(f"attach '{first}' as on_duckdb (read_only)")
-        con.execute(f"attach '{second}' as on_postgres (read_only)")
-        return marts_differences(con, "on_duckdb", "on_postgres")
+        for engine, path in marts.items():
+            con.execute(f"attach '{path}' as on_{engine} (read_only)")
+        for engine in ENGINES[1:]:
+            for mart, rows in marts_differences(con, "on_duckdb", f"on_{engine}").items():
+                found[f"{engine}/{mart}"] = rows
+    return found
 
 
 def medians(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
@@ -134,7 +142,7 @@ def run_engines(
                 runs[engine].append(run)
                 total = run["from_empty"]["total"]["seconds"]
                 print(f"  {engine}: ltv run {total:.1f} s", file=sys.stderr, flush=True)
-            found.update(differences(marts["duckdb"], marts["postgres"]))
+            found.update(differences(marts))
     return runs, found
 
 
