@@ -319,6 +319,18 @@ def _check_currency(value: str) -> str:
     return code
 
 
+def _spark_storage(value: str) -> Path:
+    """LTV_WAREHOUSE with LTV_ENGINE=spark: a folder for Spark's tables, never a DuckDB file (a
+    .env written for DuckDB still names one)."""
+    path = _path(value)
+    if path.suffix == ".duckdb" or path.is_file():
+        raise SettingsError(
+            f"LTV_WAREHOUSE={value!r} is a file; with LTV_ENGINE=spark it is the folder that "
+            f"holds Spark's tables, e.g. {DEFAULT_SPARK_STORAGE!r}."
+        )
+    return path
+
+
 def megabytes(limit: str) -> int:
     """A memory limit as LTV_MEMORY_LIMIT spells it ("3GB", "512 MiB"), in whole megabytes
     (MiB): the JVM's spelling (`-Xmx3072m`) takes no fractions and no SI units."""
@@ -396,7 +408,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     spark = None
     if engine == "spark":
         spark = SparkWarehouse(
-            storage=_path(get("LTV_WAREHOUSE", DEFAULT_SPARK_STORAGE)),  # a folder, not a file
+            storage=_spark_storage(get("LTV_WAREHOUSE", DEFAULT_SPARK_STORAGE)),
             master=get("LTV_SPARK_MASTER", DEFAULT_SPARK_MASTER).strip(),
         )
         warehouse = str(snapshot.with_name(LOCAL_WAREHOUSE))

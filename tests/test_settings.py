@@ -110,6 +110,10 @@ def test_spark_engine_keeps_its_tables_under_a_storage_path_and_hands_it_to_dbt(
     [
         ({"LTV_ENGINE": "bigquery"}, r"LTV_ENGINE='bigquery'.*duckdb, postgres, spark"),
         ({"LTV_ENGINE": "postgres"}, r"LTV_WAREHOUSE=.*ltv\.duckdb.*not a PostgreSQL URL"),
+        (
+            {"LTV_ENGINE": "spark", "LTV_WAREHOUSE": "warehouse/ltv.duckdb"},
+            "LTV_WAREHOUSE='warehouse/ltv.duckdb' is a file; with LTV_ENGINE=spark",
+        ),
         ({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgresql://h:5432/d"}, "user and host"),
         ({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgresql://u@h:99999/d"}, "Port"),
         ({"LTV_ENGINE": "postgres", "LTV_WAREHOUSE": "postgresql://u@h/"}, "one database"),
