@@ -189,11 +189,14 @@
 
 
 {#- collect_list skips nulls: they are counted and put back at the end, where an ascending
-    order puts them on the other engines. -#}
+    order puts them on the other engines (a NULL of the values' type: min() over no value). -#}
 {% macro spark__sorted_array_agg(expr) -%}
     concat(
         array_sort(collect_list({{ expr }})),
-        array_repeat(cast(null as string), cast(count(*) - count({{ expr }}) as int))
+        array_repeat(
+            min(case when false then {{ expr }} end),
+            cast(count(*) - count({{ expr }}) as int)
+        )
     )
 {%- endmacro %}
 
