@@ -10,6 +10,13 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
+from accounts_support import (
+    ACCOUNTS,
+    CUSTOMERS,
+    published_accounts,
+    seed_account,
+    with_accounts,
+)
 from click.testing import CliRunner
 from e2e_support import (
     drop_file,
@@ -26,10 +33,8 @@ from pipeline.demo import generate_seller
 from pipeline.demo.truth import load_truth
 from pipeline.run.lock import lock_path, run_lock
 from pipeline.settings import Settings, load_settings
-from pipeline.sidecar.replay import replay_to_log, replay_to_url
+from pipeline.sidecar.replay import replay_to_url
 
-ACCOUNTS = {"alpha": ("alpha-secret", 7), "beta-eu": ("beta-secret", 8)}
-CUSTOMERS = 25
 # A stack's runs may sit idle this long before the wait fails (as in test_e2e_pipeline).
 STACK_IDLE_SECONDS = 300.0
 
@@ -37,10 +42,7 @@ STACK_IDLE_SECONDS = 300.0
 @pytest.fixture
 def accounts(pipeline_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The test's settings with two accounts, in the environment as the CLI reads it."""
-    monkeypatch.setenv("LTV_ACCOUNTS", ",".join(ACCOUNTS))
-    secrets = ",".join(f"{account}:{secret}" for account, (secret, _) in ACCOUNTS.items())
-    monkeypatch.setenv("THRIVECART_SECRET", secrets)
-    return load_settings()
+    return with_accounts(monkeypatch)
 
 
 def test_each_accounts_dagster_objects_are_its_own() -> None:
@@ -90,19 +92,6 @@ def test_each_accounts_sensors_watch_its_own_folders(
     assert {r.job_name for r in files} <= {job.name for job in beta.ingest.landing_jobs.values()}
 
 
-def seed_account(settings: Settings, account: str) -> dict[str, Any]:
-    """A demo seller of `account` in its landing folder, its deliveries in its webhook log."""
-    secret, seed = ACCOUNTS[account]
-    pipeline = settings.for_account(account)
-    generate_seller(
-        pipeline.landing_dir, CUSTOMERS, seed, account=account, secret=secret, workers=2
-    )
-    deliveries = pipeline.landing_dir / "_demo" / "deliveries.jsonl"
-    summary = replay_to_log(deliveries, pipeline.webhooks_dir, {account: secret})
-    assert summary.accepted == summary.sent, summary.describe()
-    return load_truth(pipeline.landing_dir)
-
-
 def table_rows(con: duckdb.DuckDBPyConnection, by_account: bool) -> dict[Any, int]:
     """Rows of every table that has some, per table or per (account, table)."""
     counts: dict[Any, int] = {}
@@ -111,13 +100,6 @@ def table_rows(con: duckdb.DuckDBPyConnection, by_account: bool) -> dict[Any, in
         rows = con.execute(f'select {group}, count(*) from "{table}" group by 1').fetchall()
         counts.update({(account, table) if by_account else table: n for account, n in rows})
     return counts
-
-
-def published_accounts(snapshot: Path) -> set[str]:
-    with duckdb.connect(str(snapshot), read_only=True) as con:
-        return {
-            row[0] for row in con.execute("select distinct account from fct_payments").fetchall()
-        }
 
 
 def test_ltv_run_builds_every_account_apart_and_one_account_never_stops_another(
