@@ -373,8 +373,9 @@ def render_engines(result: dict[str, Any]) -> list[str]:
         f"deliveries; median of {runs} run(s) per engine, engines alternating. `ltv run` from "
         "an empty warehouse, then after a new export of 1,000 rows (incremental). Stages in "
         "wall s; CPU s of the pipeline's processes, and of the whole machine over the same "
-        "time (the PostgreSQL server's work included); peak MiB of the largest pipeline "
-        "process (with Spark, its JVM inside dbt's process).",
+        "time (the PostgreSQL server's and Spark's JVM's work included); peak MiB of the "
+        "largest pipeline process (Spark's JVM, which pyspark starts beside dbt and never "
+        "waits for, is not in it: its heap is capped at LTV_MEMORY_LIMIT).",
         "",
         "| engine | run | " + " | ".join(STAGES) + " | ltv run s | vs DuckDB | CPU s "
         "| machine CPU s | peak MiB |",
