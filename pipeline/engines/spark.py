@@ -32,30 +32,34 @@ MARTS_SCHEMA = "marts"
 TABLE_SCHEMAS = ("raw", "staging", "intermediate", "marts")
 
 
-def raw_folder(storage: Path, table: str) -> Path:
-    """Where Spark's raw table `table` reads its Parquet files."""
-    return storage / "raw" / table
+def schema_folder(storage: Path, schema: str) -> Path:
+    """Where the tables of Spark's schema `schema` keep their Parquet files, a folder each: the
+    raw tables' own folder, and Spark's warehouse folder for dbt's models
+    (spark.sql.warehouse.dir, profiles.yml)."""
+    if schema == "raw":
+        return storage / "raw"
+    return storage / "tables" / f"{schema}.db"
 
 
 def table_folder(storage: Path, schema: str, table: str) -> Path:
-    """The folder of a table dbt built on Spark (spark.sql.warehouse.dir, profiles.yml)."""
-    return storage / "tables" / f"{schema}.db" / table
+    return schema_folder(storage, schema) / table
 
 
 def spark_tables(storage: Path, schema: str) -> list[str]:
-    """The tables of one of Spark's schemas that hold Parquet files, by name."""
-    folder = storage / "tables" / f"{schema}.db"
+    """The tables of one of Spark's schemas, by name: the folders of their Parquet files."""
+    folder = schema_folder(storage, schema)
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def write_raw(duck: duckdb.DuckDBPyConnection, storage: Path) -> list[str]:
     """Write every raw table of the DuckDB file as the Parquet folder Spark's raw table reads;
     the tables written."""
-    for table in duckdb_tables(duck):
-        _write_folder(duck, table.qualified, raw_folder(storage, table.name))
-    return [table.name for table in duckdb_tables(duck)]
+    tables = duckdb_tables(duck)
+    for table in tables:
+        _write_folder(duck, table.qualified, table_folder(storage, "raw", table.name))
+    return [table.name for table in tables]
 
 
 def _write_folder(duck: duckdb.DuckDBPyConnection, relation: str, folder: Path) -> None:
