@@ -2,8 +2,8 @@
     What the project needs on Spark (dbt-spark, LTV_ENGINE=spark) beyond the dispatched SQL
     of cross_database.sql: the raw tables, the build state and the incremental models. Every
     table is Parquet: Spark's Parquet tables take no DELETE, UPDATE or MERGE (those need Delta
-    or Iceberg, which are not on the package registry), so on Spark every build computes every
-    model whole. Neither DuckDB nor PostgreSQL reads this file.
+    or Iceberg, whose jars come only from Maven, which a build does not download), so on Spark
+    every build computes every model whole. Neither DuckDB nor PostgreSQL reads this file.
 -#}
 
 {#-
@@ -24,6 +24,7 @@
         {%- set tables = graph.sources.values() | selectattr('schema', 'equalto', 'raw')
             | map(attribute='name') | unique | list -%}
         {%- do run_query('create database if not exists raw') -%}
+        {#- The sources, and the load bookkeeping int_build_units reads by name. -#}
         {%- for table in (tables + ['landing_files', 'webhook_segments']) | unique -%}
             {%- do run_query('drop table if exists raw.' ~ table) -%}
             {%- do run_query(
@@ -231,4 +232,17 @@
         {{ return('array<' ~ _spark_type(name[:-2]) ~ '>') }}
     {%- endif -%}
     {{ return({'varchar': 'string', 'text': 'string'}.get(name, name)) }}
+{%- endmacro %}
+
+
+{#- A unit test's fixture writes a list as DuckDB prints one ("['101', '102']"), which dbt-spark
+    would cast as SQL; read as the JSON array it also is (its quotes made double), the same
+    fixture serves every engine. Every other cast is dbt-spark's own. -#}
+{% macro spark__safe_cast(field, type) -%}
+    {%- if (type | trim | lower).startswith('array<') and field is string
+            and field.startswith("'[") -%}
+        from_json({{ field | replace("\\'", '"') }}, '{{ type }}')
+    {%- else -%}
+        {{ dbt.spark__safe_cast(field, type) }}
+    {%- endif -%}
 {%- endmacro %}
