@@ -26,6 +26,7 @@ from postgres_support import Cluster, PostgresUnavailable, throwaway_cluster
 from test_dbt_samples import SAMPLES_BUILD, build_seller_with_samples
 from test_dbt_support import (
     built_once,
+    compare_with_duckdb,
     dbt_target,
     generate_and_replay,
     load_landing,
@@ -194,18 +195,10 @@ def test_every_customer_cohort_day_n_and_mart_matches_truth(builds: Builds) -> N
 
 
 def test_every_mart_equals_duckdbs_build_with_the_same_types(builds: Builds) -> None:
-    with duckdb.connect() as con:
-        con.execute(f"attach '{builds.postgres_marts}' as on_postgres (read_only)")
-        con.execute(f"attach '{builds.duckdb.warehouse}' as on_duckdb (read_only)")
-        assert marts_differences(con, "on_postgres", "on_duckdb") == {}
-        types = """select table_name, column_name, data_type from duckdb_columns()
-                   where database_name = ? and schema_name = 'marts'
-                   order by table_name, column_index"""
-        on_postgres = con.execute(types, ["on_postgres"]).fetchall()
-        on_duckdb = con.execute(types, ["on_duckdb"]).fetchall()
-        payments = con.execute("select count(*) from on_postgres.marts.fct_payments").fetchone()
-    assert on_postgres == on_duckdb
-    assert payments[0] > 800
+    comparison = compare_with_duckdb(builds.postgres_marts, builds.duckdb.warehouse)
+    assert comparison.differences == {}
+    assert comparison.types == comparison.duckdb_types
+    assert comparison.payments > 800
 
 
 def test_the_docs_catalog_is_the_one_dbt_docs_generate_writes(builds: Builds) -> None:

@@ -24,10 +24,10 @@ from spark_support import run_dbt_on_spark, spark_unavailable, storage_of
 from test_dbt_support import (
     aggregate_mismatches,
     built_once,
+    compare_with_duckdb,
     customer_mismatches,
     generate_and_replay,
     load_landing,
-    marts_differences,
     mismatch_report,
     run_dbt,
     settings_for,
@@ -104,18 +104,10 @@ def test_every_customer_cohort_day_n_and_mart_matches_truth(builds: Builds) -> N
 
 
 def test_every_mart_equals_duckdbs_build_with_the_same_types(builds: Builds) -> None:
-    with duckdb.connect() as con:
-        con.execute(f"attach '{builds.spark_marts}' as on_spark (read_only)")
-        con.execute(f"attach '{builds.duckdb.warehouse}' as on_duckdb (read_only)")
-        assert marts_differences(con, "on_spark", "on_duckdb") == {}
-        types = """select table_name, column_name, data_type from duckdb_columns()
-                   where database_name = ? and schema_name = 'marts'
-                   order by table_name, column_index"""
-        on_spark = con.execute(types, ["on_spark"]).fetchall()
-        on_duckdb = con.execute(types, ["on_duckdb"]).fetchall()
-        payments = con.execute("select count(*) from on_spark.marts.fct_payments").fetchone()
-    assert on_spark == on_duckdb
-    assert payments[0] > 800
+    comparison = compare_with_duckdb(builds.spark_marts, builds.duckdb.warehouse)
+    assert comparison.differences == {}
+    assert comparison.types == comparison.duckdb_types
+    assert comparison.payments > 800
 
 
 def test_every_spark_build_computes_every_model_whole(builds: Builds) -> None:

@@ -271,6 +271,33 @@ def marts_differences(
     return differences
 
 
+@dataclass(frozen=True)
+class EngineComparison:
+    """Another engine's marts (copied into a DuckDB file) against DuckDB's build of the same
+    raw tables: rows only on one side per mart, every mart column's type on each side, and the
+    other engine's payments."""
+
+    differences: dict[str, tuple[int, int]]
+    types: list[tuple[str, str, str]]
+    duckdb_types: list[tuple[str, str, str]]
+    payments: int
+
+
+def compare_with_duckdb(marts: Path, duckdb_warehouse: Path) -> EngineComparison:
+    types = """select table_name, column_name, data_type from duckdb_columns()
+               where database_name = ? and schema_name = 'marts'
+               order by table_name, column_index"""
+    with duckdb.connect() as con:
+        con.execute(f"attach '{marts}' as other (read_only)")
+        con.execute(f"attach '{duckdb_warehouse}' as on_duckdb (read_only)")
+        return EngineComparison(
+            marts_differences(con, "other", "on_duckdb"),
+            con.execute(types, ["other"]).fetchall(),
+            con.execute(types, ["on_duckdb"]).fetchall(),
+            con.execute("select count(*) from other.marts.fct_payments").fetchone()[0],
+        )
+
+
 def mismatch_report(problems: list[str]) -> str:
     """The assertion message of a comparison with truth: how many, and the first twenty."""
     return f"{len(problems)} mismatches, e.g.:\n" + "\n".join(problems[:20])
