@@ -11,7 +11,7 @@ that made them (the replay alone takes ~25 min at 10M rows). Every repeat then g
 pipeline (landing folder and log hard-linked from the caches, empty warehouse, snapshot and
 DAGSTER_HOME) and runs the stages of `ltv run`, each in a process of its own so that its wall
 time, CPU time and peak memory (`wait4` rusage: the largest process of the stage, dbt's
-subprocess included) are its own:
+subprocess included; and the whole process tree's, sampled from /proc) are its own:
 
 - ingest:  `ltv run`'s ingest step: every landing file and all webhook days, through Dagster;
 - dbt:     the dbt assets of `ltv run`'s build step (`dbt build` via dagster-dbt);
@@ -50,6 +50,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,13 +228,58 @@ def stage_forecast() -> dict[str, Any]:
 # --- the driver ------------------------------------------------------------------------------
 
 
+def _tree_rss_mib(root: int) -> float:
+    """The resident memory of `root` and every process below it, in MiB (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, frontier = {root}, [root]
+    while frontier:
+        below = [pid for pid, parent in parents.items() if parent in frontier]
+        tree.update(below)
+        frontier = below
+    pages = 0
+    for pid in tree:
+        try:
+            pages += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except OSError:
+            continue
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class TreeMemory(threading.Thread):
+    """Samples a process tree's resident memory every quarter second until stopped: the peak
+    of all of it together, which rusage cannot give (it keeps the largest waited-for process,
+    and Spark's JVM, which pyspark starts beside dbt, is never waited for)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak_mib, self._done = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.25):
+            self.peak_mib = max(self.peak_mib, _tree_rss_mib(self.pid))
+
+    def stop(self) -> float:
+        self._done.set()
+        self.join()
+        return self.peak_mib
+
+
 def run_process(argv: list[str], env: dict[str, str], log: Path) -> tuple[str, dict[str, Any]]:
     """Run one process, stderr into `log`; its stdout, and its wall, CPU and peak RSS (the
-    largest process of its tree)."""
+    largest process of its tree, and the whole tree's at its peak)."""
     started = time.perf_counter()
     with log.open("ab") as out:
         process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=out)
+        memory = TreeMemory(process.pid)
+        memory.start()
         stdout = process.stdout.read() if process.stdout else b""
+        tree_mib = memory.stop()
         _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     returncode = os.waitstatus_to_exitcode(status)
@@ -243,6 +289,7 @@ def run_process(argv: list[str], env: dict[str, str], log: Path) -> tuple[str, d
         "seconds": round(seconds, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
+        "peak_tree_mib": round(tree_mib),
     }
     return stdout.decode(), figures
 

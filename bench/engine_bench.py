@@ -92,6 +92,7 @@ def _totals(stages: dict[str, Any]) -> None:
         "cpu_seconds": round(sum(p["cpu_seconds"] for p in parts), 2),
         "machine_cpu_seconds": round(sum(p["machine_cpu_seconds"] for p in parts), 2),
         "peak_rss_mib": max(p["peak_rss_mib"] for p in parts),
+        "peak_tree_mib": max(p["peak_tree_mib"] for p in parts),
     }
 
 
