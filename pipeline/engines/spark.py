@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.engines.postgres_raw import duckdb_tables
-from pipeline.settings import Settings, SparkWarehouse
+from pipeline.settings import Settings
 from pipeline.warehouse import connect
 
 # The DuckDB warehouse's schema the snapshot is published from (pipeline/publish.py), and
@@ -148,36 +148,30 @@ def parquet_views(storage: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def sync_raw(settings: Settings) -> list[str]:
     """Write the DuckDB file's raw tables where Spark's build reads them; the tables written."""
-    spark = _spark(settings)
-    duck = connect(settings.warehouse, memory_limit=settings.memory_limit)
-    try:
-        return write_raw(duck, spark.storage)
-    finally:
-        duck.close()
+    with _local_warehouse(settings) as (duck, storage):
+        return write_raw(duck, storage)
 
 
 def publish_on_spark(settings: Settings, keep: Collection[str] = ()) -> dict[str, int]:
     """Copy Spark's marts into the DuckDB warehouse (keeping `keep`); rows per table. The
     caller holds the DuckDB warehouse's single writer slot."""
-    spark = _spark(settings)
-    duck = connect(settings.warehouse, memory_limit=settings.memory_limit)
-    try:
-        return mirror_marts(duck, spark.storage, keep)
-    finally:
-        duck.close()
+    with _local_warehouse(settings) as (duck, storage):
+        return mirror_marts(duck, storage, keep)
 
 
 def push_forecast(settings: Settings, names: Sequence[str]) -> list[str]:
     """The forecast marts just written to the DuckDB warehouse, as Spark's Parquet folders."""
-    spark = _spark(settings)
-    duck = connect(settings.warehouse, memory_limit=settings.memory_limit)
-    try:
-        write_forecast(duck, spark.storage, names)
-    finally:
-        duck.close()
+    with _local_warehouse(settings) as (duck, storage):
+        write_forecast(duck, storage, names)
     return list(names)
 
 
-def _spark(settings: Settings) -> SparkWarehouse:
+@contextmanager
+def _local_warehouse(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
+    """The DuckDB file the loads validate into, and Spark's storage path (LTV_ENGINE=spark)."""
     assert settings.spark is not None, "only with LTV_ENGINE=spark"
-    return settings.spark
+    duck = connect(settings.warehouse, memory_limit=settings.memory_limit)
+    try:
+        yield duck, settings.spark.storage
+    finally:
+        duck.close()
