@@ -25,6 +25,8 @@ import pytest
 from postgres_support import Cluster, PostgresUnavailable, throwaway_cluster
 from test_dbt_samples import SAMPLES_BUILD, build_seller_with_samples
 from test_dbt_support import (
+    BUILD,
+    NEW_YORK_CLOCK,
     built_once,
     compare_with_duckdb,
     dbt_target,
@@ -42,11 +44,6 @@ from pipeline.demo import load_truth
 from pipeline.engines.postgres_marts import BUILD_SCHEMA, mirror_into_duckdb
 from pipeline.engines.postgres_raw import copy_raw_schema, postgres_transaction
 from pipeline.settings import PostgresWarehouse, Settings
-
-# The exports on a New York clock, so every CSV-only payment's date depends on the conversion.
-CLOCK = {"LTV_CSV_TIMEZONE": "America/New_York"}
-BUILD = ("build", "--exclude", "resource_type:unit_test")
-
 
 # Files of the build folder: why PostgreSQL could not run, and the unit tests' outcome.
 UNAVAILABLE = "postgres-unavailable.txt"
@@ -94,11 +91,11 @@ def _first_half(days: list[date]) -> list[list[date]]:
 
 def _build_on(cluster: Cluster, root: Path) -> None:
     """The seller loaded in two steps and built on PostgreSQL after each, then on DuckDB."""
-    on_duckdb = settings_for(root, **CLOCK)
+    on_duckdb = settings_for(root, **NEW_YORK_CLOCK)
     generate_and_replay(on_duckdb, customers=250, seed=21)
     warehouse = cluster.create_database("ltv")
     on_postgres = replace(
-        settings_for(root, LTV_ENGINE="postgres", LTV_WAREHOUSE=warehouse.url, **CLOCK),
+        settings_for(root, LTV_ENGINE="postgres", LTV_WAREHOUSE=warehouse.url, **NEW_YORK_CLOCK),
         warehouse=on_duckdb.warehouse,  # where the loaders validate, and dbt's target folder
     )
 
@@ -168,7 +165,7 @@ def _build_samples_on(cluster: Cluster, samples: Settings, root: Path) -> None:
 def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
     with built_once(tmp_path_factory, "dbt-postgres-seller", _build) as root:
         _skip_if_unavailable(root)
-        settings = settings_for(root, **CLOCK)
+        settings = settings_for(root, **NEW_YORK_CLOCK)
         yield Builds(
             settings,
             root / POSTGRES_MARTS,

@@ -22,6 +22,8 @@ import duckdb
 import pytest
 from spark_support import run_dbt_on_spark, spark_unavailable, storage_of
 from test_dbt_support import (
+    BUILD,
+    NEW_YORK_CLOCK,
     aggregate_mismatches,
     built_once,
     compare_with_duckdb,
@@ -38,9 +40,6 @@ from pipeline.demo import load_truth
 from pipeline.engines.spark import mirror_marts, sync_raw
 from pipeline.settings import Settings
 
-# The exports on a New York clock, so every CSV-only payment's date depends on the conversion.
-CLOCK = {"LTV_CSV_TIMEZONE": "America/New_York"}
-BUILD = ("build", "--exclude", "resource_type:unit_test")
 UNAVAILABLE = "spark-unavailable.txt"
 SPARK_MARTS = "spark_marts.duckdb"
 
@@ -67,10 +66,12 @@ def _build(root: Path) -> None:
     if reason := spark_unavailable():
         (root / UNAVAILABLE).write_text(reason)
         return
-    on_duckdb = settings_for(root, **CLOCK)
+    on_duckdb = settings_for(root, **NEW_YORK_CLOCK)
     generate_and_replay(on_duckdb, customers=250, seed=21)
     on_spark = replace(
-        settings_for(root, LTV_ENGINE="spark", LTV_WAREHOUSE=str(storage_of(root)), **CLOCK),
+        settings_for(
+            root, LTV_ENGINE="spark", LTV_WAREHOUSE=str(storage_of(root)), **NEW_YORK_CLOCK
+        ),
         warehouse=on_duckdb.warehouse,  # where the loaders validate
     )
     load_landing(on_duckdb, webhook_days=_first_half)
@@ -89,7 +90,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Builds]:
     with built_once(tmp_path_factory, "dbt-spark-seller", _build) as root:
         if (root / UNAVAILABLE).exists():
             pytest.skip(f"Spark unavailable: {(root / UNAVAILABLE).read_text()}")
-        settings = settings_for(root, **CLOCK)
+        settings = settings_for(root, **NEW_YORK_CLOCK)
         yield Builds(settings, root / SPARK_MARTS, load_truth(settings.landing_dir))
 
 
